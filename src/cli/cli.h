@@ -1,0 +1,42 @@
+/* cli.h — shared pieces of the command-line verbs: parsing and printing only. */
+#ifndef CCS_CLI_H
+#define CCS_CLI_H
+
+#include <jansson.h>
+
+#include "util/secret.h"
+
+/* Exit codes, as OpenBSD acme-client: scripts can tell "changed" from "nothing to do". */
+#define EXIT_CHANGED 0
+#define EXIT_FAILED 1
+#define EXIT_UNCHANGED 2
+
+/* Where the store-wide PFX password comes from (never argv): --password-file, then the environment
+ * variable, then the systemd credential. */
+#define PFX_PASSWORD_ENV "CCS_PFX_PASSWORD_FILE"
+#define PFX_PASSWORD_CREDENTIAL "ccs-pfx-password"
+
+int cmd_deploy(int argc, char **argv);
+int cmd_store(int argc, char **argv);
+
+/* Load the store password; warns when it is empty (IIS allows that, but anyone holding a file then
+ * holds the key). Returns -1 after printing the error. */
+int cli_load_store_password(const char *path_option, struct secret *out);
+
+/* Initialise crypto or print why not. */
+int cli_crypto_init(void);
+
+/* Print J to stdout, indented, with a newline; frees J. */
+void cli_print_json(json_t *j);
+
+/* Print "ccs VERB: message" for a usage error, the usage line, and return EXIT_FAILED. */
+int cli_usage_error(const char *usage, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Parse an octal file mode ("0640") or a group (name or number). */
+int cli_parse_mode(const char *text, unsigned *out);
+int cli_parse_group(const char *text, long *out);
+
+/* Nonzero when stdout is a terminal (for colour and alignment choices). */
+int cli_stdout_is_tty(void);
+
+#endif

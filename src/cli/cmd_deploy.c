@@ -1,0 +1,302 @@
+/* cmd_deploy.c — `ccs deploy`: parse options, load inputs, call store_deploy, print the report. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/pem.h>
+
+#include "cli/cli.h"
+#include "store/deploy.h"
+#include "util/log.h"
+
+static const char usage[] =
+    "ccs deploy --store DIR (--cert FILE --key FILE [--chain FILE] | --pfx FILE "
+    "--pfx-password-file FILE)\n"
+    "                  [--password-file FILE] [--format compat|aes256] [--previous OLD.pem]\n"
+    "                  [--mode OCTAL] [--group GROUP] [--force] [--dry-run] [--json]";
+
+struct deploy_args {
+    const char *store, *cert, *key, *chain, *pfx, *pfx_password_file, *password_file, *previous;
+    enum pfx_format format;
+    unsigned mode;
+    long gid;
+    int force, dry_run, json;
+};
+
+enum { OPT_STORE = 256, OPT_CERT, OPT_KEY, OPT_CHAIN, OPT_PFX, OPT_PFX_PASSWORD_FILE,
+       OPT_PASSWORD_FILE, OPT_FORMAT, OPT_PREVIOUS, OPT_MODE, OPT_GROUP, OPT_FORCE, OPT_DRY_RUN,
+       OPT_JSON, OPT_HELP };
+
+static const struct option options[] = {
+    {"store", required_argument, NULL, OPT_STORE},
+    {"cert", required_argument, NULL, OPT_CERT},
+    {"key", required_argument, NULL, OPT_KEY},
+    {"chain", required_argument, NULL, OPT_CHAIN},
+    {"pfx", required_argument, NULL, OPT_PFX},
+    {"pfx-password-file", required_argument, NULL, OPT_PFX_PASSWORD_FILE},
+    {"password-file", required_argument, NULL, OPT_PASSWORD_FILE},
+    {"format", required_argument, NULL, OPT_FORMAT},
+    {"previous", required_argument, NULL, OPT_PREVIOUS},
+    {"mode", required_argument, NULL, OPT_MODE},
+    {"group", required_argument, NULL, OPT_GROUP},
+    {"force", no_argument, NULL, OPT_FORCE},
+    {"dry-run", no_argument, NULL, OPT_DRY_RUN},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"help", no_argument, NULL, OPT_HELP},
+    {NULL, 0, NULL, 0},
+};
+
+/* Default mode: owner writes, group (the servers' readers) reads, others nothing. */
+#define DEPLOY_DEFAULT_MODE 0640
+
+static int parse_args(int argc, char **argv, struct deploy_args *a)
+{
+    int c;
+
+    memset(a, 0, sizeof(*a));
+    a->format = PFX_FORMAT_COMPAT;
+    a->mode = DEPLOY_DEFAULT_MODE;
+    a->gid = -1;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
+        switch (c) {
+        case OPT_STORE: a->store = optarg; break;
+        case OPT_CERT: a->cert = optarg; break;
+        case OPT_KEY: a->key = optarg; break;
+        case OPT_CHAIN: a->chain = optarg; break;
+        case OPT_PFX: a->pfx = optarg; break;
+        case OPT_PFX_PASSWORD_FILE: a->pfx_password_file = optarg; break;
+        case OPT_PASSWORD_FILE: a->password_file = optarg; break;
+        case OPT_PREVIOUS: a->previous = optarg; break;
+        case OPT_FORCE: a->force = 1; break;
+        case OPT_DRY_RUN: a->dry_run = 1; break;
+        case OPT_JSON: a->json = 1; break;
+        case OPT_FORMAT:
+            if (pfx_format_parse(optarg, &a->format) < 0)
+                return cli_usage_error(usage, "--format: \"%s\" is not compat or aes256", optarg);
+            break;
+        case OPT_MODE:
+            if (cli_parse_mode(optarg, &a->mode) < 0)
+                return cli_usage_error(usage, "--mode: \"%s\" is not an octal mode such as 0640",
+                                       optarg);
+            break;
+        case OPT_GROUP:
+            if (cli_parse_group(optarg, &a->gid) < 0)
+                return cli_usage_error(usage, "--group: no group \"%s\"", optarg);
+            break;
+        case OPT_HELP:
+            printf("usage: %s\n", usage);
+            exit(0);
+        default:
+            return cli_usage_error(usage, "unknown option");
+        }
+    }
+    if (optind < argc)
+        return cli_usage_error(usage, "unexpected argument \"%s\"", argv[optind]);
+    if (!a->store)
+        return cli_usage_error(usage, "--store is required");
+    if (a->pfx && (a->cert || a->key || a->chain))
+        return cli_usage_error(usage, "give either --pfx or --cert/--key, not both");
+    if (!a->pfx && !(a->cert && a->key))
+        return cli_usage_error(usage, "give --cert and --key (or --pfx)");
+    if (a->pfx && !a->pfx_password_file)
+        return cli_usage_error(usage, "--pfx needs --pfx-password-file (its own password)");
+    return 0;
+}
+
+static int read_input(const char *path, const char *what, struct bytes *out)
+{
+    struct errbuf err;
+    if (bytes_read_file(path, CERT_INPUT_MAX, out, &err) < 0) {
+        log_error("%s: %s", what, err.msg);
+        return -1;
+    }
+    return 0;
+}
+
+static int load_from_pem(const struct deploy_args *a, struct pfx_bundle *bundle)
+{
+    struct bytes cert = {0}, key = {0}, chain = {0};
+    struct pem_input chain_in = {&chain, a->chain};
+    struct errbuf err;
+    int rc = -1;
+
+    if (read_input(a->cert, "--cert", &cert) < 0 || read_input(a->key, "--key", &key) < 0 ||
+        (a->chain && read_input(a->chain, "--chain", &chain) < 0))
+        goto out;
+    if (pfx_bundle_from_pem((struct pem_input){&cert, a->cert}, (struct pem_input){&key, a->key},
+                            a->chain ? &chain_in : NULL, bundle, &err) < 0) {
+        log_error("%s", err.msg);
+        goto out;
+    }
+    rc = 0;
+out:
+    bytes_free(&cert);
+    bytes_free(&key);
+    bytes_free(&chain);
+    return rc;
+}
+
+static int load_from_pfx(const struct deploy_args *a, struct pfx_bundle *bundle)
+{
+    struct secret_source src = {.what = "input PFX password", .option = "--pfx-password-file",
+                                .path = a->pfx_password_file};
+    struct secret pass = {0};
+    struct bytes data = {0};
+    struct pfx_decoded dec;
+    struct errbuf err;
+    int rc = -1;
+
+    if (secret_load(&src, &pass, &err) < 0) {
+        log_error("%s", err.msg);
+        return -1;
+    }
+    if (read_input(a->pfx, "--pfx", &data) < 0)
+        goto out;
+    if (pfx_decode(data.data, data.len, pass.value, &dec, &err) != PFX_OK) {
+        log_error("--pfx %s: %s", a->pfx, err.msg);
+        goto out;
+    }
+    if (!dec.bundle.key || !dec.key_matches) {
+        log_error("--pfx %s: %s", a->pfx,
+                  dec.bundle.key ? "the private key does not match the certificate"
+                                 : "holds no private key");
+        pfx_decoded_free(&dec);
+        goto out;
+    }
+    *bundle = dec.bundle; /* take ownership */
+    rc = 0;
+out:
+    bytes_free(&data);
+    secret_free(&pass);
+    return rc;
+}
+
+static int load_previous(const char *path, X509 **out)
+{
+    struct bytes data = {0};
+    BIO *bio;
+
+    *out = NULL;
+    if (read_input(path, "--previous", &data) < 0)
+        return -1;
+    bio = BIO_new_mem_buf(data.data, (int)data.len);
+    *out = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+    BIO_free(bio);
+    bytes_free(&data);
+    if (!*out) {
+        log_error("--previous %s: no PEM certificate found", path);
+        return -1;
+    }
+    return 0;
+}
+
+static json_t *report_json(const struct deploy_args *a, const struct deploy_report *r)
+{
+    json_t *entries = json_array();
+    char when[32];
+
+    format_utc(r->cert.not_after, when, sizeof(when));
+    for (size_t i = 0; i < r->count; i++) {
+        const struct deploy_entry *e = &r->entries[i];
+        json_array_append_new(entries, json_pack("{s:s, s:s?, s:s, s:s}", "name", e->name, "file",
+                                                 e->file[0] ? e->file : NULL, "action",
+                                                 deploy_action_name(e->action), "detail", e->detail));
+    }
+    return json_pack("{s:s, s:b, s:s, s:{s:s, s:s, s:s, s:s}, s:o, s:I, s:I}", "store", a->store,
+                     "dry_run", r->dry_run, "format", pfx_format_name(r->format), "certificate",
+                     "subject", r->cert.subject, "issuer", r->cert.issuer, "thumbprint",
+                     r->cert.thumbprint, "not_after", when, "entries", entries, "changed",
+                     (json_int_t)r->changed, "failed", (json_int_t)r->failed);
+}
+
+static void report_text(const struct deploy_args *a, const struct deploy_report *r)
+{
+    size_t counts[DEPLOY_FAILED + 1] = {0};
+    char when[32];
+
+    format_utc(r->cert.not_after, when, sizeof(when));
+    printf("%s%s -> %s (%s)\n", r->dry_run ? "plan (dry run, nothing written): " : "",
+           r->cert.subject, a->store, pfx_format_name(r->format));
+    printf("  thumbprint %s, expires %s\n", r->cert.thumbprint, when);
+    for (size_t i = 0; i < r->count; i++) {
+        const struct deploy_entry *e = &r->entries[i];
+        counts[e->action]++;
+        printf("  %-9s %-40s %s\n", deploy_action_name(e->action),
+               e->file[0] ? e->file : e->name, e->detail);
+    }
+    printf("%s%zu written, %zu unchanged, %zu skipped, %zu removed, %zu kept, %zu rejected, "
+           "%zu failed\n",
+           r->dry_run ? "would be: " : "", counts[DEPLOY_WRITTEN], counts[DEPLOY_UNCHANGED],
+           counts[DEPLOY_SKIPPED], counts[DEPLOY_REMOVED], counts[DEPLOY_KEPT],
+           counts[DEPLOY_REJECTED], counts[DEPLOY_FAILED]);
+}
+
+static void warn_about(const struct deploy_report *r)
+{
+    for (size_t i = 0; i < r->count; i++) {
+        const struct deploy_entry *e = &r->entries[i];
+        if (e->action == DEPLOY_SKIPPED || e->action == DEPLOY_REJECTED ||
+            e->action == DEPLOY_KEPT)
+            log_warning("%s: %s %s", e->file[0] ? e->file : e->name, deploy_action_name(e->action),
+                        e->detail);
+        else if (e->action == DEPLOY_FAILED)
+            log_error("%s: %s", e->file[0] ? e->file : e->name, e->detail);
+    }
+}
+
+int cmd_deploy(int argc, char **argv)
+{
+    struct deploy_args a;
+    struct pfx_bundle bundle = {0};
+    struct secret password = {0};
+    struct store *st = NULL;
+    struct deploy_report report = {0};
+    struct deploy_options opts;
+    X509 *previous = NULL;
+    struct errbuf err;
+    int exit_code = EXIT_FAILED;
+
+    if (parse_args(argc, argv, &a) != 0)
+        return EXIT_FAILED;
+    if (cli_crypto_init() < 0)
+        return EXIT_FAILED;
+    if (store_open(a.store, &st, &err) < 0) {
+        log_error("%s", err.msg);
+        goto out;
+    }
+    if (cli_load_store_password(a.password_file, &password) < 0)
+        goto out;
+    if ((a.pfx ? load_from_pfx(&a, &bundle) : load_from_pem(&a, &bundle)) < 0)
+        goto out;
+    if (a.previous && load_previous(a.previous, &previous) < 0)
+        goto out;
+    opts = (struct deploy_options){
+        .password = password.value,
+        .format = a.format,
+        .write = {.mode = a.mode, .gid = a.gid},
+        .force = a.force,
+        .dry_run = a.dry_run,
+        .previous = previous,
+        .now = time(NULL),
+    };
+    if (store_deploy(st, &bundle, &opts, &report, &err) < 0) {
+        log_error("%s", err.msg);
+        goto out;
+    }
+    warn_about(&report);
+    if (a.json)
+        cli_print_json(report_json(&a, &report));
+    else
+        report_text(&a, &report);
+    exit_code = report.failed ? EXIT_FAILED : report.changed ? EXIT_CHANGED : EXIT_UNCHANGED;
+out:
+    deploy_report_free(&report);
+    X509_free(previous);
+    pfx_bundle_free(&bundle);
+    secret_free(&password);
+    store_close(st);
+    return exit_code;
+}

@@ -1,0 +1,45 @@
+/* main.c — `ccs VERB ...`: find the verb, hand it the arguments. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+#ifndef CCS_VERSION
+#define CCS_VERSION "0.1.0"
+#endif
+
+static void usage(FILE *out)
+{
+    fputs("usage: ccs VERB [OPTIONS]\n"
+          "\n"
+          "  deploy        put a certificate into a store (one PFX per host name)\n"
+          "  store list    one row per certificate file\n"
+          "  store lookup  which file would serve a host, and by which rule\n"
+          "  store check   everything that would make a server fail\n"
+          "\n"
+          "`ccs VERB --help` describes a verb's options. See README.md for the reference.\n",
+          out);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_FAILED;
+    }
+    if (strcmp(argv[1], "deploy") == 0)
+        return cmd_deploy(argc - 1, argv + 1);
+    if (strcmp(argv[1], "store") == 0)
+        return cmd_store(argc - 1, argv + 1);
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+        printf("ccs %s\n", CCS_VERSION);
+        return 0;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    fprintf(stderr, "ccs: error: unknown verb \"%s\"\n", argv[1]);
+    usage(stderr);
+    return EXIT_FAILED;
+}

@@ -1,0 +1,273 @@
+/* backend_local.c — a store in a local directory (or a mounted share).
+ *
+ * Every operation is relative to a directory descriptor opened once (openat, renameat, unlinkat with
+ * O_NOFOLLOW / AT_SYMLINK_NOFOLLOW), so a name can never walk out of the store and a symlink is never
+ * followed, whatever the store's contents. */
+#include "store/backend.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/rand.h>
+
+struct local_store {
+    int dirfd;
+};
+
+static int dirfd_of(struct store *st)
+{
+    return ((struct local_store *)st->impl)->dirfd;
+}
+
+static void fill_entry(const char *name, const struct stat *s, struct store_entry *e)
+{
+    memset(e, 0, sizeof(*e));
+    snprintf(e->name, sizeof(e->name), "%s", name);
+    e->type = S_ISREG(s->st_mode)   ? STORE_ENTRY_FILE
+              : S_ISLNK(s->st_mode) ? STORE_ENTRY_SYMLINK
+              : S_ISDIR(s->st_mode) ? STORE_ENTRY_DIR
+                                    : STORE_ENTRY_OTHER;
+    e->mode = (unsigned)(s->st_mode & 07777);
+    e->size = (long long)s->st_size;
+    e->mtime_ns = (long long)s->st_mtim.tv_sec * 1000000000LL + s->st_mtim.tv_nsec;
+    e->inode = (unsigned long long)s->st_ino;
+}
+
+static int local_stat(struct store *st, const char *name, struct store_entry *out, int *missing,
+                      struct errbuf *err)
+{
+    struct stat s;
+
+    *missing = 0;
+    if (fstatat(dirfd_of(st), name, &s, AT_SYMLINK_NOFOLLOW) < 0) {
+        if (errno == ENOENT) {
+            *missing = 1;
+            return 0;
+        }
+        return errbuf_set_errno(err, "%s/%s", st->location, name);
+    }
+    fill_entry(name, &s, out);
+    if (out->type == STORE_ENTRY_SYMLINK) {
+        ssize_t n = readlinkat(dirfd_of(st), name, out->link_target, sizeof(out->link_target) - 1);
+        out->link_target[n > 0 ? n : 0] = '\0';
+    }
+    return 0;
+}
+
+static int compare_entries(const void *a, const void *b)
+{
+    return strcmp(((const struct store_entry *)a)->name, ((const struct store_entry *)b)->name);
+}
+
+static int local_list(struct store *st, struct store_entries *out, struct errbuf *err)
+{
+    int fd = dup(dirfd_of(st));
+    DIR *dir;
+    struct dirent *de;
+    size_t cap = 0;
+    int missing;
+
+    out->items = NULL;
+    out->count = 0;
+    if (fd < 0 || !(dir = fdopendir(fd))) {
+        if (fd >= 0)
+            close(fd);
+        return errbuf_set_errno(err, "cannot list store %s", st->location);
+    }
+    rewinddir(dir);
+    while ((errno = 0, de = readdir(dir)) != NULL) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        if (out->count == cap) {
+            struct store_entry *grown = realloc(out->items, (cap ? cap * 2 : 64) * sizeof(*grown));
+            if (!grown)
+                goto fail_oom;
+            out->items = grown;
+            cap = cap ? cap * 2 : 64;
+        }
+        if (local_stat(st, de->d_name, &out->items[out->count], &missing, err) < 0)
+            goto fail;
+        if (!missing) /* removed while we listed */
+            out->count++;
+    }
+    if (errno != 0) {
+        errbuf_set_errno(err, "cannot list store %s", st->location);
+        goto fail;
+    }
+    closedir(dir);
+    qsort(out->items, out->count, sizeof(*out->items), compare_entries);
+    return 0;
+fail_oom:
+    errbuf_set(err, "out of memory listing store %s", st->location);
+fail:
+    closedir(dir);
+    store_entries_free(out);
+    return -1;
+}
+
+static int local_read(struct store *st, const char *name, size_t max_len, struct bytes *out,
+                      int *missing, struct errbuf *err)
+{
+    char what[4400];
+    int fd, rc;
+
+    *missing = 0;
+    out->data = NULL;
+    out->len = 0;
+    snprintf(what, sizeof(what), "%s/%s", st->location, name);
+    fd = openat(dirfd_of(st), name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0) {
+        if (errno == ENOENT) {
+            *missing = 1;
+            return 0;
+        }
+        if (errno == ELOOP)
+            return errbuf_set(err, "%s: is a symbolic link (ccs never follows links in a store)",
+                              what);
+        return errbuf_set_errno(err, "%s", what);
+    }
+    rc = bytes_read_fd(fd, what, max_len, out, err);
+    close(fd);
+    return rc;
+}
+
+static int write_all(int fd, const unsigned char *data, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, data, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        data += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* A fresh temp name: prefix + random hex. O_EXCL makes a collision an error, not an overwrite. */
+static int create_temp(int dirfd, char *name, size_t name_size)
+{
+    for (int attempt = 0; attempt < 16; attempt++) {
+        unsigned char rnd[8];
+        int fd;
+        if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+            return -1;
+        snprintf(name, name_size, "%s%d-%02x%02x%02x%02x%02x%02x%02x%02x", STORE_TEMP_PREFIX,
+                 (int)getpid(), rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
+        fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd >= 0 || errno != EEXIST)
+            return fd;
+    }
+    errno = EEXIST;
+    return -1;
+}
+
+static int local_write_atomic(struct store *st, const char *name, const struct bytes *data,
+                              const struct store_write_options *opts, struct errbuf *err)
+{
+    char temp[64];
+    int dirfd = dirfd_of(st), fd, rc = -1;
+
+    fd = create_temp(dirfd, temp, sizeof(temp));
+    if (fd < 0)
+        return errbuf_set_errno(err, "%s: cannot create a temporary file", st->location);
+    /* Permissions before content: the key material is never readable beyond what was asked. */
+    if (opts->gid >= 0 && fchown(fd, (uid_t)-1, (gid_t)opts->gid) < 0) {
+        errbuf_set_errno(err, "%s/%s: cannot set group %ld", st->location, name, opts->gid);
+        goto out;
+    }
+    if (fchmod(fd, (mode_t)opts->mode) < 0) {
+        errbuf_set_errno(err, "%s/%s: cannot set mode %04o", st->location, name, opts->mode);
+        goto out;
+    }
+    if (write_all(fd, data->data, data->len) < 0) {
+        errbuf_set_errno(err, "%s/%s: cannot write", st->location, name);
+        goto out;
+    }
+    if (fsync(fd) < 0) {
+        errbuf_set_errno(err, "%s/%s: cannot flush to disk", st->location, name);
+        goto out;
+    }
+    if (close(fd) < 0) {
+        fd = -1;
+        errbuf_set_errno(err, "%s/%s: cannot write", st->location, name);
+        goto out;
+    }
+    fd = -1;
+    if (renameat(dirfd, temp, dirfd, name) < 0) {
+        errbuf_set_errno(err, "%s/%s: cannot rename into place", st->location, name);
+        goto out;
+    }
+    rc = 0;
+out:
+    if (fd >= 0)
+        close(fd);
+    if (rc < 0)
+        unlinkat(dirfd, temp, 0);
+    return rc;
+}
+
+static int local_remove(struct store *st, const char *name, struct errbuf *err)
+{
+    if (unlinkat(dirfd_of(st), name, 0) < 0 && errno != ENOENT)
+        return errbuf_set_errno(err, "%s/%s: cannot remove", st->location, name);
+    return 0;
+}
+
+static int local_sync(struct store *st, struct errbuf *err)
+{
+    if (fsync(dirfd_of(st)) < 0)
+        return errbuf_set_errno(err, "%s: cannot flush the directory to disk", st->location);
+    return 0;
+}
+
+static void local_close(struct store *st)
+{
+    struct local_store *ls = st->impl;
+    if (ls) {
+        close(ls->dirfd);
+        free(ls);
+    }
+    st->impl = NULL;
+}
+
+static const struct store_backend_ops local_ops = {
+    .kind = "local",
+    .list = local_list,
+    .read = local_read,
+    .stat = local_stat,
+    .write_atomic = local_write_atomic,
+    .remove = local_remove,
+    .sync = local_sync,
+    .close = local_close,
+};
+
+int store_local_open(const char *path, struct store *st, struct errbuf *err)
+{
+    struct local_store *ls;
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+    if (fd < 0) {
+        if (errno == ENOTDIR)
+            return errbuf_set(err, "store %s: is not a directory", path);
+        if (errno == ENOENT)
+            return errbuf_set(err, "store %s: does not exist", path);
+        return errbuf_set_errno(err, "store %s", path);
+    }
+    ls = calloc(1, sizeof(*ls));
+    if (!ls) {
+        close(fd);
+        return errbuf_set(err, "out of memory");
+    }
+    ls->dirfd = fd;
+    st->impl = ls;
+    st->ops = &local_ops;
+    return 0;
+}

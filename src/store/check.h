@@ -1,0 +1,39 @@
+/* check.h — everything about a store that would make a server fail or serve the wrong thing, found
+ * before a client does: the red "!" of IIS Manager, with the reason spelled out (field notes §1). */
+#ifndef CCS_STORE_CHECK_H
+#define CCS_STORE_CHECK_H
+
+#include <time.h>
+
+#include "store/backend.h"
+#include "util/err.h"
+
+enum check_severity { CHECK_ERROR, CHECK_WARNING };
+
+struct check_finding {
+    char file[STORE_FILE_NAME_MAX + 1];
+    enum check_severity severity;
+    const char *code; /* stable identifier, e.g. "wrong-password"; documented in the README */
+    char message[ERRBUF_SIZE];
+};
+
+struct check_report {
+    struct check_finding *items;
+    size_t count;
+    size_t errors, warnings;
+    size_t pfx_files; /* *.pfx files examined */
+};
+
+struct check_options {
+    const char *password;
+    int warn_days; /* warn when a certificate expires within this many days */
+    time_t now;
+};
+
+#define CHECK_DEFAULT_WARN_DAYS 14
+
+int store_check(struct store *st, const struct check_options *opts, struct check_report *out,
+                struct errbuf *err);
+void check_report_free(struct check_report *r);
+
+#endif

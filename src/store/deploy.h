@@ -1,0 +1,66 @@
+/* deploy.h — put one certificate into a store: one file per name, same bytes in each.
+ *
+ * Invariants (the reasons this file exists):
+ *  - a file is only ever replaced by rename from a complete, flushed temp file (backend);
+ *  - newer-only: a readable file whose certificate expires later than ours is left alone
+ *    (unless forced), so a stale renewer can never roll a site back;
+ *  - prune by thumbprint: a name the previous certificate had and this one lacks is removed only
+ *    if its file still holds the previous certificate, so files another certificate owns survive;
+ *  - the plan is computed completely before anything is written, and a dry run stops there. */
+#ifndef CCS_STORE_DEPLOY_H
+#define CCS_STORE_DEPLOY_H
+
+#include <time.h>
+
+#include "store/backend.h"
+#include "store/certinfo.h"
+#include "store/pfx.h"
+
+enum deploy_action {
+    DEPLOY_WRITTEN,   /* new file, or replaced an older or unreadable one */
+    DEPLOY_UNCHANGED, /* already holds this certificate in this format */
+    DEPLOY_SKIPPED,   /* holds a certificate that expires later (newer-only) */
+    DEPLOY_REMOVED,   /* pruned: dropped since the previous certificate */
+    DEPLOY_KEPT,      /* prune candidate kept: another certificate owns it, or it is unreadable */
+    DEPLOY_REJECTED,  /* the certificate's name is not a valid host name: no file */
+    DEPLOY_NO_FILE,   /* IP address: IIS looks up by host name only */
+    DEPLOY_FAILED,    /* could not write or remove */
+};
+
+const char *deploy_action_name(enum deploy_action action);
+
+struct deploy_entry {
+    char name[STORE_NAME_BUF];      /* the host name (Unicode) or raw value for rejected ones */
+    char file[STORE_NAME_BUF + 8];  /* the store file, "" when none */
+    enum deploy_action action;
+    char detail[ERRBUF_SIZE];       /* why */
+};
+
+struct deploy_report {
+    struct deploy_entry *entries;
+    size_t count;
+    size_t changed; /* written + removed (or that would be, in a dry run) */
+    size_t failed;
+    int dry_run;
+    struct cert_summary cert;
+    enum pfx_format format;
+};
+
+struct deploy_options {
+    const char *password; /* the store password */
+    enum pfx_format format;
+    struct store_write_options write;
+    int force;      /* replace even newer or identical files; allow an expired certificate */
+    int dry_run;    /* plan only */
+    X509 *previous; /* the certificate this one replaces, for pruning; may be NULL */
+    time_t now;
+};
+
+/* Deploy BUNDLE. Returns -1 (ERR set) when nothing could be attempted: the bundle is unusable, the
+ * certificate has no host name, or it is expired (without force). Per-file failures do not stop the
+ * others; they are DEPLOY_FAILED entries and counted in REPORT->failed. */
+int store_deploy(struct store *st, const struct pfx_bundle *bundle, const struct deploy_options *opts,
+                 struct deploy_report *report, struct errbuf *err);
+void deploy_report_free(struct deploy_report *report);
+
+#endif

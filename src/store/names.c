@@ -1,0 +1,209 @@
+#include "store/names.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <idn2.h>
+
+/* Input longer than this cannot be a valid name even in Unicode form; refuse before any work. */
+#define RAW_NAME_MAX (STORE_NAME_BUF - 1)
+
+void store_name_escape(const char *raw, size_t len, char *out, size_t out_size)
+{
+    size_t o = 0;
+
+    if (out_size == 0)
+        return;
+    for (size_t i = 0; i < len && o + 5 < out_size; i++) {
+        unsigned char c = (unsigned char)raw[i];
+        if (c >= 0x20 && c < 0x7f && c != '\\')
+            out[o++] = (char)c;
+        else
+            o += (size_t)snprintf(out + o, out_size - o, "\\x%02x", c);
+    }
+    out[o] = '\0';
+}
+
+static int reject(struct errbuf *err, const char *raw, size_t len, const char *why)
+{
+    char shown[160];
+
+    store_name_escape(raw, len < 120 ? len : 120, shown, sizeof(shown));
+    return errbuf_set(err, "name \"%s%s\": %s", shown, len > 120 ? "..." : "", why);
+}
+
+int store_name_is_ip_literal(const char *raw, size_t len)
+{
+    char buf[64];
+    unsigned char addr[16];
+
+    if (len == 0 || len >= sizeof(buf))
+        return 0;
+    memcpy(buf, raw, len);
+    buf[len] = '\0';
+    if (buf[len - 1] == ']' && buf[0] == '[') { /* "[::1]" as some tools print it */
+        memmove(buf, buf + 1, len - 2);
+        buf[len - 2] = '\0';
+    }
+    return inet_pton(AF_INET, buf, addr) == 1 || inet_pton(AF_INET6, buf, addr) == 1;
+}
+
+/* The octet-level rules, checked before anything interprets the name: these are the characters that
+ * would change the meaning of a path. */
+static int check_octets(const char *raw, size_t len, struct errbuf *err)
+{
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)raw[i];
+        if (c == '\0')
+            return reject(err, raw, len, "contains a NUL byte");
+        if (c < 0x20 || c == 0x7f)
+            return reject(err, raw, len, "contains a control character");
+        if (c == '/' || c == '\\')
+            return reject(err, raw, len, "contains a path separator ('/' or '\\')");
+    }
+    return 0;
+}
+
+/* Labels of an A-label name: non-empty, at most 63 octets, letters, digits, '-' and '_' only. */
+static int check_ace_labels(const char *ace, const char *raw, size_t len, struct errbuf *err)
+{
+    const char *label = ace;
+
+    for (;;) {
+        const char *dot = strchr(label, '.');
+        size_t n = dot ? (size_t)(dot - label) : strlen(label);
+        char why[128];
+
+        if (n == 0)
+            return reject(err, raw, len, "empty label");
+        if (n > DNS_LABEL_MAX) {
+            snprintf(why, sizeof(why), "label longer than %d octets", DNS_LABEL_MAX);
+            return reject(err, raw, len, why);
+        }
+        for (size_t i = 0; i < n; i++) {
+            char c = label[i];
+            if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_')) {
+                snprintf(why, sizeof(why), "character '%c' not allowed in a host name", c);
+                return reject(err, raw, len, why);
+            }
+        }
+        if (!dot)
+            return 0;
+        label = dot + 1;
+    }
+}
+
+static int label_count(const char *name)
+{
+    int n = 1;
+    for (; *name; name++)
+        n += *name == '.';
+    return n;
+}
+
+int store_name_normalise(const char *raw, size_t len, struct store_name *out, struct errbuf *err)
+{
+    char lowered[RAW_NAME_MAX + 1];
+    char *rest, *ace = NULL, *unicode = NULL;
+    int rc, ret = -1;
+    char why[160];
+
+    memset(out, 0, sizeof(*out));
+    if (len == 0)
+        return reject(err, raw, len, "empty name");
+    if (len > RAW_NAME_MAX) {
+        snprintf(why, sizeof(why), "longer than %d octets", DNS_NAME_MAX);
+        return reject(err, raw, len, why);
+    }
+    if (check_octets(raw, len, err) < 0)
+        return -1;
+    for (size_t i = 0; i < len; i++)
+        lowered[i] = (raw[i] >= 'A' && raw[i] <= 'Z') ? (char)(raw[i] - 'A' + 'a') : raw[i];
+    lowered[len] = '\0';
+    if (lowered[len - 1] == '.')
+        lowered[--len] = '\0';
+    if (len == 0)
+        return reject(err, raw, len + 1, "empty name");
+
+    rest = lowered;
+    if (strncmp(rest, "*.", 2) == 0) {
+        out->wildcard = 1;
+        rest += 2;
+    }
+    if (strchr(rest, '*'))
+        return reject(err, raw, len, "'*' is allowed only as the whole first label");
+    if (*rest == '\0' || *rest == '.' || strstr(rest, "..") || rest[strlen(rest) - 1] == '.')
+        return reject(err, raw, len, "empty label");
+    if (rest[0] == '_' && (rest[1] == '.' || rest[1] == '\0'))
+        return reject(err, raw, len, "a first label of '_' is reserved for wildcard file names");
+    if (out->wildcard && label_count(rest) < 2)
+        return reject(err, raw, len, "a wildcard must cover a name of at least two labels");
+
+    /* UTS #46 non-transitional mapping (folds case of non-ASCII too), NFC, then IDNA2008 rules. It
+     * accepts U-labels and A-labels alike and returns the A-label form. */
+    rc = idn2_lookup_u8((const uint8_t *)rest, (uint8_t **)&ace, IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL);
+    if (rc == IDN2_TOO_BIG_LABEL) {
+        snprintf(why, sizeof(why), "label longer than %d octets", DNS_LABEL_MAX);
+        return reject(err, raw, len, why);
+    }
+    if (rc == IDN2_TOO_BIG_DOMAIN) {
+        snprintf(why, sizeof(why), "longer than %d octets", DNS_NAME_MAX);
+        return reject(err, raw, len, why);
+    }
+    if (rc != IDN2_OK) {
+        snprintf(why, sizeof(why), "refused by IDNA2008: %s", idn2_strerror(rc));
+        return reject(err, raw, len, why);
+    }
+    if (strlen(ace) + (out->wildcard ? 2 : 0) > DNS_NAME_MAX) {
+        snprintf(why, sizeof(why), "longer than %d octets", DNS_NAME_MAX);
+        reject(err, raw, len, why);
+        goto out;
+    }
+    if (check_ace_labels(ace, raw, len, err) < 0)
+        goto out;
+    rc = idn2_to_unicode_8z8z(ace, &unicode, 0);
+    if (rc != IDN2_OK) {
+        snprintf(why, sizeof(why), "refused by IDNA2008: %s", idn2_strerror(rc));
+        reject(err, raw, len, why);
+        goto out;
+    }
+    snprintf(out->ace, sizeof(out->ace), "%s%s", out->wildcard ? "*." : "", ace);
+    snprintf(out->unicode, sizeof(out->unicode), "%s%s", out->wildcard ? "*." : "", unicode);
+    snprintf(out->file, sizeof(out->file), "%s%s%s", out->wildcard ? "_." : "", unicode,
+             STORE_FILE_SUFFIX);
+    if (strlen(out->file) > STORE_FILE_NAME_MAX) {
+        snprintf(why, sizeof(why), "file name would exceed %d octets", STORE_FILE_NAME_MAX);
+        reject(err, raw, len, why);
+        goto out;
+    }
+    ret = 0;
+out:
+    free(ace);
+    free(unicode);
+    if (ret < 0)
+        memset(out, 0, sizeof(*out));
+    return ret;
+}
+
+int store_lookup_plan(const char *host, size_t len, struct store_lookup_plan *out,
+                      struct errbuf *err)
+{
+    const char *parent;
+
+    memset(out, 0, sizeof(*out));
+    if (store_name_is_ip_literal(host, len))
+        return reject(err, host, len, "is an IP address; the store holds host names only");
+    if (memchr(host, '*', len))
+        return reject(err, host, len, "a host to look up cannot contain '*'");
+    if (store_name_normalise(host, len, &out->host, err) < 0)
+        return -1;
+    snprintf(out->exact_file, sizeof(out->exact_file), "%s", out->host.file);
+    /* One level up only: a.b.example.com -> _.b.example.com; and never onto a single label. */
+    parent = strchr(out->host.unicode, '.');
+    if (parent && strchr(parent + 1, '.'))
+        snprintf(out->wildcard_file, sizeof(out->wildcard_file), "_%s%s", parent,
+                 STORE_FILE_SUFFIX);
+    return 0;
+}

@@ -1,0 +1,60 @@
+#include "util/log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+static enum log_level verbosity = LOG_LEVEL_INFO;
+
+void log_set_verbosity(enum log_level most_verbose)
+{
+    verbosity = most_verbose;
+}
+
+/* systemd sets JOURNAL_STREAM=DEV:INODE for the stream it connected to stderr (systemd.exec(5)). */
+static int stderr_is_journal(void)
+{
+    static int cached = -1;
+    const char *stream;
+    unsigned long long dev, ino;
+    struct stat st;
+
+    if (cached >= 0)
+        return cached;
+    cached = 0;
+    stream = getenv("JOURNAL_STREAM");
+    if (stream && sscanf(stream, "%llu:%llu", &dev, &ino) == 2 && fstat(2, &st) == 0)
+        cached = (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+    return cached;
+}
+
+static const char *level_word(enum log_level level)
+{
+    switch (level) {
+    case LOG_LEVEL_ERROR:
+        return "error: ";
+    case LOG_LEVEL_WARNING:
+        return "warning: ";
+    case LOG_LEVEL_DEBUG:
+        return "debug: ";
+    default:
+        return "";
+    }
+}
+
+void log_msg(enum log_level level, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (level > verbosity)
+        return;
+    if (stderr_is_journal())
+        fprintf(stderr, "<%d>%s", (int)level, level_word(level));
+    else
+        fprintf(stderr, "ccs: %s", level_word(level));
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
