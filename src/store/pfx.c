@@ -185,10 +185,14 @@ static int read_pem_key(struct pem_input in, EVP_PKEY **out, struct errbuf *err)
     *out = PEM_read_bio_PrivateKey(bio, NULL, refuse_password_prompt, NULL);
     BIO_free(bio);
     if (!*out) {
-        if (pem_no_more_blocks())
+        /* OpenSSL 3's decoders report "unsupported" for input without a key block; tell the two
+         * cases apart by looking for the block's header ourselves. */
+        if (!memmem(in.data->data, in.data->len, "PRIVATE KEY-----", 16)) {
+            ERR_clear_error();
             return errbuf_set(err, "%s: no PEM private key found (expected \"-----BEGIN PRIVATE "
                                    "KEY-----\" or an EC/RSA key block)",
                               in.what);
+        }
         return errbuf_set_ssl(err, "%s: malformed or truncated PEM private key", in.what);
     }
     return 0;
@@ -351,7 +355,9 @@ static enum pfx_status classify_unparsable(const unsigned char *data, size_t len
         return PFX_NOT_PKCS12;
     }
     ret = ASN1_get_object(&p, &content_len, &tag, &cls, (long)len);
-    if ((ret & 0x80) && ERR_GET_REASON(ERR_peek_last_error()) == ASN1_R_TOO_LONG) {
+    /* A header cut short, or a length announcing more than the file holds: truncation. */
+    if ((ret & 0x80) && (ERR_GET_REASON(ERR_peek_last_error()) == ASN1_R_TOO_LONG ||
+                         ERR_GET_REASON(ERR_peek_last_error()) == ASN1_R_HEADER_TOO_LONG)) {
         ERR_clear_error();
         errbuf_set(err, "truncated (%zu bytes, the structure announces more)", len);
         return PFX_TRUNCATED;
@@ -377,6 +383,7 @@ static enum pfx_status verify_mac(PKCS12 *p12, const char *password, const char 
     PKCS12_get0_mac(NULL, &mac_alg, NULL, NULL, p12);
     X509_ALGOR_get0(&obj, NULL, NULL, mac_alg);
     snprintf(mac_text, mac_text_size, "MAC %s", OBJ_nid2sn(OBJ_obj2nid(obj)));
+    ERR_clear_error();
     if (PKCS12_verify_mac(p12, password, -1))
         return PFX_OK;
     if (password[0] == '\0' && PKCS12_verify_mac(p12, NULL, 0)) {
@@ -384,7 +391,10 @@ static enum pfx_status verify_mac(PKCS12 *p12, const char *password, const char 
         ERR_clear_error();
         return PFX_OK;
     }
-    if (ERR_GET_REASON(ERR_peek_last_error()) == PKCS12_R_MAC_VERIFY_FAILURE) {
+    /* OpenSSL 3.0 returns failure with an empty error queue when the MAC simply differs (wrong
+     * password); a queued error means it could not compute the MAC at all. */
+    if (ERR_peek_error() == 0 ||
+        ERR_GET_REASON(ERR_peek_last_error()) == PKCS12_R_MAC_VERIFY_FAILURE) {
         ERR_clear_error();
         errbuf_set(err, "wrong password (the PFX integrity check fails with the store password)");
         return PFX_WRONG_PASSWORD;

@@ -1,0 +1,208 @@
+/* Unit tests for src/store/names.c: the mapping from host names to store file names. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "store/names.h"
+
+static void assert_file(const char *input, const char *file)
+{
+    struct store_name n;
+    struct errbuf err = {""};
+    int rc = store_name_normalise(input, strlen(input), &n, &err);
+    if (rc != 0)
+        fail_msg("\"%s\" rejected: %s", input, err.msg);
+    assert_string_equal(n.file, file);
+}
+
+/* Rejected, and the message names the value (escaped) and contains WHY. */
+static void assert_rejected_raw(const char *input, size_t len, const char *why)
+{
+    struct store_name n;
+    struct errbuf err = {""};
+    assert_int_equal(store_name_normalise(input, len, &n, &err), -1);
+    if (!strstr(err.msg, why))
+        fail_msg("\"%s\": message \"%s\" lacks \"%s\"", input, err.msg, why);
+    assert_non_null(strstr(err.msg, "name \""));
+    assert_string_equal(n.file, ""); /* nothing usable as a path leaks out */
+}
+
+static void assert_rejected(const char *input, const char *why)
+{
+    assert_rejected_raw(input, strlen(input), why);
+}
+
+static void test_plain_and_case(void **state)
+{
+    (void)state;
+    assert_file("www.example.com", "www.example.com.pfx");
+    assert_file("WWW.Example.COM", "www.example.com.pfx");
+    assert_file("www.example.com.", "www.example.com.pfx");
+    assert_file("localhost", "localhost.pfx");
+    assert_file("a-b.c_d.example", "a-b.c_d.example.pfx");
+}
+
+static void test_wildcards(void **state)
+{
+    struct store_name n;
+    struct errbuf err;
+    (void)state;
+    assert_file("*.example.com", "_.example.com.pfx");
+    assert_file("*.EXAMPLE.com.", "_.example.com.pfx");
+    assert_int_equal(store_name_normalise("*.example.com", 13, &n, &err), 0);
+    assert_true(n.wildcard);
+    assert_string_equal(n.unicode, "*.example.com");
+    assert_rejected("a.*.example.com", "'*' is allowed only as the whole first label");
+    assert_rejected("*a.example.com", "'*' is allowed only as the whole first label");
+    assert_rejected("a*.example.com", "'*' is allowed only as the whole first label");
+    assert_rejected("*.*.example.com", "'*' is allowed only as the whole first label");
+    assert_rejected("*", "'*' is allowed only as the whole first label");
+    assert_rejected("*.com", "at least two labels");
+    /* "_" as a real first label would collide with the wildcard file name. */
+    assert_rejected("_.example.com", "reserved for wildcard");
+}
+
+static void test_idn_both_forms(void **state)
+{
+    struct store_name n;
+    struct errbuf err;
+    (void)state;
+    assert_file("xn--bcher-kva.example", "bücher.example.pfx");
+    assert_file("XN--BCHER-KVA.Example", "bücher.example.pfx");
+    assert_file("bücher.example", "bücher.example.pfx");
+    assert_file("BÜCHER.example", "bücher.example.pfx");
+    /* NFD input ("u" + combining diaeresis) becomes the same NFC file name. */
+    assert_file("bu\xcc\x88" "cher.example", "bücher.example.pfx");
+    assert_file("*.xn--bcher-kva.example", "_.bücher.example.pfx");
+    assert_int_equal(store_name_normalise("bücher.example", strlen("bücher.example"), &n, &err), 0);
+    assert_string_equal(n.ace, "xn--bcher-kva.example");
+    assert_string_equal(n.unicode, "bücher.example");
+}
+
+static void test_rejections(void **state)
+{
+    char long_label[80], long_name[300];
+    (void)state;
+    assert_rejected("", "empty name");
+    assert_rejected(".", "empty name");
+    assert_rejected("a..b", "empty label");
+    assert_rejected(".example.com", "empty label");
+    assert_rejected("example.com..", "empty label");
+    assert_rejected("../etc/passwd", "path separator");
+    assert_rejected("a/b.example", "path separator");
+    assert_rejected("a\\b.example", "path separator");
+    assert_rejected_raw("a\0b.example", 11, "NUL");
+    assert_rejected("a\tb.example", "control character");
+    assert_rejected("a\x7f" "b.example", "control character");
+    assert_rejected("a b.example", "not allowed");
+    assert_rejected("-a.example", "IDNA2008");
+    assert_rejected("xn--zz.example", "IDNA2008"); /* invalid punycode */
+    memset(long_label, 'a', 64);
+    strcpy(long_label + 64, ".example");
+    assert_rejected(long_label, "label longer than 63");
+    memset(long_label, 'a', 63);
+    strcpy(long_label + 63, ".example");
+    assert_file(long_label, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.example.pfx");
+    /* 254 octets: over the DNS limit. */
+    long_name[0] = '\0';
+    for (int i = 0; i < 50; i++)
+        strcat(long_name, "abcd.");
+    strcat(long_name, "abcd");
+    assert_rejected(long_name, "longer than 253");
+    /* 252 octets is a valid DNS name, but "name.pfx" would exceed NAME_MAX (255). */
+    long_name[252] = '\0';
+    assert_rejected(long_name, "file name would exceed 255");
+    /* 251 octets: the longest name that fits a file name. */
+    long_name[251] = '\0';
+    {
+        struct store_name n;
+        struct errbuf err;
+        if (store_name_normalise(long_name, strlen(long_name), &n, &err) != 0)
+            fail_msg("251 octets rejected: %s", err.msg);
+        assert_int_equal(strlen(n.file), 255);
+    }
+}
+
+static void test_error_escapes_value(void **state)
+{
+    struct store_name n;
+    struct errbuf err;
+    (void)state;
+    assert_int_equal(store_name_normalise("a\nb", 3, &n, &err), -1);
+    assert_non_null(strstr(err.msg, "a\\x0ab"));
+    assert_null(strchr(err.msg, '\n'));
+}
+
+static void test_ip_literals(void **state)
+{
+    (void)state;
+    assert_true(store_name_is_ip_literal("127.0.0.1", 9));
+    assert_true(store_name_is_ip_literal("::1", 3));
+    assert_true(store_name_is_ip_literal("[2001:db8::1]", 13));
+    assert_false(store_name_is_ip_literal("1.2.3.example", 13));
+    assert_false(store_name_is_ip_literal("example.com", 11));
+}
+
+struct lookup_case {
+    const char *host, *exact, *wildcard;
+};
+
+static void test_lookup_table(void **state)
+{
+    static const struct lookup_case cases[] = {
+        {"www.example.com", "www.example.com.pfx", "_.example.com.pfx"},
+        {"WWW.EXAMPLE.COM.", "www.example.com.pfx", "_.example.com.pfx"},
+        {"a.b.example.com", "a.b.example.com.pfx", "_.b.example.com.pfx"},
+        {"example.com", "example.com.pfx", ""}, /* never _.com */
+        {"localhost", "localhost.pfx", ""},
+        {"shop.xn--bcher-kva.example", "shop.bücher.example.pfx", "_.bücher.example.pfx"},
+        {"shop.bücher.example", "shop.bücher.example.pfx", "_.bücher.example.pfx"},
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct store_lookup_plan plan;
+        struct errbuf err = {""};
+        if (store_lookup_plan(cases[i].host, strlen(cases[i].host), &plan, &err) != 0)
+            fail_msg("%s: %s", cases[i].host, err.msg);
+        assert_string_equal(plan.exact_file, cases[i].exact);
+        assert_string_equal(plan.wildcard_file, cases[i].wildcard);
+    }
+}
+
+static void test_lookup_rejects(void **state)
+{
+    static const struct {
+        const char *host, *why;
+    } cases[] = {
+        {"*.example.com", "cannot contain '*'"},
+        {"127.0.0.1", "IP address"},
+        {"::1", "IP address"},
+        {"../../etc/passwd", "path separator"},
+        {"a..example.com", "empty label"},
+        {"", "empty name"},
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct store_lookup_plan plan;
+        struct errbuf err = {""};
+        assert_int_equal(store_lookup_plan(cases[i].host, strlen(cases[i].host), &plan, &err), -1);
+        if (!strstr(err.msg, cases[i].why))
+            fail_msg("%s: \"%s\" lacks \"%s\"", cases[i].host, err.msg, cases[i].why);
+        assert_string_equal(plan.exact_file, "");
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_plain_and_case),     cmocka_unit_test(test_wildcards),
+        cmocka_unit_test(test_idn_both_forms),     cmocka_unit_test(test_rejections),
+        cmocka_unit_test(test_error_escapes_value), cmocka_unit_test(test_ip_literals),
+        cmocka_unit_test(test_lookup_table),       cmocka_unit_test(test_lookup_rejects),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

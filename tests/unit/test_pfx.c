@@ -1,0 +1,269 @@
+/* Unit tests for src/store/pfx.c: encode/decode round trips, format detection, error statuses,
+ * PEM input. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <openssl/pem.h>
+#include <openssl/pkcs12.h>
+
+#include "store/pfx.h"
+#include "testcert.h"
+
+struct fixture {
+    struct test_ca ca;
+    struct pfx_bundle leaf;
+};
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    struct errbuf err;
+    time_t now = time(NULL);
+
+    if (pfx_crypto_init(&err) < 0)
+        return -1;
+    testcert_ca(&f->ca, "Unit Test CA");
+    testcert_leaf(&f->leaf, &f->ca, "www.example.com", "DNS:www.example.com,DNS:*.example.com",
+                  now - 3600, now + 90 * 86400);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    pfx_bundle_free(&f->leaf);
+    testcert_ca_free(&f->ca);
+    free(f);
+    return 0;
+}
+
+static void round_trip(struct fixture *f, enum pfx_format format, const char *password,
+                       const char *algorithms)
+{
+    struct bytes der;
+    struct pfx_decoded dec;
+    struct errbuf err = {""};
+
+    assert_int_equal(pfx_encode(&f->leaf, password, format, "www.example.com (test)", &der, &err), 0);
+    assert_int_equal(pfx_decode(der.data, der.len, password, &dec, &err), PFX_OK);
+    assert_int_equal(dec.format, format);
+    assert_string_equal(dec.algorithms, algorithms);
+    assert_int_equal(X509_cmp(dec.bundle.cert, f->leaf.cert), 0);
+    assert_int_equal(EVP_PKEY_eq(dec.bundle.key, f->leaf.key), 1);
+    assert_true(dec.key_matches);
+    assert_int_equal(sk_X509_num(dec.bundle.chain), 1);
+    assert_int_equal(X509_cmp(sk_X509_value(dec.bundle.chain, 0), f->ca.cert), 0);
+    assert_string_equal(dec.friendly, "www.example.com (test)");
+    pfx_decoded_free(&dec);
+
+    /* The same bytes with another password: wrong password, said so. */
+    assert_int_equal(pfx_decode(der.data, der.len, "not-the-password", &dec, &err),
+                     PFX_WRONG_PASSWORD);
+    assert_non_null(strstr(err.msg, "wrong password"));
+    bytes_free(&der);
+}
+
+static void test_round_trip_compat(void **state)
+{
+    round_trip(*state, PFX_FORMAT_COMPAT, "s3cret",
+               "key PBE-SHA1-3DES, certs PBE-SHA1-3DES, MAC SHA1");
+}
+
+static void test_round_trip_aes256(void **state)
+{
+    round_trip(*state, PFX_FORMAT_AES256, "s3cret",
+               "key PBES2/PBKDF2-SHA256/AES-256-CBC, certs PBES2/PBKDF2-SHA256/AES-256-CBC, "
+               "MAC SHA256");
+}
+
+static void test_round_trip_empty_password(void **state)
+{
+    round_trip(*state, PFX_FORMAT_COMPAT, "", "key PBE-SHA1-3DES, certs PBE-SHA1-3DES, MAC SHA1");
+}
+
+/* OpenSSL's -legacy output: RC2-40 certificates, 3DES key. Needs the legacy provider. */
+static void test_reads_legacy_rc2(void **state)
+{
+    struct fixture *f = *state;
+    PKCS12 *p12 = PKCS12_create_ex("pw", "legacy", f->leaf.key, f->leaf.cert, f->leaf.chain,
+                                   NID_pbe_WithSHA1And3_Key_TripleDES_CBC,
+                                   NID_pbe_WithSHA1And40BitRC2_CBC, 2048, 2048, 0, NULL, NULL);
+    unsigned char *der = NULL;
+    int len;
+    struct pfx_decoded dec;
+    struct errbuf err = {""};
+
+    assert_non_null(p12);
+    len = i2d_PKCS12(p12, &der);
+    assert_true(len > 0);
+    assert_int_equal(pfx_decode(der, (size_t)len, "pw", &dec, &err), PFX_OK);
+    assert_int_equal(dec.format, PFX_FORMAT_LEGACY_RC2);
+    assert_true(dec.key_matches);
+    pfx_decoded_free(&dec);
+    OPENSSL_free(der);
+    PKCS12_free(p12);
+}
+
+static void test_truncated_and_garbage(void **state)
+{
+    struct fixture *f = *state;
+    struct bytes der;
+    struct pfx_decoded dec;
+    struct errbuf err = {""};
+    static const char pem[] = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+    static const unsigned char der_int[] = {0x02, 0x01, 0x05};
+    static const unsigned char other_seq[] = {0x30, 0x03, 0x02, 0x01, 0x05};
+
+    assert_int_equal(pfx_encode(&f->leaf, "pw", PFX_FORMAT_COMPAT, "x", &der, &err), 0);
+    for (size_t cut = 1; cut < der.len; cut += der.len / 7) {
+        enum pfx_status st = pfx_decode(der.data, cut, "pw", &dec, &err);
+        if (st != PFX_TRUNCATED)
+            fail_msg("cut at %zu of %zu: status %s (%s)", cut, der.len, pfx_status_text(st), err.msg);
+    }
+    assert_int_equal(pfx_decode(der.data, 0, "pw", &dec, &err), PFX_TRUNCATED);
+    assert_int_equal(pfx_decode((const unsigned char *)pem, sizeof(pem) - 1, "pw", &dec, &err),
+                     PFX_NOT_PKCS12);
+    assert_non_null(strstr(err.msg, "this is PEM"));
+    assert_int_equal(pfx_decode(der_int, sizeof(der_int), "pw", &dec, &err), PFX_NOT_PKCS12);
+    assert_int_equal(pfx_decode(other_seq, sizeof(other_seq), "pw", &dec, &err), PFX_NOT_PKCS12);
+    bytes_free(&der);
+}
+
+static struct bytes pem_of_cert(X509 *cert)
+{
+    BIO *bio = BIO_new(BIO_s_mem());
+    char *data;
+    long n;
+    struct bytes out;
+
+    PEM_write_bio_X509(bio, cert);
+    n = BIO_get_mem_data(bio, &data);
+    out.data = malloc((size_t)n);
+    memcpy(out.data, data, (size_t)n);
+    out.len = (size_t)n;
+    BIO_free(bio);
+    return out;
+}
+
+static struct bytes pem_of_key(EVP_PKEY *key, const EVP_CIPHER *enc)
+{
+    BIO *bio = BIO_new(BIO_s_mem());
+    char *data;
+    long n;
+    struct bytes out;
+
+    PEM_write_bio_PrivateKey(bio, key, enc, (unsigned char *)"pw", enc ? 2 : 0, NULL, NULL);
+    n = BIO_get_mem_data(bio, &data);
+    out.data = malloc((size_t)n);
+    memcpy(out.data, data, (size_t)n);
+    out.len = (size_t)n;
+    BIO_free(bio);
+    return out;
+}
+
+static struct bytes concat(const struct bytes *a, const struct bytes *b)
+{
+    struct bytes out = {malloc(a->len + b->len), a->len + b->len};
+    memcpy(out.data, a->data, a->len);
+    memcpy(out.data + a->len, b->data, b->len);
+    return out;
+}
+
+/* A full-chain PEM given in the wrong order (CA first) is split by key: the matching certificate
+ * is the leaf, and the chain is put in issuing order. */
+static void test_pem_full_chain_split(void **state)
+{
+    struct fixture *f = *state;
+    struct bytes leaf = pem_of_cert(f->leaf.cert), ca = pem_of_cert(f->ca.cert);
+    struct bytes key = pem_of_key(f->leaf.key, NULL);
+    struct bytes chain = concat(&ca, &leaf);
+    struct pfx_bundle b;
+    struct errbuf err = {""};
+
+    if (pfx_bundle_from_pem((struct pem_input){&chain, "full.pem"}, (struct pem_input){&key, "k.pem"},
+                            NULL, &b, &err) != 0)
+        fail_msg("%s", err.msg);
+    assert_int_equal(X509_cmp(b.cert, f->leaf.cert), 0);
+    assert_int_equal(sk_X509_num(b.chain), 1);
+    pfx_bundle_free(&b);
+
+    /* The chain given twice (in the cert file and --chain) is de-duplicated. */
+    if (pfx_bundle_from_pem((struct pem_input){&chain, "full.pem"}, (struct pem_input){&key, "k.pem"},
+                            &(struct pem_input){&ca, "ca.pem"}, &b, &err) != 0)
+        fail_msg("%s", err.msg);
+    assert_int_equal(sk_X509_num(b.chain), 1);
+    pfx_bundle_free(&b);
+    bytes_free(&leaf);
+    bytes_free(&ca);
+    bytes_free(&key);
+    bytes_free(&chain);
+}
+
+static void expect_pem_error(struct bytes *cert, struct bytes *key, const char *needle)
+{
+    struct pfx_bundle b;
+    struct errbuf err = {""};
+    assert_int_equal(pfx_bundle_from_pem((struct pem_input){cert, "cert.pem"},
+                                         (struct pem_input){key, "key.pem"}, NULL, &b, &err),
+                     -1);
+    if (!strstr(err.msg, needle))
+        fail_msg("\"%s\" lacks \"%s\"", err.msg, needle);
+    assert_null(b.cert);
+    assert_null(b.key);
+}
+
+static void test_pem_errors(void **state)
+{
+    struct fixture *f = *state;
+    struct bytes leaf = pem_of_cert(f->leaf.cert), ca_only = pem_of_cert(f->ca.cert);
+    struct bytes key = pem_of_key(f->leaf.key, NULL);
+    struct bytes enc_key = pem_of_key(f->leaf.key, EVP_aes_128_cbc());
+    struct bytes garbage = {(unsigned char *)strdup("hello, not PEM\n"), 15};
+    struct bytes cut = {malloc(leaf.len / 2), leaf.len / 2};
+
+    memcpy(cut.data, leaf.data, cut.len);
+    expect_pem_error(&garbage, &key, "cert.pem: no PEM certificate found");
+    expect_pem_error(&cut, &key, "cert.pem: malformed or truncated PEM");
+    expect_pem_error(&leaf, &garbage, "key.pem: no PEM private key found");
+    expect_pem_error(&leaf, &enc_key, "key.pem: the private key is encrypted");
+    expect_pem_error(&ca_only, &key, "key.pem: the private key does not match the certificate in cert.pem");
+    bytes_free(&leaf);
+    bytes_free(&ca_only);
+    bytes_free(&key);
+    bytes_free(&enc_key);
+    bytes_free(&garbage);
+    bytes_free(&cut);
+}
+
+static void test_format_names(void **state)
+{
+    enum pfx_format fmt;
+    (void)state;
+    assert_int_equal(pfx_format_parse("compat", &fmt), 0);
+    assert_int_equal(fmt, PFX_FORMAT_COMPAT);
+    assert_int_equal(pfx_format_parse("aes256", &fmt), 0);
+    assert_int_equal(fmt, PFX_FORMAT_AES256);
+    assert_int_equal(pfx_format_parse("rc2", &fmt), -1);
+    assert_string_equal(pfx_format_name(PFX_FORMAT_LEGACY_RC2), "legacy-rc2");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_round_trip_compat),
+        cmocka_unit_test(test_round_trip_aes256),
+        cmocka_unit_test(test_round_trip_empty_password),
+        cmocka_unit_test(test_reads_legacy_rc2),
+        cmocka_unit_test(test_truncated_and_garbage),
+        cmocka_unit_test(test_pem_full_chain_split),
+        cmocka_unit_test(test_pem_errors),
+        cmocka_unit_test(test_format_names),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
