@@ -60,18 +60,30 @@ const char *pfx_status_text(enum pfx_status status)
     }
 }
 
+static OSSL_PROVIDER *provider_default, *provider_legacy;
+
+/* Unload at exit, before OpenSSL's own clean-up, so leak checkers see a clean process. */
+static void unload_providers(void)
+{
+    if (provider_legacy)
+        OSSL_PROVIDER_unload(provider_legacy);
+    if (provider_default)
+        OSSL_PROVIDER_unload(provider_default);
+    provider_legacy = provider_default = NULL;
+}
+
 int pfx_crypto_init(struct errbuf *err)
 {
-    static int done;
-
-    if (done)
+    if (provider_default)
         return 0;
-    if (!OSSL_PROVIDER_load(NULL, "default"))
+    provider_default = OSSL_PROVIDER_load(NULL, "default");
+    if (!provider_default)
         return errbuf_set_ssl(err, "cannot load OpenSSL's default provider");
     /* Only needed to read RC2-40 PFX files; without it everything else still works. */
-    if (!OSSL_PROVIDER_load(NULL, "legacy"))
+    provider_legacy = OSSL_PROVIDER_load(NULL, "legacy");
+    if (!provider_legacy)
         ERR_clear_error();
-    done = 1;
+    atexit(unload_providers);
     return 0;
 }
 

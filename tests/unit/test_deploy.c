@@ -1,0 +1,337 @@
+/* Unit tests for src/store/deploy.c against a local store in a temp directory. */
+#include <dirent.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "store/deploy.h"
+#include "store/inspect.h"
+#include "testcert.h"
+
+#define PASSWORD "store-pw"
+
+struct fixture {
+    struct test_ca ca;
+    char *dir;
+    struct store *st;
+    time_t now;
+};
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    struct errbuf err;
+
+    if (pfx_crypto_init(&err) < 0)
+        return -1;
+    testcert_ca(&f->ca, "Deploy Test CA");
+    f->dir = testcert_tmpdir();
+    f->now = time(NULL);
+    if (store_open(f->dir, &f->st, &err) < 0)
+        return -1;
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    store_close(f->st);
+    testcert_rmdir(f->dir);
+    testcert_ca_free(&f->ca);
+    free(f);
+    return 0;
+}
+
+static struct deploy_options opts_for(struct fixture *f)
+{
+    return (struct deploy_options){.password = PASSWORD, .format = PFX_FORMAT_COMPAT,
+                                   .write = {.mode = 0640, .gid = -1}, .now = f->now};
+}
+
+static void leaf(struct fixture *f, struct pfx_bundle *b, const char *sans, int days)
+{
+    testcert_leaf(b, &f->ca, "deploy test", sans, f->now - 3600, f->now + days * 86400L);
+}
+
+static void deploy_ok(struct fixture *f, struct pfx_bundle *b, const struct deploy_options *o,
+                      struct deploy_report *r)
+{
+    struct errbuf err = {""};
+    if (store_deploy(f->st, b, o, r, &err) != 0)
+        fail_msg("deploy: %s", err.msg);
+}
+
+static const struct deploy_entry *entry(const struct deploy_report *r, const char *file)
+{
+    for (size_t i = 0; i < r->count; i++)
+        if (strcmp(r->entries[i].file, file) == 0 || strcmp(r->entries[i].name, file) == 0)
+            return &r->entries[i];
+    fail_msg("no report entry for %s", file);
+    return NULL;
+}
+
+/* Thumbprint of the certificate in FILE, or "" when missing or unreadable. */
+static void file_thumbprint(struct fixture *f, const char *file, char *out)
+{
+    char path[4400];
+    struct bytes data;
+    struct errbuf err;
+    struct pfx_inspection insp;
+
+    out[0] = '\0';
+    snprintf(path, sizeof(path), "%s/%s", f->dir, file);
+    if (bytes_read_file(path, CERT_INPUT_MAX, &data, &err) < 0)
+        return;
+    store_inspect_bytes(data.data, data.len, PASSWORD, &insp);
+    if (insp.status == PFX_OK)
+        strcpy(out, insp.summary.thumbprint);
+    pfx_inspection_free(&insp);
+    bytes_free(&data);
+}
+
+static int count_entries(const char *dir, const char *prefix)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    int n = 0;
+    while ((de = readdir(d)))
+        n += de->d_name[0] != '.' ? strncmp(de->d_name, prefix, strlen(prefix)) == 0
+                                  : strncmp(de->d_name, ".ccs-tmp-", 9) == 0 && *prefix == '.';
+    closedir(d);
+    return n;
+}
+
+static void test_fresh_then_unchanged(void **state)
+{
+    struct fixture *f = *state;
+    struct pfx_bundle b;
+    struct deploy_options o = opts_for(f);
+    struct deploy_report r;
+    struct cert_summary s;
+    char tp[64];
+    struct stat st;
+    char path[4400];
+
+    leaf(f, &b, "DNS:www.example.com,DNS:Example.com.,DNS:*.example.com,IP:10.0.0.1,DNS:a..b", 90);
+    cert_summarise(b.cert, &s, NULL);
+    deploy_ok(f, &b, &o, &r);
+    assert_int_equal(r.changed, 3);
+    assert_int_equal(r.failed, 0);
+    assert_int_equal(entry(&r, "www.example.com.pfx")->action, DEPLOY_WRITTEN);
+    assert_int_equal(entry(&r, "example.com.pfx")->action, DEPLOY_WRITTEN);
+    assert_int_equal(entry(&r, "_.example.com.pfx")->action, DEPLOY_WRITTEN);
+    assert_int_equal(entry(&r, "10.0.0.1")->action, DEPLOY_NO_FILE);
+    assert_int_equal(entry(&r, "a..b")->action, DEPLOY_REJECTED);
+    file_thumbprint(f, "_.example.com.pfx", tp);
+    assert_string_equal(tp, s.thumbprint);
+    snprintf(path, sizeof(path), "%s/www.example.com.pfx", f->dir);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0640);
+    assert_int_equal(count_entries(f->dir, ""), 3);
+    assert_int_equal(count_entries(f->dir, "."), 0); /* no temp files */
+    deploy_report_free(&r);
+
+    deploy_ok(f, &b, &o, &r);
+    assert_int_equal(r.changed, 0);
+    assert_int_equal(entry(&r, "www.example.com.pfx")->action, DEPLOY_UNCHANGED);
+    deploy_report_free(&r);
+
+    /* A format change rewrites even the same certificate. */
+    o.format = PFX_FORMAT_AES256;
+    deploy_ok(f, &b, &o, &r);
+    assert_int_equal(r.changed, 3);
+    deploy_report_free(&r);
+    pfx_bundle_free(&b);
+}
+
+static void test_newer_only_and_force(void **state)
+{
+    struct fixture *f = *state;
+    struct pfx_bundle newer, older;
+    struct deploy_options o = opts_for(f);
+    struct deploy_report r;
+    struct cert_summary sn, so;
+    char tp[64];
+
+    leaf(f, &newer, "DNS:www.example.com", 90);
+    leaf(f, &older, "DNS:www.example.com", 30);
+    cert_summarise(newer.cert, &sn, NULL);
+    cert_summarise(older.cert, &so, NULL);
+    deploy_ok(f, &newer, &o, &r);
+    deploy_report_free(&r);
+
+    deploy_ok(f, &older, &o, &r);
+    assert_int_equal(r.changed, 0);
+    assert_int_equal(entry(&r, "www.example.com.pfx")->action, DEPLOY_SKIPPED);
+    assert_non_null(strstr(entry(&r, "www.example.com.pfx")->detail, sn.thumbprint));
+    deploy_report_free(&r);
+    file_thumbprint(f, "www.example.com.pfx", tp);
+    assert_string_equal(tp, sn.thumbprint);
+
+    o.force = 1;
+    deploy_ok(f, &older, &o, &r);
+    assert_int_equal(entry(&r, "www.example.com.pfx")->action, DEPLOY_WRITTEN);
+    deploy_report_free(&r);
+    file_thumbprint(f, "www.example.com.pfx", tp);
+    assert_string_equal(tp, so.thumbprint);
+    pfx_bundle_free(&newer);
+    pfx_bundle_free(&older);
+}
+
+static void test_unreadable_is_replaced(void **state)
+{
+    struct fixture *f = *state;
+    struct pfx_bundle b;
+    struct deploy_options o = opts_for(f);
+    struct deploy_report r;
+    char path[4400];
+    FILE *fp;
+
+    snprintf(path, sizeof(path), "%s/www.example.com.pfx", f->dir);
+    fp = fopen(path, "w");
+    fputs("garbage", fp);
+    fclose(fp);
+    leaf(f, &b, "DNS:www.example.com", 90);
+    deploy_ok(f, &b, &o, &r);
+    assert_int_equal(entry(&r, "www.example.com.pfx")->action, DEPLOY_WRITTEN);
+    assert_non_null(strstr(entry(&r, "www.example.com.pfx")->detail, "could not be opened"));
+    deploy_report_free(&r);
+    pfx_bundle_free(&b);
+}
+
+static void test_prune_by_thumbprint(void **state)
+{
+    struct fixture *f = *state;
+    struct pfx_bundle old, other, renewed;
+    struct deploy_options o = opts_for(f);
+    struct deploy_report r;
+    struct cert_summary s_other;
+    char tp[64], path[4400];
+
+    leaf(f, &old, "DNS:a.example,DNS:b.example,DNS:c.example,DNS:d.example", 60);
+    leaf(f, &other, "DNS:c.example", 80);
+    leaf(f, &renewed, "DNS:a.example", 90);
+    cert_summarise(other.cert, &s_other, NULL);
+    deploy_ok(f, &old, &o, &r);
+    deploy_report_free(&r);
+    deploy_ok(f, &other, &o, &r); /* c.example now belongs to another certificate */
+    deploy_report_free(&r);
+    snprintf(path, sizeof(path), "%s/d.example.pfx", f->dir);
+    unlink(path); /* already gone: nothing to report */
+
+    o.previous = old.cert;
+    deploy_ok(f, &renewed, &o, &r);
+    assert_int_equal(entry(&r, "a.example.pfx")->action, DEPLOY_WRITTEN);
+    assert_int_equal(entry(&r, "b.example.pfx")->action, DEPLOY_REMOVED);
+    assert_int_equal(entry(&r, "c.example.pfx")->action, DEPLOY_KEPT);
+    assert_non_null(strstr(entry(&r, "c.example.pfx")->detail, s_other.thumbprint));
+    for (size_t i = 0; i < r.count; i++)
+        assert_string_not_equal(r.entries[i].file, "d.example.pfx");
+    deploy_report_free(&r);
+    snprintf(path, sizeof(path), "%s/b.example.pfx", f->dir);
+    assert_int_equal(access(path, F_OK), -1);
+    file_thumbprint(f, "c.example.pfx", tp);
+    assert_string_equal(tp, s_other.thumbprint);
+    pfx_bundle_free(&old);
+    pfx_bundle_free(&other);
+    pfx_bundle_free(&renewed);
+}
+
+static void test_dry_run_writes_nothing(void **state)
+{
+    struct fixture *f = *state;
+    struct pfx_bundle b;
+    struct deploy_options o = opts_for(f);
+    struct deploy_report r;
+
+    leaf(f, &b, "DNS:www.example.com,DNS:api.example.com", 90);
+    o.dry_run = 1;
+    deploy_ok(f, &b, &o, &r);
+    assert_int_equal(r.changed, 2);
+    assert_true(r.dry_run);
+    assert_int_equal(count_entries(f->dir, ""), 0);
+    assert_int_equal(count_entries(f->dir, "."), 0);
+    deploy_report_free(&r);
+    pfx_bundle_free(&b);
+}
+
+static void test_refusals(void **state)
+{
+    struct fixture *f = *state;
+    struct pfx_bundle expired, mismatched, ip_only;
+    struct deploy_options o = opts_for(f);
+    struct deploy_report r;
+    struct errbuf err = {""};
+    EVP_PKEY *other_key = testcert_key(0);
+
+    testcert_leaf(&expired, &f->ca, "old cert", "DNS:old.example", f->now - 90 * 86400L,
+                  f->now - 86400);
+    assert_int_equal(store_deploy(f->st, &expired, &o, &r, &err), -1);
+    assert_non_null(strstr(err.msg, "expired"));
+    o.force = 1;
+    deploy_ok(f, &expired, &o, &r);
+    assert_int_equal(r.changed, 1);
+    deploy_report_free(&r);
+    o.force = 0;
+
+    leaf(f, &mismatched, "DNS:m.example", 90);
+    EVP_PKEY_free(mismatched.key);
+    mismatched.key = other_key;
+    assert_int_equal(store_deploy(f->st, &mismatched, &o, &r, &err), -1);
+    assert_non_null(strstr(err.msg, "does not match"));
+
+    leaf(f, &ip_only, "IP:192.0.2.1", 90);
+    assert_int_equal(store_deploy(f->st, &ip_only, &o, &r, &err), -1);
+    assert_non_null(strstr(err.msg, "no valid host name"));
+    pfx_bundle_free(&expired);
+    pfx_bundle_free(&mismatched);
+    pfx_bundle_free(&ip_only);
+}
+
+/* A file that cannot be replaced (here a directory in its place) fails alone: the other names are
+ * written, no temp file remains, and the report counts the failure. */
+static void test_write_failure_is_contained(void **state)
+{
+    struct fixture *f = *state;
+    struct pfx_bundle b;
+    struct deploy_options o = opts_for(f);
+    struct deploy_report r;
+    char path[4400];
+
+    snprintf(path, sizeof(path), "%s/blocked.example.pfx", f->dir);
+    assert_int_equal(mkdir(path, 0755), 0);
+    snprintf(path, sizeof(path), "%s/blocked.example.pfx/keep", f->dir);
+    fclose(fopen(path, "w"));
+    leaf(f, &b, "DNS:blocked.example,DNS:fine.example", 90);
+    deploy_ok(f, &b, &o, &r);
+    assert_int_equal(r.failed, 1);
+    assert_int_equal(entry(&r, "blocked.example.pfx")->action, DEPLOY_FAILED);
+    assert_int_equal(entry(&r, "fine.example.pfx")->action, DEPLOY_WRITTEN);
+    assert_int_equal(count_entries(f->dir, "."), 0);
+    assert_int_equal(access(path, F_OK), 0);
+    deploy_report_free(&r);
+    pfx_bundle_free(&b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_fresh_then_unchanged, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_newer_only_and_force, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unreadable_is_replaced, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_prune_by_thumbprint, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dry_run_writes_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_write_failure_is_contained, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
