@@ -70,6 +70,19 @@ static int parse_args(int argc, char **argv, int want_host, struct store_args *a
     return 0;
 }
 
+/* Print S left-aligned in WIDTH columns. printf's %-Ns counts bytes; a Unicode host name
+ * (bücher.example) would misalign the table, so count code points. */
+static void print_column(const char *s, int width)
+{
+    int points = 0;
+    for (const char *p = s; *p; p++)
+        points += ((unsigned char)*p & 0xc0) != 0x80;
+    fputs(s, stdout);
+    for (; points < width; points++)
+        fputc(' ', stdout);
+    fputc(' ', stdout);
+}
+
 /* ---- summaries shared by list and lookup --------------------------------------------------- */
 
 static void sans_text(const struct pfx_inspection *insp, char *out, size_t size)
@@ -185,12 +198,16 @@ static int cmd_list(int argc, char **argv)
         if (a.json) {
             json_array_append_new(rows, summary_json(e->name, &insp, now));
         } else if (insp.status != PFX_OK) {
-            printf("%-32s (%s: %s)\n", e->name, pfx_status_text(insp.status), insp.error);
+            print_column(e->name, 32);
+            printf("(%s: %s)\n", pfx_status_text(insp.status), insp.error);
         } else {
             sans_text(&insp, sans, sizeof(sans));
             format_utc(insp.summary.not_after, when, sizeof(when));
-            printf("%-32s %-32s %-40s %-24s %-20s %5ld %-40s %s\n", e->name, insp.summary.subject,
-                   sans, insp.summary.issuer, when, days_until(insp.summary.not_after, now),
+            print_column(e->name, 32);
+            print_column(insp.summary.subject, 32);
+            print_column(sans, 40);
+            print_column(insp.summary.issuer, 24);
+            printf("%-20s %5ld %-40s %s\n", when, days_until(insp.summary.not_after, now),
                    insp.summary.thumbprint, pfx_format_name(insp.decoded.format));
         }
         pfx_inspection_free(&insp);

@@ -130,6 +130,166 @@ pfx_thumbprint() {
         openssl x509 -noout -fingerprint -sha1 | sed 's/.*=//; s/://g'
 }
 
+# run_cmd EXPECTED_EXIT OUTFILE CMD ARGS... — like run_ccs for any command (env VAR=... "$CCS" ...,
+# setpriv ... "$CCS" ...): stdout+stderr to OUTFILE, checks the exit code.
+run_cmd() {
+    want=$1 out=$2
+    shift 2
+    set +e
+    "$@" >"$out" 2>&1
+    got=$?
+    set -e
+    if [ "$got" != "$want" ]; then
+        fail "$* exited $got, expected $want; output:"
+        sed 's/^/    /' "$out" >&2
+    else
+        ok "$(basename "$1") ... exits $want"
+    fi
+}
+
+# run_ccs_split EXPECTED_EXIT STDOUT STDERR ARGS... — run_ccs with stdout and stderr kept apart
+# (JSON on stdout must parse; warnings belong on stderr).
+run_ccs_split() {
+    want=$1 out=$2 errout=$3
+    shift 3
+    set +e
+    "$CCS" "$@" >"$out" 2>"$errout"
+    got=$?
+    set -e
+    if [ "$got" != "$want" ]; then
+        fail "ccs $* exited $got, expected $want; stdout, stderr:"
+        sed 's/^/    /' "$out" "$errout" >&2
+    else
+        ok "ccs $1 $2 ... exits $want"
+    fi
+}
+
+# json_eval FILE EXPR [ARG...] — parse FILE as JSON with python3 and print the Python expression
+# EXPR evaluated with d = the document and a = [ARG...] (lists print one item a line, booleans as
+# true/false). Prints "<invalid JSON: ...>" when FILE does not parse.
+json_eval() {
+    python3 -c '
+import json, sys
+try:
+    d = json.load(open(sys.argv[1], encoding="utf-8"))
+except Exception as e:
+    print("<invalid JSON: %s>" % e)
+    sys.exit(0)
+a = sys.argv[3:]
+try:
+    v = eval(sys.argv[2])
+except Exception as e:
+    print("<error: %r>" % e)
+    sys.exit(0)
+def show(x):
+    print("true" if x is True else "false" if x is False else "null" if x is None else x)
+if isinstance(v, (list, tuple)):
+    for x in v:
+        show(x)
+else:
+    show(v)
+' "$@"
+}
+
+# expect_json FILE WHAT — FILE parses as JSON.
+expect_json() {
+    if python3 -c 'import json,sys; json.load(open(sys.argv[1], encoding="utf-8"))' "$1" 2>/dev/null; then
+        ok "$2"
+    else
+        fail "$2: $1 is not valid JSON:"
+        sed 's/^/    /' "$1" >&2
+    fi
+}
+
+# expect_same_file A B WHAT — byte-identical.
+expect_same_file() {
+    if cmp -s "$1" "$2"; then ok "$3"; else fail "$3: $1 and $2 differ"; fi
+}
+
+# expect_snapshot_unchanged BEFORE_FILE DIR WHAT — DIR's snapshot still equals BEFORE_FILE.
+expect_snapshot_unchanged() {
+    snapshot "$2" >"$1.after"
+    if cmp -s "$1" "$1.after"; then ok "$3"; else
+        fail "$3: $2 changed:"
+        diff "$1" "$1.after" | sed 's/^/    /' >&2 || true
+    fi
+}
+
+# file_mode FILE — permission bits in octal, as "640".
+file_mode() {
+    stat -c %a "$1"
+}
+
+# store_files DIR — every entry of DIR (dot files too), one a line, sorted.
+store_files() {
+    (cd "$1" && find . -mindepth 1 -maxdepth 1 -printf '%f\n' | LC_ALL=C sort)
+}
+
+# pem_thumbprints FILE — the SHA-1 thumbprint of every PEM certificate in FILE (any text around the
+# PEM blocks is ignored), one a line, in order.
+pem_thumbprints() {
+    awk -v dir="$T/.pem-split" 'BEGIN { n = 0; system("rm -rf " dir "; mkdir -p " dir) }
+        /-----BEGIN CERTIFICATE-----/ { n++; on = 1 }
+        on { print > (dir "/" n ".pem") }
+        /-----END CERTIFICATE-----/ { on = 0; close(dir "/" n ".pem") }' "$1"
+    for f in $(ls "$T/.pem-split" | sort -n); do
+        thumbprint "$T/.pem-split/$f"
+    done
+}
+
+# colon_hex HEX — "AB:CD:..." form, as NSS prints fingerprints.
+colon_hex() {
+    printf '%s\n' "$1" | sed 's/\(..\)/\1:/g; s/:$//'
+}
+
+# pfx_cert_count PFX PASSWORD_FILE — how many certificates OpenSSL finds in PFX.
+pfx_cert_count() {
+    openssl pkcs12 -in "$1" -passin "file:$2" -nokeys 2>/dev/null | grep -c -- '-----BEGIN CERTIFICATE-----' || true
+}
+
+# new_nss_db DIR — an empty NSS database (no password) for pk12util.
+new_nss_db() {
+    rm -rf "$1" && mkdir -p "$1" && certutil -N -d "sql:$1" --empty-password
+}
+
+# expect_pfx_opens PFX PASSWORD_FILE LEAF_PEM WHAT — the three independent readers (OpenSSL, GnuTLS
+# certtool, NSS pk12util) each open PFX with the password and find LEAF_PEM in it.
+expect_pfx_opens() {
+    pfx=$1 pwf=$2 leaf_tp=$(thumbprint "$3") what=$4
+    pw=$(cat "$pwf")
+    if openssl pkcs12 -in "$pfx" -passin "file:$pwf" -noout 2>"$T/.openssl.err"; then
+        ok "$what: openssl verifies the MAC"
+    else
+        fail "$what: openssl pkcs12 -noout fails on $pfx:"
+        sed 's/^/    /' "$T/.openssl.err" >&2
+    fi
+    expect_eq "$(pfx_thumbprint "$pfx" "$pwf")" "$leaf_tp" "$what: openssl finds the leaf"
+    set +e
+    certtool --p12-info --inder --infile "$pfx" --password "$pw" >"$T/.certtool.out" 2>&1
+    rc=$?
+    set -e
+    expect_eq "$rc" 0 "$what: certtool --p12-info exits 0"
+    if pem_thumbprints "$T/.certtool.out" | grep -qx "$leaf_tp"; then
+        ok "$what: certtool lists the leaf"
+    else
+        fail "$what: certtool does not list the leaf $leaf_tp:"
+        sed 's/^/    /' "$T/.certtool.out" >&2
+    fi
+    [ -d "$T/.nssdb" ] || new_nss_db "$T/.nssdb"
+    set +e
+    pk12util -l "$pfx" -W "$pw" -d "sql:$T/.nssdb" >"$T/.pk12util.out" 2>&1
+    rc=$?
+    set -e
+    expect_eq "$rc" 0 "$what: pk12util -l exits 0"
+    if grep -qF "Certificate(has private key):" "$T/.pk12util.out" &&
+        grep -qF "$(colon_hex "$leaf_tp")" "$T/.pk12util.out"; then
+        ok "$what: pk12util lists the leaf with its key"
+    else
+        fail "$what: pk12util does not list the leaf $leaf_tp with a key:"
+        sed 's/^/    /' "$T/.pk12util.out" >&2
+    fi
+}
+
 # finish — print the tally and exit non-zero on any failure.
 finish() {
     echo "$checks checks passed, $failures failed"
