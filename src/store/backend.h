@@ -59,6 +59,9 @@ struct store_backend_ops {
     int (*write_atomic)(struct store *st, const char *name, const struct bytes *data,
                         const struct store_write_options *opts, struct errbuf *err);
     int (*remove)(struct store *st, const char *name, struct errbuf *err);
+    /* Hold the store exclusively until close: two deploys into one store then cannot interleave
+     * their newer-only checks and writes. Readers never take it. */
+    int (*lock)(struct store *st, struct errbuf *err);
     /* Make completed renames and removals durable (fsync of the directory). */
     int (*sync)(struct store *st, struct errbuf *err);
     void (*close)(struct store *st);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -221,6 +222,15 @@ static int local_remove(struct store *st, const char *name, struct errbuf *err)
     return 0;
 }
 
+/* flock on the directory itself: no lock file to leave behind, released when the process dies. */
+static int local_lock(struct store *st, struct errbuf *err)
+{
+    while (flock(dirfd_of(st), LOCK_EX) < 0)
+        if (errno != EINTR)
+            return errbuf_set_errno(err, "%s: cannot lock the store", st->location);
+    return 0;
+}
+
 static int local_sync(struct store *st, struct errbuf *err)
 {
     if (fsync(dirfd_of(st)) < 0)
@@ -245,6 +255,7 @@ static const struct store_backend_ops local_ops = {
     .stat = local_stat,
     .write_atomic = local_write_atomic,
     .remove = local_remove,
+    .lock = local_lock,
     .sync = local_sync,
     .close = local_close,
 };

@@ -277,6 +277,9 @@ int store_deploy(struct store *st, const struct pfx_bundle *bundle, const struct
         goto out;
     if (check_bundle(bundle, &r->cert, &names, opts, err) < 0)
         goto out;
+    /* Plan and apply under one lock, so what the plan saw is what the writes replace. */
+    if (!opts->dry_run && st->ops->lock(st, err) < 0)
+        goto out;
     /* Encode before planning, even in a dry run: a bundle that cannot be encoded fails early. */
     friendly_name(&names, &r->cert, friendly, sizeof(friendly));
     if (pfx_encode(bundle, opts->password, opts->format, friendly, &pfx, err) < 0)
