@@ -155,7 +155,15 @@ static int load_from_pfx(const struct deploy_args *a, struct pfx_bundle *bundle)
     }
     if (read_input(a->pfx, "--pfx", &data) < 0)
         goto out;
-    if (pfx_decode(data.data, data.len, pass.value, &dec, &err) != PFX_OK) {
+    switch (pfx_decode(data.data, data.len, pass.value, &dec, &err)) {
+    case PFX_OK:
+        break;
+    case PFX_WRONG_PASSWORD:
+        log_error("--pfx %s: wrong password: it does not open with the password in "
+                  "--pfx-password-file %s",
+                  a->pfx, pass.origin);
+        goto out;
+    default:
         log_error("--pfx %s: %s", a->pfx, err.msg);
         goto out;
     }

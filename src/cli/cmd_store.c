@@ -254,10 +254,12 @@ static int cmd_lookup(int argc, char **argv)
         covers = insp.status == PFX_OK && cert_names_find_file(&insp.names, res.file) != NULL;
     }
     if (a.json) {
-        cli_print_json(json_pack("{s:s, s:s, s:s?, s:[s,s?], s:o, s:b}", "host",
+        json_t *tried = json_pack("[s]", res.plan.exact_file);
+        if (res.plan.wildcard_file[0])
+            json_array_append_new(tried, json_string(res.plan.wildcard_file));
+        cli_print_json(json_pack("{s:s, s:s, s:s?, s:o, s:o, s:b}", "host",
                                  res.plan.host.unicode, "rule", store_lookup_rule_name(res.rule),
-                                 "file", res.file, "tried", res.plan.exact_file,
-                                 res.plan.wildcard_file[0] ? res.plan.wildcard_file : NULL,
+                                 "file", res.file, "tried", tried,
                                  "certificate",
                                  res.file ? summary_json(res.file, &insp, time(NULL)) : json_null(),
                                  "served", res.file && insp.status == PFX_OK && covers));

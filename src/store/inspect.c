@@ -32,7 +32,12 @@ void store_inspect_bytes(const unsigned char *data, size_t len, const char *pass
     out->chain_has_issuer = chain_has_issuer(out->decoded.bundle.cert, out->decoded.bundle.chain);
     return;
 fail:
-    snprintf(out->error, sizeof(out->error), "%s", err.msg);
+    /* Store files are always opened with the store password: say which password failed. */
+    if (out->status == PFX_WRONG_PASSWORD)
+        snprintf(out->error, sizeof(out->error),
+                 "wrong password: does not open with the store password");
+    else
+        snprintf(out->error, sizeof(out->error), "%s", err.msg);
 }
 
 void pfx_inspection_free(struct pfx_inspection *insp)

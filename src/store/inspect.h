@@ -16,7 +16,8 @@ struct pfx_inspection {
     int chain_has_issuer; /* the leaf's issuer is in the file, or the leaf is self-issued */
 };
 
-/* Inspect DATA (LEN octets) with PASSWORD. Never fails as a call: problems are in OUT->status. */
+/* Inspect DATA (LEN octets), a store file, with the store PASSWORD. Never fails as a call: problems
+ * are in OUT->status and OUT->error. */
 void store_inspect_bytes(const unsigned char *data, size_t len, const char *password,
                          struct pfx_inspection *out);
 void pfx_inspection_free(struct pfx_inspection *insp);

@@ -107,6 +107,7 @@ int store_name_normalise(const char *raw, size_t len, struct store_name *out, st
 {
     char lowered[RAW_NAME_MAX + 1];
     char *rest, *ace = NULL, *unicode = NULL;
+    const size_t raw_len = len; /* messages quote the input as given */
     int rc, ret = -1;
     char why[160];
 
@@ -125,7 +126,7 @@ int store_name_normalise(const char *raw, size_t len, struct store_name *out, st
     if (lowered[len - 1] == '.')
         lowered[--len] = '\0';
     if (len == 0)
-        return reject(err, raw, len + 1, "empty name");
+        return reject(err, raw, raw_len, "empty name");
 
     rest = lowered;
     if (strncmp(rest, "*.", 2) == 0) {
@@ -133,40 +134,40 @@ int store_name_normalise(const char *raw, size_t len, struct store_name *out, st
         rest += 2;
     }
     if (strchr(rest, '*'))
-        return reject(err, raw, len, "'*' is allowed only as the whole first label");
+        return reject(err, raw, raw_len, "'*' is allowed only as the whole first label");
     if (*rest == '\0' || *rest == '.' || strstr(rest, "..") || rest[strlen(rest) - 1] == '.')
-        return reject(err, raw, len, "empty label");
+        return reject(err, raw, raw_len, "empty label");
     if (rest[0] == '_' && (rest[1] == '.' || rest[1] == '\0'))
-        return reject(err, raw, len, "a first label of '_' is reserved for wildcard file names");
+        return reject(err, raw, raw_len, "a first label of '_' is reserved for wildcard file names");
     if (out->wildcard && label_count(rest) < 2)
-        return reject(err, raw, len, "a wildcard must cover a name of at least two labels");
+        return reject(err, raw, raw_len, "a wildcard must cover a name of at least two labels");
 
     /* UTS #46 non-transitional mapping (folds case of non-ASCII too), NFC, then IDNA2008 rules. It
      * accepts U-labels and A-labels alike and returns the A-label form. */
     rc = idn2_lookup_u8((const uint8_t *)rest, (uint8_t **)&ace, IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL);
     if (rc == IDN2_TOO_BIG_LABEL) {
         snprintf(why, sizeof(why), "label longer than %d octets", DNS_LABEL_MAX);
-        return reject(err, raw, len, why);
+        return reject(err, raw, raw_len, why);
     }
     if (rc == IDN2_TOO_BIG_DOMAIN) {
         snprintf(why, sizeof(why), "longer than %d octets", DNS_NAME_MAX);
-        return reject(err, raw, len, why);
+        return reject(err, raw, raw_len, why);
     }
     if (rc != IDN2_OK) {
         snprintf(why, sizeof(why), "refused by IDNA2008: %s", idn2_strerror(rc));
-        return reject(err, raw, len, why);
+        return reject(err, raw, raw_len, why);
     }
     if (strlen(ace) + (out->wildcard ? 2 : 0) > DNS_NAME_MAX) {
         snprintf(why, sizeof(why), "longer than %d octets", DNS_NAME_MAX);
-        reject(err, raw, len, why);
+        reject(err, raw, raw_len, why);
         goto out;
     }
-    if (check_ace_labels(ace, raw, len, err) < 0)
+    if (check_ace_labels(ace, raw, raw_len, err) < 0)
         goto out;
     rc = idn2_to_unicode_8z8z(ace, &unicode, 0);
     if (rc != IDN2_OK) {
         snprintf(why, sizeof(why), "refused by IDNA2008: %s", idn2_strerror(rc));
-        reject(err, raw, len, why);
+        reject(err, raw, raw_len, why);
         goto out;
     }
     snprintf(out->ace, sizeof(out->ace), "%s%s", out->wildcard ? "*." : "", ace);
@@ -175,7 +176,7 @@ int store_name_normalise(const char *raw, size_t len, struct store_name *out, st
              STORE_FILE_SUFFIX);
     if (strlen(out->file) > STORE_FILE_NAME_MAX) {
         snprintf(why, sizeof(why), "file name would exceed %d octets", STORE_FILE_NAME_MAX);
-        reject(err, raw, len, why);
+        reject(err, raw, raw_len, why);
         goto out;
     }
     ret = 0;

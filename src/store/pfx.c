@@ -408,7 +408,7 @@ static enum pfx_status verify_mac(PKCS12 *p12, const char *password, const char 
     if (ERR_peek_error() == 0 ||
         ERR_GET_REASON(ERR_peek_last_error()) == PKCS12_R_MAC_VERIFY_FAILURE) {
         ERR_clear_error();
-        errbuf_set(err, "wrong password (the PFX integrity check fails with the store password)");
+        errbuf_set(err, "wrong password (the PFX integrity check fails with the password given)");
         return PFX_WRONG_PASSWORD;
     }
     errbuf_set_ssl(err, "damaged: cannot verify the PFX MAC (%s)", mac_text);
@@ -567,7 +567,7 @@ enum pfx_status pfx_decode(const unsigned char *data, size_t len, const char *pa
     if (!w.certs || walk_safes(p12, &w, err) < 0) {
         /* Without a MAC, a wrong password only shows as a decryption failure. */
         if (!PKCS12_mac_present(p12)) {
-            errbuf_set(err, "wrong password (cannot decrypt the PFX with the store password)");
+            errbuf_set(err, "wrong password (cannot decrypt the PFX with the password given)");
             status = PFX_WRONG_PASSWORD;
         }
         goto out;

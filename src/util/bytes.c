@@ -80,7 +80,8 @@ int bytes_read_file(const char *path, size_t max_len, struct bytes *out, struct 
 {
     int fd, rc;
 
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    /* O_NONBLOCK: a FIFO must be refused by bytes_read_fd, not waited on forever. */
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0)
         return errbuf_set_errno(err, "%s", path);
     rc = bytes_read_fd(fd, path, max_len, out, err);

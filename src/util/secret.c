@@ -20,7 +20,8 @@ static int secret_from_file(const char *path, const char *what, struct secret *o
     struct stat st;
     int fd, rc = -1;
 
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    /* O_NONBLOCK: a FIFO must be refused (below), not waited on forever. */
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0)
         return errbuf_set_errno(err, "%s file %s", what, path);
     if (fstat(fd, &st) == 0 && (st.st_mode & (S_IRWXG | S_IRWXO)))

@@ -228,7 +228,8 @@ store_files() {
 # pem_thumbprints FILE — the SHA-1 thumbprint of every PEM certificate in FILE (any text around the
 # PEM blocks is ignored), one a line, in order.
 pem_thumbprints() {
-    awk -v dir="$T/.pem-split" 'BEGIN { n = 0; system("rm -rf " dir "; mkdir -p " dir) }
+    rm -rf "$T/.pem-split" && mkdir -p "$T/.pem-split"
+    awk -v dir="$T/.pem-split" '
         /-----BEGIN CERTIFICATE-----/ { n++; on = 1 }
         on { print > (dir "/" n ".pem") }
         /-----END CERTIFICATE-----/ { on = 0; close(dir "/" n ".pem") }' "$1"
