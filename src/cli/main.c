@@ -16,6 +16,8 @@ static void usage(FILE *out)
           "  store list    one row per certificate file\n"
           "  store lookup  which file would serve a host, and by which rule\n"
           "  store check   everything that would make a server fail\n"
+          "  account       register|show|update|deactivate|rollover an ACME account\n"
+          "  cert          request a certificate from an ACME CA, or revoke one\n"
           "\n"
           "`ccs VERB --help` describes a verb's options. See README.md for the reference.\n",
           out);
@@ -31,6 +33,10 @@ int main(int argc, char **argv)
         return cmd_deploy(argc - 1, argv + 1);
     if (strcmp(argv[1], "store") == 0)
         return cmd_store(argc - 1, argv + 1);
+    if (strcmp(argv[1], "account") == 0)
+        return cmd_account(argc - 1, argv + 1);
+    if (strcmp(argv[1], "cert") == 0)
+        return cmd_cert(argc - 1, argv + 1);
     if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
         printf("ccs %s\n", CCS_VERSION);
         return 0;

@@ -1,0 +1,226 @@
+/* cmd_account.c — `ccs account register|show|update|deactivate|rollover`. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "acme/account.h"
+#include "acme/jws.h"
+#include "cli/cli.h"
+#include "cli/cli_acme.h"
+#include "util/log.h"
+
+static const char usage[] =
+    "ccs account register|show|update|deactivate|rollover " ACME_CLI_USAGE "\n"
+    "       rollover takes [--key-type T] for the new account key";
+
+enum { OPT_KEY_TYPE = ACME_CLI_OPT_END, OPT_HELP };
+
+static const struct option options[] = {
+    ACME_CLI_LONG_OPTIONS,
+    {"key-type", required_argument, NULL, OPT_KEY_TYPE},
+    {"help", no_argument, NULL, OPT_HELP},
+    {NULL, 0, NULL, 0},
+};
+
+static int parse(int argc, char **argv, struct acme_cli *o, enum key_type *new_key_type)
+{
+    int c, handled;
+
+    acme_cli_defaults(o);
+    *new_key_type = KEY_TYPE_DEFAULT;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
+        if ((handled = acme_cli_option(o, c, optarg)) < 0)
+            return -1;
+        if (handled)
+            continue;
+        if (c == OPT_KEY_TYPE) {
+            if (key_type_parse(optarg, new_key_type) < 0)
+                return cli_usage_error(usage, "--key-type \"%s\" is not a key type", optarg), -1;
+        } else if (c == OPT_HELP) {
+            printf("usage: %s\n", usage);
+            exit(0);
+        } else {
+            return cli_usage_error(usage, "unknown option"), -1;
+        }
+    }
+    if (optind < argc)
+        return cli_usage_error(usage, "unexpected argument \"%s\"", argv[optind]), -1;
+    return 0;
+}
+
+static void print_account(const struct acme_cli *o, const struct acme_session *s,
+                          const struct acme_account *a, const char *event)
+{
+    struct errbuf err;
+    char *thumb = jws_thumbprint(s->account_key, &err);
+
+    if (o->json) {
+        json_t *contacts = json_array();
+        for (size_t i = 0; i < a->contact_count; i++)
+            json_array_append_new(contacts, json_string(a->contact[i]));
+        cli_print_json(json_pack("{s:s, s:s, s:s, s:s, s:o, s:s?, s:s}", "event", event, "server",
+                                 o->server, "url", s->client->kid, "status", a->status, "contact",
+                                 contacts, "key_thumbprint", thumb, "key_file", s->paths.key));
+    } else {
+        printf("%s\n  server:  %s\n  account: %s\n  status:  %s\n", event, o->server,
+               s->client->kid, a->status);
+        for (size_t i = 0; i < a->contact_count; i++)
+            printf("  contact: %s\n", a->contact[i]);
+        printf("  key:     %s (%s, thumbprint %s)\n", s->paths.key, jws_alg(s->account_key),
+               thumb ? thumb : "?");
+    }
+    free(thumb);
+}
+
+static int do_register(const struct acme_cli *o)
+{
+    struct acme_session s;
+    struct acme_account a;
+    struct errbuf err;
+    int created = 0, rc = EXIT_FAILED;
+
+    if (acme_session_open(o, SESSION_KEY_ONLY, &s) < 0)
+        return EXIT_FAILED;
+    if (acme_session_register(o, &s, 0, &created) < 0)
+        goto out;
+    if (acme_account_fetch(s.client, &a, &err) < 0) {
+        log_error("%s", err.msg);
+        goto out;
+    }
+    print_account(o, &s, &a, created ? "registered" : "already registered");
+    acme_account_free(&a);
+    rc = created ? EXIT_CHANGED : EXIT_UNCHANGED;
+out:
+    acme_session_close(&s);
+    return rc;
+}
+
+static int do_show(const struct acme_cli *o)
+{
+    struct acme_session s;
+    struct acme_account a;
+    struct errbuf err;
+    int rc = EXIT_FAILED;
+
+    if (acme_session_open(o, SESSION_ACCOUNT, &s) < 0)
+        return EXIT_FAILED;
+    if (acme_account_fetch(s.client, &a, &err) < 0) {
+        log_error("%s", err.msg);
+        goto out;
+    }
+    print_account(o, &s, &a, "account");
+    acme_account_free(&a);
+    rc = 0;
+out:
+    acme_session_close(&s);
+    return rc;
+}
+
+static int do_update(const struct acme_cli *o)
+{
+    struct acme_session s;
+    struct acme_account a;
+    struct errbuf err;
+    int rc = EXIT_FAILED;
+
+    if (acme_session_open(o, SESSION_ACCOUNT, &s) < 0)
+        return EXIT_FAILED;
+    if (acme_account_update(s.client, o->contact, o->contact_count, &a, &err) < 0) {
+        log_error("%s", err.msg);
+        goto out;
+    }
+    print_account(o, &s, &a, "updated");
+    acme_account_free(&a);
+    rc = 0;
+out:
+    acme_session_close(&s);
+    return rc;
+}
+
+static int do_deactivate(const struct acme_cli *o)
+{
+    struct acme_session s;
+    struct acme_account a;
+    struct errbuf err;
+    int rc = EXIT_FAILED;
+
+    if (acme_session_open(o, SESSION_ACCOUNT, &s) < 0)
+        return EXIT_FAILED;
+    if (acme_account_deactivate(s.client, &a, &err) < 0) {
+        log_error("%s", err.msg);
+        goto out;
+    }
+    if (account_info_save(&s.paths, o->server, s.client->kid, a.status, &err) < 0)
+        log_warning("%s", err.msg);
+    print_account(o, &s, &a, "deactivated");
+    acme_account_free(&a);
+    rc = 0;
+out:
+    acme_session_close(&s);
+    return rc;
+}
+
+/* The new key is saved beside the old one before the CA is asked, and renamed over it after:
+ * a crash between the two leaves account.key.new, which `ccs account show` can be pointed at. */
+static int do_rollover(const struct acme_cli *o, enum key_type type)
+{
+    struct acme_session s;
+    struct acme_account a;
+    EVP_PKEY *new_key = NULL;
+    struct errbuf err;
+    int rc = EXIT_FAILED;
+
+    if (acme_session_open(o, SESSION_ACCOUNT, &s) < 0)
+        return EXIT_FAILED;
+    if (key_generate(type, &new_key, &err) < 0 || key_save(new_key, s.paths.new_key, &err) < 0 ||
+        acme_account_key_change(s.client, new_key, &err) < 0) {
+        log_error("key rollover: %s", err.msg);
+        goto out;
+    }
+    if (rename(s.paths.new_key, s.paths.key) < 0) {
+        log_error("the CA now knows the new key, but %s could not be renamed to %s: do it by hand",
+                  s.paths.new_key, s.paths.key);
+        goto out;
+    }
+    EVP_PKEY_free(s.account_key);
+    s.account_key = new_key;
+    new_key = NULL;
+    if (acme_account_fetch(s.client, &a, &err) < 0) {
+        log_error("after rollover: %s", err.msg);
+        goto out;
+    }
+    print_account(o, &s, &a, "rolled over");
+    acme_account_free(&a);
+    rc = 0;
+out:
+    EVP_PKEY_free(new_key);
+    acme_session_close(&s);
+    return rc;
+}
+
+int cmd_account(int argc, char **argv)
+{
+    struct acme_cli o;
+    enum key_type new_type;
+    const char *verb;
+
+    if (argc < 2)
+        return cli_usage_error(usage, "account needs a verb");
+    verb = argv[1];
+    if (parse(argc - 1, argv + 1, &o, &new_type) < 0)
+        return EXIT_FAILED;
+    if (cli_crypto_init() < 0)
+        return EXIT_FAILED;
+    if (strcmp(verb, "register") == 0)
+        return do_register(&o);
+    if (strcmp(verb, "show") == 0)
+        return do_show(&o);
+    if (strcmp(verb, "update") == 0)
+        return do_update(&o);
+    if (strcmp(verb, "deactivate") == 0)
+        return do_deactivate(&o);
+    if (strcmp(verb, "rollover") == 0)
+        return do_rollover(&o, new_type);
+    return cli_usage_error(usage, "unknown account verb \"%s\"", verb);
+}
