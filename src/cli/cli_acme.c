@@ -28,6 +28,13 @@ int acme_cli_option(struct acme_cli *o, int opt, const char *arg)
     case ACME_CLI_OPT_STATE_DIR: o->state_dir = arg; return 1;
     case ACME_CLI_OPT_AGREE_TOS: o->agree_tos = 1; return 1;
     case ACME_CLI_OPT_JSON: o->json = 1; return 1;
+    case ACME_CLI_OPT_EAB_ALG:
+        if (strcmp(arg, "HS256") && strcmp(arg, "HS384") && strcmp(arg, "HS512")) {
+            log_error("--eab-alg \"%s\": use HS256, HS384 or HS512", arg);
+            return -1;
+        }
+        o->eab_alg = arg;
+        return 1;
     case ACME_CLI_OPT_CONTACT:
         if (o->contact_count == ACME_CLI_MAX_CONTACTS) {
             log_error("--contact: at most %d contacts", ACME_CLI_MAX_CONTACTS);
@@ -83,7 +90,7 @@ int acme_session_register(const struct acme_cli *o, struct acme_session *s, int 
                                        .contact_count = o->contact_count,
                                        .agree_terms = o->agree_tos,
                                        .only_existing = only_existing};
-    struct acme_eab eab = {.kid = o->eab_kid};
+    struct acme_eab eab = {.kid = o->eab_kid, .alg = o->eab_alg};
     struct acme_account account;
     unsigned char *hmac = NULL;
     struct errbuf err;

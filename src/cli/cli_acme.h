@@ -20,6 +20,7 @@ struct acme_cli {
     const char *contact[ACME_CLI_MAX_CONTACTS];
     size_t contact_count;
     int agree_tos;
+    const char *eab_alg; /* HS256 (default), HS384, HS512 */
     enum key_type account_key_type;
     int json;
 };
@@ -35,6 +36,7 @@ enum {
     ACME_CLI_OPT_AGREE_TOS,
     ACME_CLI_OPT_ACCOUNT_KEY_TYPE,
     ACME_CLI_OPT_JSON,
+    ACME_CLI_OPT_EAB_ALG,
     ACME_CLI_OPT_END,
 };
 
@@ -47,10 +49,12 @@ enum {
         {"contact", required_argument, NULL, ACME_CLI_OPT_CONTACT},                                \
         {"agree-tos", no_argument, NULL, ACME_CLI_OPT_AGREE_TOS},                                  \
         {"account-key-type", required_argument, NULL, ACME_CLI_OPT_ACCOUNT_KEY_TYPE},              \
-        {"json", no_argument, NULL, ACME_CLI_OPT_JSON}
+        {"json", no_argument, NULL, ACME_CLI_OPT_JSON},                                            \
+        {"eab-alg", required_argument, NULL, ACME_CLI_OPT_EAB_ALG}
 
 #define ACME_CLI_USAGE                                                                             \
-    "[--server URL] [--ca-bundle FILE] [--state-dir DIR] [--eab-kid KID --eab-hmac-file FILE]\n"   \
+    "[--server URL] [--ca-bundle FILE] [--state-dir DIR]\n"                                        \
+    "           [--eab-kid KID --eab-hmac-file FILE [--eab-alg HS256|HS384|HS512]]\n"   \
     "           [--contact mailto:ADDR]... [--agree-tos] [--account-key-type T] [--json]"
 
 void acme_cli_defaults(struct acme_cli *o);

@@ -11,13 +11,17 @@
 
 static const char usage[] =
     "ccs account register|show|update|deactivate|rollover " ACME_CLI_USAGE "\n"
+    "       register takes [--only-existing]: find the account of the stored key, never create\n"
     "       rollover takes [--key-type T] for the new account key";
 
-enum { OPT_KEY_TYPE = ACME_CLI_OPT_END, OPT_HELP };
+enum { OPT_KEY_TYPE = ACME_CLI_OPT_END, OPT_ONLY_EXISTING, OPT_HELP };
+
+static int only_existing;
 
 static const struct option options[] = {
     ACME_CLI_LONG_OPTIONS,
     {"key-type", required_argument, NULL, OPT_KEY_TYPE},
+    {"only-existing", no_argument, NULL, OPT_ONLY_EXISTING},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -37,6 +41,8 @@ static int parse(int argc, char **argv, struct acme_cli *o, enum key_type *new_k
         if (c == OPT_KEY_TYPE) {
             if (key_type_parse(optarg, new_key_type) < 0)
                 return cli_usage_error(usage, "--key-type \"%s\" is not a key type", optarg), -1;
+        } else if (c == OPT_ONLY_EXISTING) {
+            only_existing = 1;
         } else if (c == OPT_HELP) {
             printf("usage: %s\n", usage);
             exit(0);
@@ -82,7 +88,7 @@ static int do_register(const struct acme_cli *o)
 
     if (acme_session_open(o, SESSION_KEY_ONLY, &s) < 0)
         return EXIT_FAILED;
-    if (acme_session_register(o, &s, 0, &created) < 0)
+    if (acme_session_register(o, &s, only_existing, &created) < 0)
         goto out;
     if (acme_account_fetch(s.client, &a, &err) < 0) {
         log_error("%s", err.msg);

@@ -37,6 +37,11 @@ ca 2 reg2.out account register --agree-tos --json
 expect_eq "$(json_eval reg2.out 'd["url"]')" "$kid" "register again: the same account"
 expect_eq "$(json_eval reg2.out 'd["event"]')" "already registered" "register again: said so"
 
+# The record of the account lost, the key kept: onlyReturnExisting finds it again, creates nothing.
+rm "$(dirname "$(key_file)")/account.json"
+ca 2 find.out account register --only-existing --json
+expect_eq "$(json_eval find.out 'd["url"]')" "$kid" "--only-existing finds the account of the stored key"
+
 ca 0 show.out account show --json
 expect_eq "$(json_eval show.out 'd["contact"]')" "mailto:admin@example.test" "show: the contact"
 ca 0 upd.out account update --contact mailto:ops@example.test --contact mailto:sec@example.test --json
@@ -75,7 +80,7 @@ openssl rand -base64 48 | tr '+/' '-_' | tr -d '=\n' >wrong.hmac # well-formed, 
 chmod 600 wrong.hmac
 ca 1 e2.out account register --agree-tos --eab-kid "$EAB_KID" --eab-hmac-file "$T/wrong.hmac"
 expect_contains e2.out "external account binding" "a wrong EAB key is refused by the CA, and its problem shown"
-ca 0 e3.out account register --agree-tos --eab-kid "$EAB_KID" --eab-hmac-file "$EAB_HMAC_FILE" --json
+ca 0 e3.out account register --agree-tos --eab-kid "$EAB_KID" --eab-hmac-file "$EAB_HMAC_FILE" --eab-alg HS256 --json
 expect_eq "$(json_eval e3.out 'd["status"]')" valid "EAB: the account is registered"
 if grep -q "$(cat "$EAB_HMAC_FILE")" e3.out e2.out 2>/dev/null; then fail "the EAB key was printed"; else ok "the EAB key is never printed"; fi
 CCS_EAB_HMAC_FILE=$EAB_HMAC_FILE
