@@ -40,8 +40,11 @@ unsigned char *b64url_decode(const char *text, size_t *out_len)
         goto fail;
     for (size_t i = 0; i < len; i++) {
         char c = text[i];
-        if (c == '+' || c == '/')
-            goto fail; /* standard alphabet: not base64url */
+        /* Only the base64url alphabet: not base64's '+' '/', and not what EVP_DecodeBlock would
+         * otherwise let through (leading/trailing whitespace, '=' decoded as zero bits). */
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_'))
+            goto fail;
         std[i] = c == '-' ? '+' : c == '_' ? '/' : c;
     }
     memset(std + len, '=', padded - len);

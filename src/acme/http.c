@@ -115,37 +115,84 @@ static char *trimmed_copy(const char *start, const char *end)
     return out;
 }
 
-/* One Link value: <url>; rel="x"; other=params. A header may carry several, comma-separated. */
+static const char *skip_blanks(const char *p, const char *end)
+{
+    while (p < end && (*p == ' ' || *p == '\t'))
+        p++;
+    return p;
+}
+
+static void add_link(struct http_response *r, const char *url, const char *url_end,
+                     const char *rel, const char *rel_end)
+{
+    struct http_link *grown = realloc(r->links, (r->link_count + 1) * sizeof(*grown));
+    struct http_link *l;
+
+    if (!grown)
+        return;
+    r->links = grown;
+    l = &grown[r->link_count++];
+    l->url = trimmed_copy(url, url_end);
+    l->rel = trimmed_copy(rel, rel_end);
+    for (char *c = l->rel; c && *c; c++) /* relation types compare case-insensitively */
+        *c = (char)tolower((unsigned char)*c);
+}
+
+/* Link values (RFC 8288 §3): <url> *( ";" name [ "=" ( token / quoted-string ) ] ), several
+ * separated by ','. Quoted strings may hold ';' and ','; parameter names are case-insensitive;
+ * rel="a b" is one link per relation type. Only the first rel parameter counts (§3.3). */
 static void parse_link_values(struct http_response *r, const char *v, const char *end)
 {
     while (v < end) {
-        const char *lt = memchr(v, '<', (size_t)(end - v)), *gt, *next, *rel;
-        struct http_link *grown;
-        char *params;
+        const char *lt = memchr(v, '<', (size_t)(end - v)), *gt, *rel = NULL, *rel_end = NULL;
 
         if (!lt || !(gt = memchr(lt, '>', (size_t)(end - lt))))
             return;
-        next = memchr(gt, ',', (size_t)(end - gt));
-        if (!next)
-            next = end;
-        params = trimmed_copy(gt + 1, next);
-        rel = params ? strstr(params, "rel=") : NULL;
-        if (rel) {
-            const char *q = rel + 4;
-            size_t len;
-            if (*q == '"')
-                q++;
-            len = strcspn(q, "\";, ");
-            grown = realloc(r->links, (r->link_count + 1) * sizeof(*grown));
-            if (grown) {
-                r->links = grown;
-                grown[r->link_count].url = trimmed_copy(lt + 1, gt);
-                grown[r->link_count].rel = trimmed_copy(q, q + len);
-                r->link_count++;
+        v = gt + 1;
+        while (v < end && *v != ',') {
+            const char *name, *name_end, *val = NULL, *val_end = NULL;
+            if (*v != ';') { /* blanks, CR LF, or junk between parameters */
+                v++;
+                continue;
+            }
+            name = v = skip_blanks(v + 1, end);
+            while (v < end && *v != '=' && *v != ';' && *v != ',' && *v != ' ' && *v != '\t')
+                v++;
+            name_end = v;
+            v = skip_blanks(v, end);
+            if (v < end && *v == '=') {
+                v = skip_blanks(v + 1, end);
+                if (v < end && *v == '"') {
+                    val = ++v;
+                    while (v < end && *v != '"')
+                        v += *v == '\\' && v + 1 < end ? 2 : 1;
+                    val_end = v < end ? v : end;
+                    if (v < end)
+                        v++;
+                } else {
+                    val = v;
+                    while (v < end && *v != ';' && *v != ',' && !isspace((unsigned char)*v))
+                        v++;
+                    val_end = v;
+                }
+            }
+            if (!rel && val && name_end - name == 3 && strncasecmp(name, "rel", 3) == 0) {
+                rel = val;
+                rel_end = val_end;
             }
         }
-        free(params);
-        v = next + 1;
+        for (const char *t = rel; t && t < rel_end;) {
+            const char *t_end;
+            while (t < rel_end && isspace((unsigned char)*t))
+                t++;
+            for (t_end = t; t_end < rel_end && !isspace((unsigned char)*t_end); t_end++)
+                ;
+            if (t_end > t)
+                add_link(r, lt + 1, gt, t, t_end);
+            t = t_end;
+        }
+        if (v < end)
+            v++; /* the ',' */
     }
 }
 

@@ -87,30 +87,62 @@ static void free_string_array(char **arr, size_t count)
     free(arr);
 }
 
+/* N decimal digits at S into *V; 0 (having read no further) at the first non-digit. */
+static int digits(const char *s, int n, int *v)
+{
+    *v = 0;
+    for (int i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return 0;
+        *v = *v * 10 + (s[i] - '0');
+    }
+    return 1;
+}
+
+/* RFC 3339 §5.6 date-time, read by hand: strptime skips blanks before numbers, takes fewer digits
+ * than the grammar asks and leaves day-of-month unchecked. Each test reads a character only after
+ * the previous ones were not NUL, so nothing past the string is read. */
 int acme_parse_time(const char *text, time_t *out)
 {
+    static const int month_days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    const char *p = text;
     struct tm tm;
-    const char *p;
-    int offset_sign = 0, oh = 0, om = 0;
+    int y, mo, d, h, mi, s, oh = 0, om = 0, sign = 0, leap;
 
-    memset(&tm, 0, sizeof(tm));
-    p = strptime(text, "%Y-%m-%dT%H:%M:%S", &tm);
-    if (!p)
+    if (!digits(p, 4, &y) || p[4] != '-' || !digits(p + 5, 2, &mo) || p[7] != '-' ||
+        !digits(p + 8, 2, &d) || (p[10] != 'T' && p[10] != 't') || !digits(p + 11, 2, &h) ||
+        p[13] != ':' || !digits(p + 14, 2, &mi) || p[16] != ':' || !digits(p + 17, 2, &s))
         return -1;
-    if (*p == '.') /* fractional seconds: ignored */
+    leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (mo < 1 || mo > 12 || d < 1 || d > month_days[mo - 1] + (mo == 2 && leap) || h > 23 ||
+        mi > 59 || s > 60)
+        return -1;
+    p += 19;
+    if (*p == '.') { /* time-secfrac = "." 1*DIGIT: ignored */
+        if (p[1] < '0' || p[1] > '9')
+            return -1;
         for (p++; *p >= '0' && *p <= '9'; p++)
             ;
+    }
     if (*p == 'Z' || *p == 'z') {
         p++;
-    } else if ((*p == '+' || *p == '-') && sscanf(p + 1, "%2d:%2d", &oh, &om) == 2) {
-        offset_sign = *p == '+' ? 1 : -1;
+    } else if ((*p == '+' || *p == '-') && digits(p + 1, 2, &oh) && p[3] == ':' &&
+               digits(p + 4, 2, &om) && oh <= 23 && om <= 59) {
+        sign = *p == '+' ? 1 : -1;
         p += 6;
     } else {
         return -1;
     }
     if (*p != '\0')
         return -1;
-    *out = timegm(&tm) - offset_sign * (oh * 3600 + om * 60);
+    memset(&tm, 0, sizeof(tm));
+    tm.tm_year = y - 1900;
+    tm.tm_mon = mo - 1;
+    tm.tm_mday = d;
+    tm.tm_hour = h;
+    tm.tm_min = mi;
+    tm.tm_sec = s;
+    *out = timegm(&tm) - sign * (oh * 3600 + om * 60);
     return 0;
 }
 
