@@ -54,13 +54,18 @@ static void inspect_cache_free(struct inspect_cache *cache)
 static struct deploy_entry *add_entry(struct deploy_report *r, const char *name, const char *file,
                                       enum deploy_action action)
 {
-    struct deploy_entry *grown = realloc(r->entries, (r->count + 1) * sizeof(*grown));
     struct deploy_entry *e;
 
-    if (!grown)
-        return NULL;
-    r->entries = grown;
-    e = &grown[r->count++];
+    /* Grow geometrically: a 1,000-name certificate makes 1,000 entries of ~3 KiB. */
+    if (r->count == r->capacity) {
+        size_t cap = r->capacity ? r->capacity * 2 : 16;
+        struct deploy_entry *grown = realloc(r->entries, cap * sizeof(*grown));
+        if (!grown)
+            return NULL;
+        r->entries = grown;
+        r->capacity = cap;
+    }
+    e = &r->entries[r->count++];
     memset(e, 0, sizeof(*e));
     snprintf(e->name, sizeof(e->name), "%s", name);
     snprintf(e->file, sizeof(e->file), "%s", file ? file : "");
@@ -196,30 +201,50 @@ static int plan_other_names(const struct cert_names *names, struct deploy_report
     return 0;
 }
 
+static void mark_failed(struct deploy_report *r, struct deploy_entry *e, const char *why)
+{
+    e->action = DEPLOY_FAILED;
+    snprintf(e->detail, sizeof(e->detail), "%s", why);
+    r->changed--;
+    r->failed++;
+}
+
+/* Write every planned file, each a file of its own. (Hard links to one flushed file would save the
+ * per-file fsync, but then an administrator's in-place copy over one name — `cp x.pfx
+ * www.example.com.pfx` — would silently change every name: measured, and rejected.) */
+static int apply_writes(struct store *st, const struct bytes *pfx,
+                        const struct deploy_options *opts, struct deploy_report *r)
+{
+    struct errbuf err;
+    int touched = 0;
+
+    for (size_t i = 0; i < r->count; i++) {
+        struct deploy_entry *e = &r->entries[i];
+        if (e->action != DEPLOY_WRITTEN)
+            continue;
+        if (st->ops->write_atomic(st, e->file, pfx, &opts->write, &err) < 0)
+            mark_failed(r, e, err.msg);
+        else
+            touched = 1;
+    }
+    return touched;
+}
+
 /* Carry out the plan: writes first, then removals, then one directory flush. */
 static void apply_plan(struct store *st, const struct bytes *pfx, const struct deploy_options *opts,
                        struct deploy_report *r)
 {
-    int touched = 0;
+    int touched = apply_writes(st, pfx, opts, r);
     struct errbuf err;
 
     for (size_t i = 0; i < r->count; i++) {
         struct deploy_entry *e = &r->entries[i];
-        int rc;
-        if (e->action == DEPLOY_WRITTEN)
-            rc = st->ops->write_atomic(st, e->file, pfx, &opts->write, &err);
-        else if (e->action == DEPLOY_REMOVED)
-            rc = st->ops->remove(st, e->file, &err);
-        else
+        if (e->action != DEPLOY_REMOVED)
             continue;
-        if (rc < 0) {
-            e->action = DEPLOY_FAILED;
-            snprintf(e->detail, sizeof(e->detail), "%s", err.msg);
-            r->changed--;
-            r->failed++;
-        } else {
+        if (st->ops->remove(st, e->file, &err) < 0)
+            mark_failed(r, e, err.msg);
+        else
             touched = 1;
-        }
     }
     if (touched && st->ops->sync(st, &err) < 0) {
         /* The renames happened; only their durability is in doubt. Say so, count it as a failure. */
@@ -314,5 +339,5 @@ void deploy_report_free(struct deploy_report *r)
 {
     free(r->entries);
     r->entries = NULL;
-    r->count = 0;
+    r->count = r->capacity = 0;
 }

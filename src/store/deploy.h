@@ -38,7 +38,7 @@ struct deploy_entry {
 
 struct deploy_report {
     struct deploy_entry *entries;
-    size_t count;
+    size_t count, capacity;
     size_t changed; /* written + removed (or that would be, in a dry run) */
     size_t failed;
     int dry_run;
