@@ -405,8 +405,15 @@ static char *pem_of(STACK_OF(X509) *certs, int from, int to)
     for (int i = from; bio && i < to; i++)
         PEM_write_bio_X509(bio, sk_X509_value(certs, i));
     if (bio) {
+        /* BIO memory is not NUL-terminated: copy exactly LEN bytes. */
         len = BIO_get_mem_data(bio, &data);
-        out = strndup(len > 0 ? data : "", (size_t)(len > 0 ? len : 0));
+        if (len < 0)
+            len = 0;
+        out = malloc((size_t)len + 1);
+        if (out) {
+            memcpy(out, data, (size_t)len);
+            out[len] = '\0';
+        }
     }
     BIO_free(bio);
     return out;
