@@ -66,10 +66,10 @@ static void print_account(const struct acme_cli *o, const struct acme_session *s
         for (size_t i = 0; i < a->contact_count; i++)
             json_array_append_new(contacts, json_string(a->contact[i]));
         cli_print_json(json_pack("{s:s, s:s, s:s, s:s, s:o, s:s?, s:s}", "event", event, "server",
-                                 o->server, "url", s->client->kid, "status", a->status, "contact",
+                                 o->set.server, "url", s->client->kid, "status", a->status, "contact",
                                  contacts, "key_thumbprint", thumb, "key_file", s->paths.key));
     } else {
-        printf("%s\n  server:  %s\n  account: %s\n  status:  %s\n", event, o->server,
+        printf("%s\n  server:  %s\n  account: %s\n  status:  %s\n", event, o->set.server,
                s->client->kid, a->status);
         for (size_t i = 0; i < a->contact_count; i++)
             printf("  contact: %s\n", a->contact[i]);
@@ -86,9 +86,9 @@ static int do_register(const struct acme_cli *o)
     struct errbuf err;
     int created = 0, rc = EXIT_FAILED;
 
-    if (acme_session_open(o, SESSION_KEY_ONLY, &s) < 0)
+    if (acme_session_open(&o->set, SESSION_KEY_ONLY, &s) < 0)
         return EXIT_FAILED;
-    if (acme_session_register(o, &s, only_existing, &created) < 0)
+    if (acme_session_register(&o->set, &s, only_existing, &created) < 0)
         goto out;
     if (acme_account_fetch(s.client, &a, &err) < 0) {
         log_error("%s", err.msg);
@@ -109,7 +109,7 @@ static int do_show(const struct acme_cli *o)
     struct errbuf err;
     int rc = EXIT_FAILED;
 
-    if (acme_session_open(o, SESSION_ACCOUNT, &s) < 0)
+    if (acme_session_open(&o->set, SESSION_ACCOUNT, &s) < 0)
         return EXIT_FAILED;
     if (acme_account_fetch(s.client, &a, &err) < 0) {
         log_error("%s", err.msg);
@@ -130,9 +130,9 @@ static int do_update(const struct acme_cli *o)
     struct errbuf err;
     int rc = EXIT_FAILED;
 
-    if (acme_session_open(o, SESSION_ACCOUNT, &s) < 0)
+    if (acme_session_open(&o->set, SESSION_ACCOUNT, &s) < 0)
         return EXIT_FAILED;
-    if (acme_account_update(s.client, o->contact, o->contact_count, &a, &err) < 0) {
+    if (acme_account_update(s.client, o->set.contact, o->set.contact_count, &a, &err) < 0) {
         log_error("%s", err.msg);
         goto out;
     }
@@ -151,13 +151,13 @@ static int do_deactivate(const struct acme_cli *o)
     struct errbuf err;
     int rc = EXIT_FAILED;
 
-    if (acme_session_open(o, SESSION_ACCOUNT, &s) < 0)
+    if (acme_session_open(&o->set, SESSION_ACCOUNT, &s) < 0)
         return EXIT_FAILED;
     if (acme_account_deactivate(s.client, &a, &err) < 0) {
         log_error("%s", err.msg);
         goto out;
     }
-    if (account_info_save(&s.paths, o->server, s.client->kid, a.status, &err) < 0)
+    if (account_info_save(&s.paths, o->set.server, s.client->kid, a.status, &err) < 0)
         log_warning("%s", err.msg);
     print_account(o, &s, &a, "deactivated");
     acme_account_free(&a);
@@ -177,7 +177,7 @@ static int do_rollover(const struct acme_cli *o, enum key_type type)
     struct errbuf err;
     int rc = EXIT_FAILED;
 
-    if (acme_session_open(o, SESSION_ACCOUNT, &s) < 0)
+    if (acme_session_open(&o->set, SESSION_ACCOUNT, &s) < 0)
         return EXIT_FAILED;
     if (key_generate(type, &new_key, &err) < 0 || key_save(new_key, s.paths.new_key, &err) < 0 ||
         acme_account_key_change(s.client, new_key, &err) < 0) {
