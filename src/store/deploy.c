@@ -1,8 +1,11 @@
 #include "store/deploy.h"
 
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 
@@ -255,6 +258,31 @@ static void apply_plan(struct store *st, const struct bytes *pfx, const struct d
     }
 }
 
+/* Temp files of a deploy that was killed before its rename. Under the store lock no other deploy
+ * on this machine is writing, and the name carries the writer's pid: a file whose writer is gone
+ * is debris, removed so it neither fills the store nor alarms `ccs store check`. */
+static void remove_stale_temps(struct store *st)
+{
+    struct store_entries entries;
+    struct errbuf err;
+    size_t prefix = strlen(STORE_TEMP_PREFIX);
+
+    if (st->ops->list(st, &entries, &err) < 0)
+        return;
+    for (size_t i = 0; i < entries.count; i++) {
+        const char *name = entries.items[i].name;
+        long pid;
+        if (strncmp(name, STORE_TEMP_PREFIX, prefix) != 0 ||
+            entries.items[i].type != STORE_ENTRY_FILE)
+            continue;
+        pid = strtol(name + prefix, NULL, 10);
+        if (pid <= 0 || pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue;
+        st->ops->remove(st, name, &err);
+    }
+    store_entries_free(&entries);
+}
+
 static void friendly_name(const struct cert_names *names, const struct cert_summary *s, char *out,
                           size_t out_size)
 {
@@ -305,6 +333,8 @@ int store_deploy(struct store *st, const struct pfx_bundle *bundle, const struct
     /* Plan and apply under one lock, so what the plan saw is what the writes replace. */
     if (!opts->dry_run && st->ops->lock(st, err) < 0)
         goto out;
+    if (!opts->dry_run)
+        remove_stale_temps(st);
     /* Encode before planning, even in a dry run: a bundle that cannot be encoded fails early. */
     friendly_name(&names, &r->cert, friendly, sizeof(friendly));
     if (pfx_encode(bundle, opts->password, opts->format, friendly, &pfx, err) < 0)

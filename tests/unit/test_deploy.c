@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -322,6 +323,32 @@ static void test_write_failure_is_contained(void **state)
     pfx_bundle_free(&b);
 }
 
+/* A temp file left by a killed deploy (its pid is gone) is removed by the next deploy; one whose
+ * writer still runs is left alone. */
+static void test_stale_temp_removed(void **state)
+{
+    struct fixture *f = *state;
+    struct pfx_bundle b;
+    struct deploy_options o = opts_for(f);
+    struct deploy_report r;
+    char stale[4400], live[4400];
+    pid_t dead = fork();
+
+    if (dead == 0)
+        _exit(0);
+    waitpid(dead, NULL, 0);
+    snprintf(stale, sizeof(stale), "%s/.ccs-tmp-%d-0011223344556677", f->dir, (int)dead);
+    snprintf(live, sizeof(live), "%s/.ccs-tmp-%d-8899aabbccddeeff", f->dir, (int)getppid());
+    fclose(fopen(stale, "w"));
+    fclose(fopen(live, "w"));
+    leaf(f, &b, "DNS:www.example.com", 90);
+    deploy_ok(f, &b, &o, &r);
+    assert_int_equal(access(stale, F_OK), -1);
+    assert_int_equal(access(live, F_OK), 0);
+    deploy_report_free(&r);
+    pfx_bundle_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -332,6 +359,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_dry_run_writes_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_failure_is_contained, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stale_temp_removed, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
