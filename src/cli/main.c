@@ -18,6 +18,10 @@ static void usage(FILE *out)
           "  store check   everything that would make a server fail\n"
           "  account       register|show|update|deactivate|rollover an ACME account\n"
           "  cert          request a certificate from an ACME CA, or revoke one\n"
+          "  renew         keep the managed certificates of ccs.conf valid and delivered\n"
+          "  status        one row per managed certificate\n"
+          "  task run      run a deployment task by hand\n"
+          "  config check  every error in the configuration, with file and line\n"
           "\n"
           "`ccs VERB --help` describes a verb's options. See README.md for the reference.\n",
           out);
@@ -37,6 +41,14 @@ int main(int argc, char **argv)
         return cmd_account(argc - 1, argv + 1);
     if (strcmp(argv[1], "cert") == 0)
         return cmd_cert(argc - 1, argv + 1);
+    if (strcmp(argv[1], "renew") == 0)
+        return cmd_renew(argc - 1, argv + 1);
+    if (strcmp(argv[1], "status") == 0)
+        return cmd_status(argc - 1, argv + 1);
+    if (strcmp(argv[1], "task") == 0)
+        return cmd_task(argc - 1, argv + 1);
+    if (strcmp(argv[1], "config") == 0)
+        return cmd_config(argc - 1, argv + 1);
     if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
         printf("ccs %s\n", CCS_VERSION);
         return 0;

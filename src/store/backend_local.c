@@ -102,7 +102,8 @@ static int local_list(struct store *st, struct store_entries *out, struct errbuf
         goto fail;
     }
     closedir(dir);
-    qsort(out->items, out->count, sizeof(*out->items), compare_entries);
+    if (out->count > 1) /* qsort(NULL, 0, ...) is undefined */
+        qsort(out->items, out->count, sizeof(*out->items), compare_entries);
     return 0;
 fail_oom:
     errbuf_set(err, "out of memory listing store %s", st->location);

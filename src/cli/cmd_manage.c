@@ -1,0 +1,320 @@
+/* cmd_manage.c — the verbs over managed certificates: `ccs renew`, `ccs status`, `ccs task run`,
+ * `ccs config check`. Parsing and printing only; the work is in src/manage. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "manage/certfiles.h"
+#include "manage/config.h"
+#include "manage/policy.h"
+#include "manage/renew.h"
+#include "manage/state.h"
+#include "store/certinfo.h"
+#include "util/log.h"
+
+#define CONFIG_ENV "CCS_CONFIG"
+
+static const char usage_renew[] = "ccs renew [NAME...] [--config FILE] [--force] [--dry-run] [--jobs N]";
+static const char usage_status[] = "ccs status [--config FILE] [--json]";
+static const char usage_task[] = "ccs task run CERT TASK [--config FILE] [--dry-run]";
+static const char usage_config[] = "ccs config check [--config FILE]";
+
+enum { OPT_CONFIG = 256, OPT_FORCE, OPT_DRY_RUN, OPT_JOBS, OPT_JSON, OPT_HELP };
+
+static const struct option options[] = {
+    {"config", required_argument, NULL, OPT_CONFIG}, {"force", no_argument, NULL, OPT_FORCE},
+    {"dry-run", no_argument, NULL, OPT_DRY_RUN},     {"jobs", required_argument, NULL, OPT_JOBS},
+    {"json", no_argument, NULL, OPT_JSON},           {"help", no_argument, NULL, OPT_HELP},
+    {NULL, 0, NULL, 0},
+};
+
+struct manage_args {
+    const char *config;
+    int force, dry_run, jobs, json;
+    char **rest;
+    int rest_count;
+};
+
+static int parse(int argc, char **argv, const char *usage, struct manage_args *a)
+{
+    char *end;
+    int c;
+
+    memset(a, 0, sizeof(*a));
+    a->config = getenv(CONFIG_ENV) ? getenv(CONFIG_ENV) : CONFIG_DEFAULT_PATH;
+    a->jobs = RENEW_DEFAULT_JOBS;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
+        switch (c) {
+        case OPT_CONFIG: a->config = optarg; break;
+        case OPT_FORCE: a->force = 1; break;
+        case OPT_DRY_RUN: a->dry_run = 1; break;
+        case OPT_JSON: a->json = 1; break;
+        case OPT_JOBS:
+            a->jobs = (int)strtol(optarg, &end, 10);
+            if (!*optarg || *end || a->jobs < 1 || a->jobs > RENEW_MAX_JOBS)
+                return cli_usage_error(usage, "--jobs \"%s\": 1 to %d", optarg, RENEW_MAX_JOBS);
+            break;
+        case OPT_HELP:
+            printf("usage: %s\n", usage);
+            exit(0);
+        default:
+            return cli_usage_error(usage, "unknown option");
+        }
+    }
+    a->rest = argv + optind;
+    a->rest_count = argc - optind;
+    return 0;
+}
+
+/* Load the configuration, printing every error as FILE:LINE: message. */
+static int load_config(const char *path, struct config *cfg)
+{
+    struct config_errors errors = {0};
+
+    if (config_load(path, cfg, &errors) == 0)
+        return 0;
+    for (size_t i = 0; i < errors.count; i++) {
+        const struct config_error *e = &errors.items[i];
+        if (e->where.line > 0)
+            fprintf(stderr, "%s:%d: %s\n", e->where.file, e->where.line, e->message);
+        else
+            fprintf(stderr, "%s: %s\n", e->where.file[0] ? e->where.file : path, e->message);
+    }
+    fprintf(stderr, "ccs: %zu error%s in the configuration\n", errors.count,
+            errors.count == 1 ? "" : "s");
+    config_errors_free(&errors);
+    return -1;
+}
+
+static const char *status_word(enum renew_status s)
+{
+    switch (s) {
+    case RENEW_RENEWED:
+        return "renewed";
+    case RENEW_FAILED:
+        return "FAILED";
+    case RENEW_WOULD_RENEW:
+        return "would renew";
+    default:
+        return "not due";
+    }
+}
+
+int cmd_renew(int argc, char **argv)
+{
+    struct manage_args a;
+    struct config cfg;
+    struct renew_summary sum;
+    struct renew_options opts;
+    struct errbuf err;
+    int rc = EXIT_FAILED, tty = isatty(STDOUT_FILENO);
+
+    if (parse(argc, argv, usage_renew, &a) != 0)
+        return EXIT_FAILED;
+    if (cli_crypto_init() < 0 || load_config(a.config, &cfg) < 0)
+        return EXIT_FAILED;
+    opts = (struct renew_options){.names = (const char *const *)a.rest,
+                                  .name_count = (size_t)a.rest_count,
+                                  .force = a.force,
+                                  .dry_run = a.dry_run,
+                                  .jobs = a.jobs,
+                                  .out = stdout,
+                                  .terminal = tty};
+    if (renew_run(&cfg, &opts, &sum, &err) < 0) {
+        log_error("%s", err.msg);
+        goto out;
+    }
+    printf("\n%-24s %-12s %-20s %s\n", "CERTIFICATE", "RESULT", "EXPIRES", "DETAIL");
+    for (size_t i = 0; i < sum.count; i++) {
+        const struct renew_outcome *o = &sum.items[i];
+        char when[32] = "-";
+        const char *on = "", *off = "";
+        if (o->not_after)
+            format_utc(o->not_after, when, sizeof(when));
+        if (tty && o->status == RENEW_FAILED)
+            on = "\033[1;31m", off = "\033[0m";
+        printf("%s%-24s %-12s %-20s %s%s\n", on, o->cert->name, status_word(o->status), when,
+               o->status == RENEW_NOT_DUE ? o->why : o->message, off);
+    }
+    printf("%zu renewed, %zu failed, %zu not due%s\n", sum.renewed, sum.failed, sum.not_due,
+           a.dry_run ? " (dry run: nothing written)" : "");
+    rc = sum.failed ? EXIT_FAILED : sum.renewed ? EXIT_CHANGED : EXIT_UNCHANGED;
+    if (a.dry_run)
+        rc = sum.failed ? EXIT_FAILED : 0;
+    renew_summary_free(&sum);
+out:
+    config_free(&cfg);
+    return rc;
+}
+
+/* One row of `ccs status`. */
+static json_t *status_row(const struct config *cfg, struct state_db *db,
+                          const struct config_certificate *cert, time_t now, int tty)
+{
+    struct cert_paths paths;
+    struct cert_record rec = {0};
+    struct cert_summary sum = {0};
+    struct policy_input in = {0};
+    struct policy_decision d;
+    struct errbuf err;
+    char domains[1024] = "", expires[32] = "-", next[32] = "-", failing[512] = "";
+    char **tasks = NULL;
+    size_t ntasks = 0, o = 0;
+    X509 *live = NULL;
+    int found = 0;
+    long days = 0;
+    json_t *row, *jtasks = json_array();
+
+    for (size_t i = 0; i < cert->domain_count && o < sizeof(domains); i++)
+        o += (size_t)snprintf(domains + o, sizeof(domains) - o, "%s%s", i ? "," : "",
+                              cert->domains[i]);
+    if (certfiles_paths(cfg->state_dir, cert->name, &paths, &err) == 0)
+        certfiles_load_live(&paths, &live, &err);
+    if (live)
+        cert_summarise(live, &sum, &err);
+    rec.last_ok = -1; /* never attempted, unless the database says otherwise */
+    if (db) {
+        state_cert_get(db, cert->name, &rec, &found, &err);
+        state_failing_tasks(db, cert->name, &tasks, &ntasks, &err);
+    }
+    o = 0;
+    for (size_t i = 0; i < ntasks; i++) {
+        o += (size_t)snprintf(failing + o, o < sizeof(failing) ? sizeof(failing) - o : 0, "%s%s",
+                              i ? "," : "", tasks[i]);
+        json_array_append_new(jtasks, json_string(tasks[i]));
+        free(tasks[i]);
+    }
+    free(tasks);
+    in = (struct policy_input){.now = now, .has_cert = live != NULL, .not_before = sum.not_before,
+                               .not_after = sum.not_after, .last_renewal = rec.last_renewal,
+                               .policy = cert->policy,
+                               .has_ari = rec.ari_start && rec.ari_end > rec.ari_start,
+                               .ari_start = rec.ari_start, .ari_end = rec.ari_end,
+                               .unit_random = 0.5, .failure_count = rec.failure_count,
+                               .last_attempt = rec.last_attempt,
+                               .retry_not_before = rec.next_attempt};
+    policy_decide(&in, &d);
+    if (live) {
+        format_utc(sum.not_after, expires, sizeof(expires));
+        days = days_until(sum.not_after, now);
+    }
+    format_utc(d.due ? now : (d.not_before > d.renew_at ? d.not_before : d.renew_at), next,
+               sizeof(next));
+    row = json_pack("{s:s, s:s, s:s?, s:I, s:s, s:s, s:s, s:i, s:o}", "name", cert->name,
+                    "domains", domains, "not_after", live ? expires : NULL, "days_left",
+                    (json_int_t)days, "next_renewal", next, "why", d.why, "last_result",
+                    rec.last_ok == 1 ? "ok" : rec.last_ok == 0 ? "failed" : "never",
+                    "failures", rec.failure_count, "failing_tasks", jtasks);
+    if (!tty || !row) {
+        X509_free(live);
+        return row;
+    }
+    X509_free(live);
+    return row;
+}
+
+int cmd_status(int argc, char **argv)
+{
+    struct manage_args a;
+    struct config cfg;
+    struct state_db *db = NULL;
+    struct errbuf err;
+    json_t *rows;
+    time_t now = time(NULL);
+    int tty = isatty(STDOUT_FILENO);
+    char db_path[4200];
+
+    if (parse(argc, argv, usage_status, &a) != 0)
+        return EXIT_FAILED;
+    if (cli_crypto_init() < 0 || load_config(a.config, &cfg) < 0)
+        return EXIT_FAILED;
+    snprintf(db_path, sizeof(db_path), "%s/%s", cfg.state_dir, STATE_DB_FILE);
+    if (access(db_path, F_OK) == 0 && state_open(cfg.state_dir, &db, &err) < 0)
+        log_warning("%s", err.msg);
+    rows = json_array();
+    for (size_t i = 0; i < cfg.certificate_count; i++)
+        json_array_append_new(rows, status_row(&cfg, db, &cfg.certificates[i], now, tty));
+    if (a.json) {
+        cli_print_json(json_pack("{s:o}", "certificates", rows));
+    } else {
+        size_t i;
+        json_t *r;
+        printf("%-20s %-32s %-20s %5s %-20s %-8s %s\n", "NAME", "DOMAINS", "NOT-AFTER", "DAYS",
+               "NEXT RENEWAL", "LAST", "FAILING TASKS / WHY");
+        json_array_foreach(rows, i, r)
+        {
+            const char *last = json_string_value(json_object_get(r, "last_result"));
+            json_int_t days = json_integer_value(json_object_get(r, "days_left"));
+            int expired = json_object_get(r, "not_after") && json_is_string(json_object_get(r, "not_after")) && days < 0;
+            int failing = strcmp(last, "failed") == 0 ||
+                          json_array_size(json_object_get(r, "failing_tasks")) > 0;
+            const char *on = tty && (expired || failing) ? "\033[1;31m" : "";
+            const char *off = *on ? "\033[0m" : "";
+            char tasks[256] = "";
+            size_t k, o = 0;
+            json_t *t;
+            json_array_foreach(json_object_get(r, "failing_tasks"), k, t)
+                o += (size_t)snprintf(tasks + o, o < sizeof(tasks) ? sizeof(tasks) - o : 0,
+                                      "%s%s", k ? "," : "", json_string_value(t));
+            printf("%s%-20s %-32s %-20s %5lld %-20s %-8s %s%s%s\n", on,
+                   json_string_value(json_object_get(r, "name")),
+                   json_string_value(json_object_get(r, "domains")),
+                   json_is_string(json_object_get(r, "not_after"))
+                       ? json_string_value(json_object_get(r, "not_after"))
+                       : "-",
+                   (long long)days, json_string_value(json_object_get(r, "next_renewal")), last,
+                   tasks[0] ? tasks : "", tasks[0] ? " " : "",
+                   json_string_value(json_object_get(r, "why")));
+            printf("%s", off);
+        }
+        json_decref(rows);
+    }
+    state_close(db);
+    config_free(&cfg);
+    return 0;
+}
+
+int cmd_task(int argc, char **argv)
+{
+    struct manage_args a;
+    struct config cfg;
+    struct errbuf err;
+    int rc;
+
+    if (argc < 2 || strcmp(argv[1], "run") != 0)
+        return cli_usage_error(usage_task, "task needs the verb run");
+    if (parse(argc - 1, argv + 1, usage_task, &a) != 0)
+        return EXIT_FAILED;
+    if (a.rest_count != 2)
+        return cli_usage_error(usage_task, "give the certificate and the task");
+    if (cli_crypto_init() < 0 || load_config(a.config, &cfg) < 0)
+        return EXIT_FAILED;
+    rc = renew_task_run(&cfg, a.rest[0], a.rest[1], a.dry_run, stdout, &err);
+    if (rc < 0)
+        log_error("%s", err.msg);
+    config_free(&cfg);
+    return rc < 0 ? EXIT_FAILED : 0;
+}
+
+int cmd_config(int argc, char **argv)
+{
+    struct manage_args a;
+    struct config cfg;
+
+    if (argc < 2 || strcmp(argv[1], "check") != 0)
+        return cli_usage_error(usage_config, "config needs the verb check");
+    if (parse(argc - 1, argv + 1, usage_config, &a) != 0)
+        return EXIT_FAILED;
+    if (load_config(a.config, &cfg) < 0)
+        return EXIT_FAILED;
+    printf("%s: ok (%zu certificate%s, %zu store%s, %zu task%s)\n", a.config,
+           cfg.certificate_count, cfg.certificate_count == 1 ? "" : "s", cfg.store_count,
+           cfg.store_count == 1 ? "" : "s", cfg.task_count, cfg.task_count == 1 ? "" : "s");
+    config_free(&cfg);
+    return 0;
+}

@@ -1,0 +1,45 @@
+/* certfiles.h — a managed certificate's files in the state directory.
+ *
+ *   STATE/certs/NAME/SERIAL/{cert,chain,fullchain,privkey}.pem   one directory per issued cert
+ *   STATE/certs/NAME/live      -> SERIAL   the certificate in use
+ *   STATE/certs/NAME/previous  -> SERIAL   the one it replaced (for pruning store names)
+ *   STATE/certs/NAME/pending/privkey.pem   the key of an order in flight (crash safety)
+ *
+ * The switch to a new certificate is one rename of a symlink: a reader sees the old set or the new
+ * set, never a mix, and a crash before the switch leaves the old certificate in use. */
+#ifndef CCS_MANAGE_CERTFILES_H
+#define CCS_MANAGE_CERTFILES_H
+
+#include <limits.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "util/err.h"
+
+struct cert_paths {
+    char dir[PATH_MAX];     /* STATE/certs/NAME */
+    char live[PATH_MAX];    /* .../live (a symlink to a serial directory) */
+    char cert[PATH_MAX], chain[PATH_MAX], fullchain[PATH_MAX], key[PATH_MAX]; /* under live/ */
+    char previous_cert[PATH_MAX];                                            /* under previous/ */
+    char pending_dir[PATH_MAX], pending_key[PATH_MAX];
+};
+
+int certfiles_paths(const char *state_dir, const char *name, struct cert_paths *out,
+                    struct errbuf *err);
+
+/* The live certificate, or *CERT = NULL when there is none yet. */
+int certfiles_load_live(const struct cert_paths *p, X509 **cert, struct errbuf *err);
+
+/* Install a new certificate (PEM texts and KEY) as live, keeping the current one as previous. */
+int certfiles_install(const struct cert_paths *p, const char *serial, const char *cert_pem,
+                      const char *chain_pem, const char *fullchain_pem, EVP_PKEY *key,
+                      struct errbuf *err);
+
+/* The pending key: loaded when one exists (an interrupted order's), else generated and saved
+ * first. *REUSED tells which. */
+int certfiles_pending_key(const struct cert_paths *p, int key_type, EVP_PKEY **key, int *reused,
+                          struct errbuf *err);
+void certfiles_clear_pending(const struct cert_paths *p);
+
+#endif

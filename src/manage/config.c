@@ -1,0 +1,1729 @@
+/* config.c — reading ccs.conf: inih splits lines into keys and values; line numbers, section
+ * headers, what each key means and the cross-references between sections are checked here.
+ *
+ * inih is fed through our own reader (ini_parse_stream), not ini_parse, because of how Debian
+ * builds it (libinih 55: the header's defaults, with the options as run-time globals we leave
+ * alone, so the code works with any inih build):
+ *   - INI_HANDLER_LINENO is 0: the handler is not told the line. The reader hands inih exactly
+ *     one physical line per call and counts them; inih calls the handler for a line before it
+ *     asks for the next one, so the count is the line of the key being handled.
+ *   - inih returns only the first bad line. The reader checks each line's shape (comment,
+ *     section header, KEY = VALUE, continuation) with inih's own rules, reports every bad line,
+ *     and hands inih a harmless line in its place.
+ *   - INI_MAX_LINE is 200: a longer line would be cut and its tail parsed as a line of its own.
+ *     The reader reads whole lines (getline) and reports one that does not fit.
+ *   - Section names are cut at 50 octets: the reader parses section headers itself and hands
+ *     inih a dummy one, so the handler ignores inih's section argument.
+ *   - INI_ALLOW_MULTILINE is 1: an indented line continues the previous key. We accept that for
+ *     the list keys (domains, contact) only, and strip the inline comment inih leaves on it.
+ *   - INI_ALLOW_INLINE_COMMENTS is 1 with ";": " ; text" ends a value (a ';' after white space);
+ *     ';' and '#' start a comment line. '#' inside a value is kept.
+ *
+ * Relative paths in values are resolved against the directory of the config file (made
+ * absolute), so `password-file = secrets/iis.pass` in /etc/ccs/ccs.conf means
+ * /etc/ccs/secrets/iis.pass whatever the working directory of the process reading it. */
+#include "manage/config.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include <ini.h>
+
+#include "store/names.h"
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Past this many, further errors are counted, not kept: a binary file fed as config would
+ * otherwise produce one per line. */
+#define CONFIG_ERRORS_MAX 200
+/* Store and certificate names become file names (live-dir/NAME/) and labels; keep them short. */
+#define CONFIG_NAME_MAX 128
+/* A hook or a script running for a day is stuck, not slow. */
+#define TIMEOUT_MAX_S (24 * 3600)
+/* Ten years: a longer renewal interval is a typo. */
+#define RENEWAL_DAYS_MAX 3650
+#define PORT_MAX 65535
+/* Certificate files get permission bits only: no set-id or sticky bits. */
+#define FILE_MODE_MAX 0777
+#define STORE_MODE_DEFAULT 0640 /* config.h */
+/* Longest user or group name useradd/groupadd accept. */
+#define ACCOUNT_NAME_MAX 32
+/* "did you mean": the closest known word at most this many edits away. */
+#define SUGGEST_DISTANCE_MAX 2
+/* Longest shown value in a message; longer ones are cut with "...". */
+#define SHOWN_MAX 120
+/* Upper bound for the number of keys one section kind has (the task has the most). */
+#define SECTION_KEYS_MAX 20
+/* Room for any part of a line: more than inih's line buffer (INI_MAX_LINE, 200). */
+#define LINE_ROOM 256
+
+/* What the reader hands inih instead of a line it has dealt with itself. */
+#define DUMMY_COMMENT_LINE ";\n"
+#define DUMMY_SECTION_LINE "[-]\n"
+
+static const char *const renewal_mode_names[] = {"percent", "days-before-expiry",
+                                                 "days-after-renewal"};
+static const char *const deployment_names[] = {"no-deployment", "store-only"};
+static const char *const task_type_names[] = {"deploy-ccs", "export", "script"};
+static const char *const task_phase_names[] = {"pre", "post"};
+static const char *const task_trigger_names[] = {"on-success", "on-error", "any", "manual"};
+static const char *const challenge_names[] = {"http-01", "dns-01"};
+static const char *const bool_true[] = {"yes", "true", "1", "on"};
+static const char *const bool_false[] = {"no", "false", "0", "off"};
+
+static const char *name_in(const char *const *names, size_t count, int value)
+{
+    return value >= 0 && (size_t)value < count ? names[value] : "unknown";
+}
+
+const char *renewal_mode_name(enum renewal_mode m)
+{
+    return name_in(renewal_mode_names, COUNT(renewal_mode_names), (int)m);
+}
+
+const char *deployment_mode_name(enum deployment_mode m)
+{
+    return name_in(deployment_names, COUNT(deployment_names), (int)m);
+}
+
+const char *task_type_name(enum task_type t)
+{
+    return name_in(task_type_names, COUNT(task_type_names), (int)t);
+}
+
+const char *task_phase_name(enum task_phase p)
+{
+    return name_in(task_phase_names, COUNT(task_phase_names), (int)p);
+}
+
+const char *task_trigger_name(enum task_trigger t)
+{
+    return name_in(task_trigger_names, COUNT(task_trigger_names), (int)t);
+}
+
+/* ---- the keys ---------------------------------------------------------------------------- */
+
+enum value_kind {
+    V_TEXT,    /* any text without control characters */
+    V_TOKEN,   /* text without white space */
+    V_PATH,    /* a path, made absolute; not checked (it may be created later) */
+    V_FILE,    /* a path to an existing regular file, not read (secrets, the CA bundle) */
+    V_PROGRAM, /* a path to an existing executable regular file */
+    V_URL,     /* an https:// URL (RFC 8555 §6.1: ACME is HTTPS only) */
+    V_ADDRESS, /* an IPv4 or IPv6 literal */
+    V_ACCOUNT, /* a user or group name, or a numeric id */
+    V_BOOL,
+    V_PORT,
+    V_SECONDS,
+    V_MODE,   /* octal permission bits */
+    V_NUMBER, /* renewal-value: its range depends on renewal-mode, checked at the end */
+    V_KEY_TYPE,
+    V_PFX_FORMAT,
+    V_RENEWAL_MODE,
+    V_DEPLOYMENT,
+    V_CHALLENGE,
+    V_TASK_TYPE,
+    V_PHASE,
+    V_TRIGGER,
+    V_DOMAINS, /* lists: may be repeated and continued on indented lines; they accumulate */
+    V_CONTACT,
+};
+
+#define ONLY(type) (1u << (type))
+
+struct key_def {
+    const char *name;
+    size_t offset; /* of the field in the section's struct (unused for the lists) */
+    enum value_kind kind;
+    unsigned task_types; /* tasks: the types the key belongs to (ONLY bits); 0: every type */
+};
+
+static const struct key_def ccs_keys[] = {
+    {"state-dir", offsetof(struct config, state_dir), V_PATH, 0},
+    {"server", offsetof(struct config, server), V_URL, 0},
+    {"ca-bundle", offsetof(struct config, ca_bundle), V_FILE, 0},
+    {"contact", 0, V_CONTACT, 0},
+    {"agree-tos", offsetof(struct config, agree_tos), V_BOOL, 0},
+    {"eab-kid", offsetof(struct config, eab_kid), V_TOKEN, 0},
+    {"eab-hmac-file", offsetof(struct config, eab_hmac_file), V_FILE, 0},
+    {"key-type", offsetof(struct config, key_type), V_KEY_TYPE, 0},
+    {"renewal-mode", offsetof(struct config, policy.mode), V_RENEWAL_MODE, 0},
+    {"renewal-value", offsetof(struct config, policy.value), V_NUMBER, 0},
+    {"http-port", offsetof(struct config, http_port), V_PORT, 0},
+    {"live-dir", offsetof(struct config, live_dir), V_PATH, 0},
+};
+
+static const struct key_def store_keys[] = {
+    {"location", offsetof(struct config_store, location), V_PATH, 0},
+    {"password-file", offsetof(struct config_store, password_file), V_FILE, 0},
+    {"format", offsetof(struct config_store, format), V_PFX_FORMAT, 0},
+    {"mode", offsetof(struct config_store, mode), V_MODE, 0},
+    {"group", offsetof(struct config_store, group), V_ACCOUNT, 0},
+};
+
+#define CERT_FIELD(f) offsetof(struct config_certificate, f)
+static const struct key_def certificate_keys[] = {
+    {"domains", 0, V_DOMAINS, 0},
+    {"challenge", CERT_FIELD(challenge), V_CHALLENGE, 0},
+    {"webroot", CERT_FIELD(webroot), V_PATH, 0},
+    {"hook", CERT_FIELD(hook), V_PROGRAM, 0},
+    {"hook-timeout", CERT_FIELD(hook_timeout_s), V_SECONDS, 0},
+    {"http-port", CERT_FIELD(http_port), V_PORT, 0},
+    {"http-listen", CERT_FIELD(http_listen), V_ADDRESS, 0},
+    {"key-type", CERT_FIELD(key_type), V_KEY_TYPE, 0},
+    {"reuse-key", CERT_FIELD(reuse_key), V_BOOL, 0},
+    {"profile", CERT_FIELD(profile), V_TOKEN, 0},
+    {"preferred-chain", CERT_FIELD(preferred_chain), V_TEXT, 0},
+    {"renewal-mode", CERT_FIELD(policy.mode), V_RENEWAL_MODE, 0},
+    {"renewal-value", CERT_FIELD(policy.value), V_NUMBER, 0},
+    {"deployment", CERT_FIELD(deployment), V_DEPLOYMENT, 0},
+    {"pfx-password-file", CERT_FIELD(pfx_password_file), V_FILE, 0},
+};
+
+#define TASK_FIELD(f) offsetof(struct config_task, f)
+#define EXPORT_ONLY ONLY(TASK_EXPORT)
+static const struct key_def task_keys[] = {
+    {"type", TASK_FIELD(type), V_TASK_TYPE, 0},
+    {"phase", TASK_FIELD(phase), V_PHASE, 0},
+    {"trigger", TASK_FIELD(trigger), V_TRIGGER, 0},
+    {"fatal", TASK_FIELD(fatal), V_BOOL, 0},
+    {"run-if-previous-failed", TASK_FIELD(run_if_previous_failed), V_BOOL, 0},
+    {"store", TASK_FIELD(store), V_TOKEN, ONLY(TASK_DEPLOY_CCS)},
+    {"cert", TASK_FIELD(cert_path), V_PATH, EXPORT_ONLY},
+    {"chain", TASK_FIELD(chain_path), V_PATH, EXPORT_ONLY},
+    {"fullchain", TASK_FIELD(fullchain_path), V_PATH, EXPORT_ONLY},
+    {"key", TASK_FIELD(key_path), V_PATH, EXPORT_ONLY},
+    {"pfx", TASK_FIELD(pfx_path), V_PATH, EXPORT_ONLY},
+    {"pfx-password-file", TASK_FIELD(pfx_password_file), V_FILE, EXPORT_ONLY},
+    {"mode", TASK_FIELD(mode), V_MODE, EXPORT_ONLY},
+    {"owner", TASK_FIELD(owner), V_ACCOUNT, EXPORT_ONLY},
+    {"group", TASK_FIELD(group), V_ACCOUNT, EXPORT_ONLY},
+    {"program", TASK_FIELD(program), V_PROGRAM, ONLY(TASK_SCRIPT)},
+    {"timeout", TASK_FIELD(timeout_s), V_SECONDS, ONLY(TASK_SCRIPT)},
+};
+
+_Static_assert(COUNT(ccs_keys) <= SECTION_KEYS_MAX, "raise SECTION_KEYS_MAX");
+_Static_assert(COUNT(certificate_keys) <= SECTION_KEYS_MAX, "raise SECTION_KEYS_MAX");
+_Static_assert(COUNT(task_keys) <= SECTION_KEYS_MAX, "raise SECTION_KEYS_MAX");
+
+/* The export task's outputs: at least one is required. */
+static const char *const export_path_keys[] = {"cert", "chain", "fullchain", "key", "pfx"};
+
+enum section_kind { SEC_NONE, SEC_SKIP, SEC_CCS, SEC_STORE, SEC_CERTIFICATE, SEC_TASK };
+
+struct section_def {
+    const char *name;
+    enum section_kind kind;
+    int named; /* [KIND "NAME"] */
+    const struct key_def *keys;
+    size_t key_count;
+};
+
+static const struct section_def sections[] = {
+    {"ccs", SEC_CCS, 0, ccs_keys, COUNT(ccs_keys)},
+    {"store", SEC_STORE, 1, store_keys, COUNT(store_keys)},
+    {"certificate", SEC_CERTIFICATE, 1, certificate_keys, COUNT(certificate_keys)},
+    {"task", SEC_TASK, 1, task_keys, COUNT(task_keys)},
+};
+
+static const struct section_def *section_of(enum section_kind kind)
+{
+    for (size_t i = 0; i < COUNT(sections); i++)
+        if (sections[i].kind == kind)
+            return &sections[i];
+    return NULL;
+}
+
+static int key_index(const struct section_def *s, const char *name)
+{
+    for (size_t i = 0; i < s->key_count; i++)
+        if (strcmp(s->keys[i].name, name) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* ---- the parser's state ------------------------------------------------------------------- */
+
+/* What the parse learnt about one section beyond its struct: where each key was set. */
+struct meta {
+    int key_line[SECTION_KEYS_MAX];          /* line of the key's first setting; 0: not set */
+    unsigned char key_bad[SECTION_KEYS_MAX]; /* set, but its value was refused (reported) */
+    int *domain_line;                        /* certificates: the line of each domain */
+};
+
+struct parser {
+    struct config *cfg;
+    struct config_errors *errors;
+    size_t errors_cap;
+    size_t errors_dropped;
+    const char *file;   /* as given: errors name it so */
+    char dir[PATH_MAX]; /* the file's directory, absolute: relative paths start here */
+    FILE *fp;
+    char *buf;
+    size_t buf_cap;
+    int line;               /* the line inih is working on */
+    int continuation;       /* that line continues the previous key (an indented line) */
+    int after_key;          /* inih's prev_name is set: an indented line would be a continuation */
+    enum section_kind kind; /* the current section */
+    size_t index;           /* its entity in the config's array */
+    char label[2 * CONFIG_NAME_MAX + 32]; /* "[task \"www.ccs\"]", for messages */
+    int ccs_line;
+    struct meta ccs_meta;
+    struct meta *store_meta, *certificate_meta, *task_meta; /* parallel to the config's arrays */
+    int out_of_memory;
+    int closing; /* adding the closing notes, which may exceed CONFIG_ERRORS_MAX */
+};
+
+static void add_error(struct parser *p, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void add_error(struct parser *p, int line, const char *fmt, ...)
+{
+    struct config_errors *e = p->errors;
+    struct config_error *item;
+    va_list ap;
+
+    if (e->count >= CONFIG_ERRORS_MAX && !p->closing) {
+        p->errors_dropped++;
+        return;
+    }
+    if (e->count == p->errors_cap) {
+        size_t cap = p->errors_cap ? 2 * p->errors_cap : 16;
+        struct config_error *items = realloc(e->items, cap * sizeof(*items));
+        if (!items) {
+            p->out_of_memory = 1;
+            return;
+        }
+        e->items = items;
+        p->errors_cap = cap;
+    }
+    item = &e->items[e->count++];
+    snprintf(item->where.file, sizeof(item->where.file), "%s", p->file);
+    item->where.line = line;
+    va_start(ap, fmt);
+    vsnprintf(item->message, sizeof(item->message), fmt, ap);
+    va_end(ap);
+}
+
+static char *dup_or_flag(struct parser *p, const char *s)
+{
+    char *d = strdup(s);
+    if (!d)
+        p->out_of_memory = 1;
+    return d;
+}
+
+/* Grow *ITEMS (COUNT elements of SIZE) by one zeroed element. Configs hold tens of sections, so
+ * growing one at a time costs nothing and keeps the arrays exactly sized. */
+static int grow_one(struct parser *p, void **items, size_t count, size_t size)
+{
+    char *grown = realloc(*items, (count + 1) * size);
+    if (!grown) {
+        p->out_of_memory = 1;
+        return -1;
+    }
+    memset(grown + count * size, 0, size);
+    *items = grown;
+    return 0;
+}
+
+/* S, printable, for a message: store_name_escape's \xNN form, cut at SHOWN_MAX. */
+static const char *shown(const char *s, char *buf, size_t size)
+{
+    size_t len = strlen(s);
+    store_name_escape(s, len < SHOWN_MAX ? len : SHOWN_MAX, buf, size);
+    if (len > SHOWN_MAX && strlen(buf) + 4 <= size)
+        strcat(buf, "...");
+    return buf;
+}
+
+#define SHOWN_BUF (SHOWN_MAX * 4 + 8)
+
+/* ---- "did you mean" ------------------------------------------------------------------------ */
+
+/* Optimal string alignment distance (Levenshtein plus adjacent transpositions: typing errors). */
+static int edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    int rows[3][CONFIG_NAME_MAX + 1]; /* rows i-2, i-1 and i, at i % 3 */
+
+    if (la > CONFIG_NAME_MAX || lb > CONFIG_NAME_MAX)
+        return SUGGEST_DISTANCE_MAX + 1;
+    for (size_t j = 0; j <= lb; j++)
+        rows[0][j] = (int)j;
+    for (size_t i = 1; i <= la; i++) {
+        int *cur = rows[i % 3], *prev = rows[(i + 2) % 3], *prev2 = rows[(i + 1) % 3];
+        cur[0] = (int)i;
+        for (size_t j = 1; j <= lb; j++) {
+            int best = prev[j - 1] + (a[i - 1] != b[j - 1]);
+            if (prev[j] + 1 < best)
+                best = prev[j] + 1;
+            if (cur[j - 1] + 1 < best)
+                best = cur[j - 1] + 1;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+                prev2[j - 2] + 1 < best)
+                best = prev2[j - 2] + 1;
+            cur[j] = best;
+        }
+    }
+    return rows[la % 3][lb];
+}
+
+struct suggestion {
+    const char *best;
+    int distance;
+};
+
+/* Consider CANDIDATE for WORD; the first of equally close candidates wins. A word of three or
+ * more characters that starts a candidate ("cert" for "certificate") counts as close too. */
+static void suggest_consider(struct suggestion *s, const char *word, const char *candidate)
+{
+    int d = edit_distance(word, candidate);
+    if (d > SUGGEST_DISTANCE_MAX && strlen(word) >= 3 &&
+        strncmp(candidate, word, strlen(word)) == 0)
+        d = SUGGEST_DISTANCE_MAX;
+    if (d <= SUGGEST_DISTANCE_MAX && (!s->best || d < s->distance)) {
+        s->best = candidate;
+        s->distance = d;
+    }
+}
+
+/* For an unknown key that looks like a secret given inline ("password", "eab-hmac"): the
+ * section's *-file key it should have been, or NULL. */
+static const char *secret_file_key(const struct section_def *sec, const char *word)
+{
+    static const char *const secret_words[] = {"password", "passwd", "pass", "hmac", "secret"};
+    const char *fallback = NULL;
+    int secret = 0;
+
+    for (size_t i = 0; i < COUNT(secret_words); i++)
+        secret |= strstr(word, secret_words[i]) != NULL;
+    if (!secret)
+        return NULL;
+    for (size_t i = 0; i < sec->key_count; i++) {
+        const char *k = sec->keys[i].name;
+        size_t len = strlen(k);
+        if (len < 5 || strcmp(k + len - 5, "-file") != 0)
+            continue;
+        if (strstr(k, word))
+            return k;
+        if (!fallback)
+            fallback = k;
+    }
+    return fallback;
+}
+
+static void unknown_key(struct parser *p, const struct section_def *sec, const char *name)
+{
+    struct suggestion s = {NULL, 0};
+    const char *file_key = secret_file_key(sec, name);
+    char buf[SHOWN_BUF];
+
+    shown(name, buf, sizeof(buf));
+    if (file_key) {
+        add_error(p, p->line,
+                  "unknown key \"%s\" in %s (did you mean \"%s\"? secrets are given as files only)",
+                  buf, p->label, file_key);
+        return;
+    }
+    for (size_t i = 0; i < sec->key_count; i++)
+        suggest_consider(&s, name, sec->keys[i].name);
+    if (s.best)
+        add_error(p, p->line, "unknown key \"%s\" in %s (did you mean \"%s\"?)", buf, p->label,
+                  s.best);
+    else
+        add_error(p, p->line, "unknown key \"%s\" in %s", buf, p->label);
+}
+
+/* ---- values -------------------------------------------------------------------------------- */
+
+static int bad_value(struct parser *p, const struct key_def *key, const char *value,
+                     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static int bad_value(struct parser *p, const struct key_def *key, const char *value,
+                     const char *fmt, ...)
+{
+    char why[256], buf[SHOWN_BUF];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof(why), fmt, ap);
+    va_end(ap);
+    add_error(p, p->line, "%s \"%s\": %s", key->name, shown(value, buf, sizeof(buf)), why);
+    return -1;
+}
+
+/* Take OWNED (NULL: allocation failed, already flagged) into *FIELD. */
+static int set_string(char **field, char *owned)
+{
+    if (!owned)
+        return -1;
+    free(*field);
+    *field = owned;
+    return 0;
+}
+
+/* Control characters other than tab (a separator in lists). */
+static int has_control(const char *s)
+{
+    for (; *s; s++)
+        if (((unsigned char)*s < 0x20 && *s != '\t') || *s == 0x7f)
+            return 1;
+    return 0;
+}
+
+static int has_space(const char *s)
+{
+    for (; *s; s++)
+        if (isspace((unsigned char)*s))
+            return 1;
+    return 0;
+}
+
+/* "a, b, c" into NAMES for a message. */
+static void join_names(const char *const *names, size_t count, char *out, size_t size)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < count && used < size; i++)
+        used += (size_t)snprintf(out + used, size - used, "%s%s", i ? ", " : "", names[i]);
+}
+
+static int parse_choice(struct parser *p, const struct key_def *key, const char *value,
+                        const char *const *names, size_t count, int *out)
+{
+    struct suggestion s = {NULL, 0};
+    char list[256];
+
+    for (size_t i = 0; i < count; i++) {
+        if (strcmp(value, names[i]) == 0) {
+            *out = (int)i;
+            return 0;
+        }
+        suggest_consider(&s, value, names[i]);
+    }
+    join_names(names, count, list, sizeof(list));
+    if (s.best)
+        return bad_value(p, key, value, "not one of %s (did you mean \"%s\"?)", list, s.best);
+    return bad_value(p, key, value, "not one of %s", list);
+}
+
+static int parse_bool(struct parser *p, const struct key_def *key, const char *value, int *out)
+{
+    for (size_t i = 0; i < COUNT(bool_true); i++) {
+        if (strcasecmp(value, bool_true[i]) == 0)
+            return *out = 1, 0;
+        if (strcasecmp(value, bool_false[i]) == 0)
+            return *out = 0, 0;
+    }
+    return bad_value(p, key, value, "not a boolean (yes/no, true/false, on/off, 1/0)");
+}
+
+static int parse_int(struct parser *p, const struct key_def *key, const char *value, long min,
+                     long max, int *out)
+{
+    char *end;
+    long n;
+
+    if (!isdigit((unsigned char)value[0]))
+        return bad_value(p, key, value, "not a whole number");
+    errno = 0;
+    n = strtol(value, &end, 10);
+    if (*end)
+        return bad_value(p, key, value, "not a whole number");
+    if (errno == ERANGE || n < min || n > max)
+        return bad_value(p, key, value, "out of range (%ld to %ld)", min, max);
+    *out = (int)n;
+    return 0;
+}
+
+static int parse_mode(struct parser *p, const struct key_def *key, const char *value, unsigned *out)
+{
+    size_t len = strlen(value);
+    unsigned mode = 0;
+
+    if (len < 3 || len > 4 || strspn(value, "01234567") != len)
+        return bad_value(p, key, value, "not an octal mode such as 0640");
+    for (size_t i = 0; i < len; i++)
+        mode = mode * 8 + (unsigned)(value[i] - '0');
+    if (mode == 0) /* also keeps 0 free to mean "not set" */
+        return bad_value(p, key, value, "no one could read the file");
+    if (mode > FILE_MODE_MAX)
+        return bad_value(p, key, value, "set-id and sticky bits are not allowed (at most 0777)");
+    *out = mode;
+    return 0;
+}
+
+/* renewal-value: a positive decimal number; its range depends on the mode (checked later). */
+static int parse_number(struct parser *p, const struct key_def *key, const char *value, double *out)
+{
+    size_t digits = strspn(value, "0123456789");
+    const char *rest = value + digits;
+
+    if (*rest == '.')
+        rest += 1 + strspn(rest + 1, "0123456789");
+    if (*rest || (digits == 0 && rest - value <= 1))
+        return bad_value(p, key, value, "not a number");
+    *out = strtod(value, NULL);
+    return 0;
+}
+
+static int parse_account(struct parser *p, const struct key_def *key, const char *value)
+{
+    size_t len = strlen(value);
+    if (len > ACCOUNT_NAME_MAX || value[0] == '-' ||
+        strspn(value, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != len)
+        return bad_value(p, key, value,
+                         "not a user or group name (letters, digits, '.', '_', '-'; at most %d) "
+                         "or a numeric id",
+                         ACCOUNT_NAME_MAX);
+    return 0;
+}
+
+/* VALUE made absolute against the config file's directory. */
+static char *resolve_path(struct parser *p, const char *value)
+{
+    char *path;
+    size_t size;
+
+    if (value[0] == '/')
+        return dup_or_flag(p, value);
+    size = strlen(p->dir) + 1 + strlen(value) + 1;
+    path = malloc(size);
+    if (!path) {
+        p->out_of_memory = 1;
+        return NULL;
+    }
+    snprintf(path, size, "%s/%s", p->dir, value);
+    return path;
+}
+
+/* Files named by *-file keys (and the CA bundle, hooks and programs) must be there now: a check
+ * that passes with a missing secret would fail at 3 a.m. during a renewal. Their content is
+ * never read here. */
+static int check_file(struct parser *p, const struct key_def *key, const char *path, int executable)
+{
+    struct stat st;
+
+    if (stat(path, &st) < 0) {
+        if (errno == ENOENT)
+            return bad_value(p, key, path, "does not exist");
+        return bad_value(p, key, path, "%s", strerror(errno));
+    }
+    if (!S_ISREG(st.st_mode))
+        return bad_value(p, key, path, "not a regular file");
+    if (executable && !(st.st_mode & (S_IXUSR | S_IXGRP | S_IXOTH)))
+        return bad_value(p, key, path, "not executable");
+    return 0;
+}
+
+static int set_path(struct parser *p, const struct key_def *key, char **field, const char *value)
+{
+    char *path;
+
+    /* A URL (smb://, file://) is not a path: resolved, it would become CONFIG_DIR/smb://... */
+    if (strstr(value, "://") || strncmp(value, "\\\\", 2) == 0)
+        return bad_value(p, key, value, "a local path is expected, not a URL or UNC name");
+    path = resolve_path(p, value);
+
+    if (set_string(field, path) < 0)
+        return -1;
+    if (key->kind == V_FILE || key->kind == V_PROGRAM)
+        return check_file(p, key, path, key->kind == V_PROGRAM);
+    return 0;
+}
+
+static int set_url(struct parser *p, const struct key_def *key, char **field, const char *value)
+{
+    static const char scheme[] = "https://";
+
+    if (strncasecmp(value, scheme, strlen(scheme)) != 0 || !value[strlen(scheme)] ||
+        has_space(value))
+        return bad_value(p, key, value, "not an https:// URL (ACME runs over HTTPS only)");
+    return set_string(field, dup_or_flag(p, value));
+}
+
+static int set_address(struct parser *p, const struct key_def *key, char **field, const char *value)
+{
+    unsigned char addr[sizeof(struct in6_addr)];
+
+    if (inet_pton(AF_INET, value, addr) != 1 && inet_pton(AF_INET6, value, addr) != 1)
+        return bad_value(p, key, value, "not an IPv4 or IPv6 address");
+    return set_string(field, dup_or_flag(p, value));
+}
+
+/* The form two domains are compared in: the A-label form, or an IP literal as written. */
+static int domain_key(const char *domain, char *out, size_t size, struct store_name *name,
+                      struct errbuf *err)
+{
+    if (store_name_is_ip_literal(domain, strlen(domain))) {
+        memset(name, 0, sizeof(*name));
+        snprintf(out, size, "%s", domain);
+        return 0;
+    }
+    if (store_name_normalise(domain, strlen(domain), name, err) < 0)
+        return -1;
+    snprintf(out, size, "%s", name->ace);
+    return 0;
+}
+
+static int add_domain(struct parser *p, const struct key_def *key, struct config_certificate *c,
+                      struct meta *m, const char *domain)
+{
+    char want[DNS_NAME_MAX + 1], have[DNS_NAME_MAX + 1];
+    struct store_name name;
+    struct errbuf err;
+
+    if (domain_key(domain, want, sizeof(want), &name, &err) < 0) {
+        add_error(p, p->line, "%s: %s", key->name, err.msg);
+        return -1;
+    }
+    for (size_t i = 0; i < c->domain_count; i++) {
+        if (domain_key(c->domains[i], have, sizeof(have), &name, &err) == 0 &&
+            strcmp(have, want) == 0)
+            return bad_value(p, key, domain, "listed twice (first at line %d)", m->domain_line[i]);
+    }
+    if (grow_one(p, (void **)&c->domains, c->domain_count, sizeof(*c->domains)) < 0 ||
+        grow_one(p, (void **)&m->domain_line, c->domain_count, sizeof(*m->domain_line)) < 0)
+        return -1;
+    c->domains[c->domain_count] = dup_or_flag(p, domain);
+    if (!c->domains[c->domain_count])
+        return -1;
+    m->domain_line[c->domain_count++] = p->line;
+    return 0;
+}
+
+static int add_contact(struct parser *p, const struct key_def *key, struct config *cfg,
+                       const char *contact)
+{
+    static const char scheme[] = "mailto:";
+    const char *address = contact + strlen(scheme), *at;
+
+    if (strncasecmp(contact, scheme, strlen(scheme)) != 0)
+        return bad_value(p, key, contact, "not a mailto: URL (write mailto:ADDRESS)");
+    at = strchr(address, '@');
+    if (!at || at == address || !at[1] || strchr(at + 1, '@'))
+        return bad_value(p, key, contact, "not an e-mail address after mailto:");
+    if (grow_one(p, (void **)&cfg->contact, cfg->contact_count, sizeof(*cfg->contact)) < 0)
+        return -1;
+    cfg->contact[cfg->contact_count] = dup_or_flag(p, contact);
+    if (!cfg->contact[cfg->contact_count])
+        return -1;
+    cfg->contact_count++;
+    return 0;
+}
+
+/* domains and contact: items separated by commas and/or white space. */
+static int add_list(struct parser *p, const struct key_def *key, void *entity, struct meta *m,
+                    const char *value)
+{
+    char *copy = dup_or_flag(p, value), *save = NULL;
+    int rc = 0;
+
+    if (!copy)
+        return -1;
+    for (char *item = strtok_r(copy, ", \t", &save); item; item = strtok_r(NULL, ", \t", &save)) {
+        if (key->kind == V_DOMAINS)
+            rc |= add_domain(p, key, entity, m, item);
+        else
+            rc |= add_contact(p, key, entity, item);
+    }
+    free(copy);
+    return rc;
+}
+
+/* The keys whose value is one of a fixed list of names. */
+struct choice {
+    enum value_kind kind;
+    const char *const *names;
+    size_t count;
+};
+
+static const struct choice choices[] = {
+    {V_RENEWAL_MODE, renewal_mode_names, COUNT(renewal_mode_names)},
+    {V_DEPLOYMENT, deployment_names, COUNT(deployment_names)},
+    {V_TASK_TYPE, task_type_names, COUNT(task_type_names)},
+    {V_PHASE, task_phase_names, COUNT(task_phase_names)},
+    {V_TRIGGER, task_trigger_names, COUNT(task_trigger_names)},
+    {V_CHALLENGE, challenge_names, COUNT(challenge_names)},
+};
+
+/* The names tables are in enum order, so the index is the value. */
+static int set_choice(struct parser *p, const struct key_def *key, void *field, const char *value)
+{
+    const struct choice *c = NULL;
+    int i = 0;
+
+    for (size_t n = 0; n < COUNT(choices); n++)
+        if (choices[n].kind == key->kind)
+            c = &choices[n];
+    if (!c || parse_choice(p, key, value, c->names, c->count, &i) < 0)
+        return -1;
+    switch (key->kind) {
+    case V_RENEWAL_MODE:
+        *(enum renewal_mode *)field = (enum renewal_mode)i;
+        return 0;
+    case V_DEPLOYMENT:
+        *(enum deployment_mode *)field = (enum deployment_mode)i;
+        return 0;
+    case V_TASK_TYPE:
+        *(enum task_type *)field = (enum task_type)i;
+        return 0;
+    case V_PHASE:
+        *(enum task_phase *)field = (enum task_phase)i;
+        return 0;
+    case V_TRIGGER:
+        *(enum task_trigger *)field = (enum task_trigger)i;
+        return 0;
+    default: /* V_CHALLENGE: kept as its name */
+        return set_string(field, dup_or_flag(p, c->names[i]));
+    }
+}
+
+static int set_key_type(struct parser *p, const struct key_def *key, enum key_type *field,
+                        const char *value)
+{
+    const char *names[KEY_RSA_4096 + 1];
+    int i;
+
+    if (key_type_parse(value, field) == 0)
+        return 0;
+    for (int t = KEY_EC_P256; t <= KEY_RSA_4096; t++)
+        names[t] = key_type_name((enum key_type)t);
+    parse_choice(p, key, value, names, COUNT(names), &i);
+    return -1;
+}
+
+static int set_pfx_format(struct parser *p, const struct key_def *key, enum pfx_format *field,
+                          const char *value)
+{
+    const char *names[] = {pfx_format_name(PFX_FORMAT_COMPAT), pfx_format_name(PFX_FORMAT_AES256)};
+    int i;
+
+    if (pfx_format_parse(value, field) == 0)
+        return 0;
+    parse_choice(p, key, value, names, COUNT(names), &i);
+    return -1;
+}
+
+/* Parse VALUE for KEY into ENTITY's field. Reports and returns -1 on a bad value. */
+static int set_value(struct parser *p, const struct key_def *key, void *entity, struct meta *m,
+                     const char *value)
+{
+    void *field = (char *)entity + key->offset;
+    size_t len = strlen(value);
+
+    if (!*value)
+        return bad_value(p, key, value, "empty value");
+    if (len >= 2 && value[0] == '"' && value[len - 1] == '"')
+        return bad_value(p, key, value, "values are written without quotes");
+    if (has_control(value))
+        return bad_value(p, key, value, "contains a control character");
+    switch (key->kind) {
+    case V_TEXT:
+        return set_string(field, dup_or_flag(p, value));
+    case V_TOKEN:
+        if (has_space(value))
+            return bad_value(p, key, value, "contains white space");
+        return set_string(field, dup_or_flag(p, value));
+    case V_PATH:
+    case V_FILE:
+    case V_PROGRAM:
+        return set_path(p, key, field, value);
+    case V_URL:
+        return set_url(p, key, field, value);
+    case V_ADDRESS:
+        return set_address(p, key, field, value);
+    case V_ACCOUNT:
+        if (parse_account(p, key, value) < 0)
+            return -1;
+        return set_string(field, dup_or_flag(p, value));
+    case V_BOOL:
+        return parse_bool(p, key, value, field);
+    case V_PORT:
+        return parse_int(p, key, value, 1, PORT_MAX, field);
+    case V_SECONDS:
+        return parse_int(p, key, value, 1, TIMEOUT_MAX_S, field);
+    case V_MODE:
+        return parse_mode(p, key, value, field);
+    case V_NUMBER:
+        return parse_number(p, key, value, field);
+    case V_KEY_TYPE:
+        return set_key_type(p, key, field, value);
+    case V_PFX_FORMAT:
+        return set_pfx_format(p, key, field, value);
+    case V_DOMAINS:
+    case V_CONTACT:
+        return add_list(p, key, entity, m, value);
+    default:
+        return set_choice(p, key, field, value);
+    }
+}
+
+/* ---- sections ------------------------------------------------------------------------------- */
+
+/* Store and certificate names (ALLOW_DOT) and task names: they end up in file names and
+ * messages, so letters, digits, '-', '_' (and '.') only, not starting with '-' or '.'. */
+static int check_name(struct parser *p, const char *what, const char *name, int allow_dot)
+{
+    const char *chars = allow_dot
+                            ? "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_."
+                            : "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_";
+    size_t len = strlen(name);
+
+    if (len == 0 || len > CONFIG_NAME_MAX || strspn(name, chars) != len || name[0] == '-' ||
+        name[0] == '.') {
+        char buf[SHOWN_BUF];
+        add_error(p, p->line,
+                  "%s name \"%s\" is not usable: letters, digits, '-', '_'%s only, not first "
+                  "'-'%s, at most %d characters",
+                  what, shown(name, buf, sizeof(buf)), allow_dot ? " and '.'" : "",
+                  allow_dot ? " or '.'" : "", CONFIG_NAME_MAX);
+        return -1;
+    }
+    return 0;
+}
+
+static void set_where(struct config_where *w, const struct parser *p)
+{
+    snprintf(w->file, sizeof(w->file), "%s", p->file);
+    w->line = p->line;
+}
+
+static void open_ccs(struct parser *p)
+{
+    if (p->ccs_line)
+        add_error(p, p->line, "duplicate section [ccs] (first at line %d)", p->ccs_line);
+    else
+        p->ccs_line = p->line;
+    snprintf(p->label, sizeof(p->label), "[ccs]");
+    p->kind = SEC_CCS;
+}
+
+static void open_store(struct parser *p, const char *name)
+{
+    struct config *cfg = p->cfg;
+    const struct config_store *first = config_find_store(cfg, name);
+    struct config_store *s;
+
+    if (check_name(p, "store", name, 1) < 0)
+        return;
+    if (first)
+        add_error(p, p->line, "duplicate section [store \"%s\"] (first at line %d)", name,
+                  first->where.line);
+    if (grow_one(p, (void **)&cfg->stores, cfg->store_count, sizeof(*cfg->stores)) < 0 ||
+        grow_one(p, (void **)&p->store_meta, cfg->store_count, sizeof(*p->store_meta)) < 0)
+        return;
+    s = &cfg->stores[cfg->store_count];
+    s->name = dup_or_flag(p, name);
+    set_where(&s->where, p);
+    s->format = PFX_FORMAT_COMPAT; /* imports on every Windows (pfx.h) */
+    s->mode = STORE_MODE_DEFAULT;
+    p->index = cfg->store_count++;
+    p->kind = SEC_STORE;
+    snprintf(p->label, sizeof(p->label), "[store \"%s\"]", name);
+}
+
+static void open_certificate(struct parser *p, const char *name)
+{
+    struct config *cfg = p->cfg;
+    const struct config_certificate *first = config_find_certificate(cfg, name);
+    struct config_certificate *c;
+
+    if (check_name(p, "certificate", name, 1) < 0)
+        return;
+    if (first)
+        add_error(p, p->line, "duplicate section [certificate \"%s\"] (first at line %d)", name,
+                  first->where.line);
+    if (grow_one(p, (void **)&cfg->certificates, cfg->certificate_count,
+                 sizeof(*cfg->certificates)) < 0 ||
+        grow_one(p, (void **)&p->certificate_meta, cfg->certificate_count,
+                 sizeof(*p->certificate_meta)) < 0)
+        return;
+    c = &cfg->certificates[cfg->certificate_count];
+    c->name = dup_or_flag(p, name);
+    set_where(&c->where, p);
+    c->hook_timeout_s = CONFIG_DEFAULT_HOOK_TIMEOUT_S;
+    c->deployment = DEPLOYMENT_NONE;
+    p->index = cfg->certificate_count++;
+    p->kind = SEC_CERTIFICATE;
+    snprintf(p->label, sizeof(p->label), "[certificate \"%s\"]", name);
+}
+
+/* [task "CERT.TASK"]: split at the last dot, since certificate names may hold dots and task
+ * names may not. */
+static void open_task(struct parser *p, const char *full)
+{
+    struct config *cfg = p->cfg;
+    const char *dot = strrchr(full, '.');
+    char cert[LINE_ROOM];
+    struct config_task *t;
+
+    if (!dot || dot == full || !dot[1]) {
+        char buf[SHOWN_BUF];
+        add_error(p, p->line,
+                  "task \"%s\" must be named CERT.TASK: the certificate's name, a dot, the "
+                  "task's name",
+                  shown(full, buf, sizeof(buf)));
+        return;
+    }
+    snprintf(cert, sizeof(cert), "%.*s", (int)(dot - full), full);
+    if (check_name(p, "certificate", cert, 1) < 0 || check_name(p, "task", dot + 1, 0) < 0)
+        return;
+    for (size_t i = 0; i < cfg->task_count; i++)
+        if (strcmp(cfg->tasks[i].certificate, cert) == 0 &&
+            strcmp(cfg->tasks[i].name, dot + 1) == 0) {
+            add_error(p, p->line, "duplicate section [task \"%s\"] (first at line %d)", full,
+                      cfg->tasks[i].where.line);
+            break;
+        }
+    if (grow_one(p, (void **)&cfg->tasks, cfg->task_count, sizeof(*cfg->tasks)) < 0 ||
+        grow_one(p, (void **)&p->task_meta, cfg->task_count, sizeof(*p->task_meta)) < 0)
+        return;
+    t = &cfg->tasks[cfg->task_count];
+    t->name = dup_or_flag(p, dot + 1);
+    t->certificate = dup_or_flag(p, cert);
+    set_where(&t->where, p);
+    t->phase = TASK_PHASE_POST;
+    t->trigger = TRIGGER_ON_SUCCESS;
+    /* mode stays 0 unless set: the export task then picks per kind of file (0640 for keys and
+     * PFX, wider for certificates), as config.h describes. */
+    t->timeout_s = CONFIG_DEFAULT_SCRIPT_TIMEOUT_S;
+    p->index = cfg->task_count++;
+    p->kind = SEC_TASK;
+    snprintf(p->label, sizeof(p->label), "[task \"%s\"]", full);
+}
+
+static void open_section(struct parser *p, const char *kind, const char *name)
+{
+    const struct section_def *def = NULL;
+    struct suggestion s = {NULL, 0};
+    char buf[SHOWN_BUF];
+
+    p->kind = SEC_SKIP; /* until the section is known good: its keys are then ignored */
+    for (size_t i = 0; i < COUNT(sections); i++) {
+        if (strcmp(sections[i].name, kind) == 0)
+            def = &sections[i];
+        suggest_consider(&s, kind, sections[i].name);
+    }
+    shown(kind, buf, sizeof(buf));
+    if (!def && s.best)
+        add_error(p, p->line, "unknown section [%s] (did you mean [%s]?)", buf, s.best);
+    else if (!def)
+        add_error(p, p->line,
+                  "unknown section [%s] (sections: [ccs], [store \"NAME\"], "
+                  "[certificate \"NAME\"], [task \"CERT.TASK\"])",
+                  buf);
+    else if (def->named && !name)
+        add_error(p, p->line, "section [%s] needs a name: [%s \"NAME\"]", kind, kind);
+    else if (!def->named && name)
+        add_error(p, p->line, "section [%s] takes no name", kind);
+    else if (def->kind == SEC_CCS)
+        open_ccs(p);
+    else if (def->kind == SEC_STORE)
+        open_store(p, name);
+    else if (def->kind == SEC_CERTIFICATE)
+        open_certificate(p, name);
+    else
+        open_task(p, name);
+}
+
+static char *trim(char *s)
+{
+    char *end;
+    while (isspace((unsigned char)*s))
+        s++;
+    end = s + strlen(s);
+    while (end > s && isspace((unsigned char)end[-1]))
+        *--end = '\0';
+    return s;
+}
+
+/* Cut an inline comment (a ';' after white space, inih's rule) off S. */
+static void cut_inline_comment(char *s)
+{
+    for (char *c = s; *c; c++)
+        if (*c == ';' && c > s && isspace((unsigned char)c[-1])) {
+            *c = '\0';
+            return;
+        }
+}
+
+/* A section header line, START at its '['. Forms: [KIND] and [KIND "NAME"]. */
+static void section_line(struct parser *p, char *start)
+{
+    char *inner, *rest, *name = NULL;
+    size_t len, kind_len;
+
+    p->kind = SEC_SKIP;
+    cut_inline_comment(start);
+    start = trim(start);
+    len = strlen(start);
+    if (start[len - 1] != ']') {
+        add_error(p, p->line, "section header without its closing ']'");
+        return;
+    }
+    start[len - 1] = '\0';
+    inner = trim(start + 1);
+    kind_len = strcspn(inner, " \t\"");
+    rest = inner + kind_len + strspn(inner + kind_len, " \t");
+    len = strlen(rest);
+    if (len &&
+        (len < 3 || rest[0] != '"' || rest[len - 1] != '"' || memchr(rest + 1, '"', len - 2))) {
+        inner[kind_len] = '\0';
+        add_error(p, p->line, "section header must read [%s \"NAME\"]", inner);
+        return;
+    }
+    if (len) {
+        rest[len - 1] = '\0';
+        name = rest + 1;
+    }
+    inner[kind_len] = '\0'; /* before the name: the quote it may overwrite is consumed */
+    if (!*inner) {
+        add_error(p, p->line, "section header without a section kind");
+        return;
+    }
+    open_section(p, inner, name);
+}
+
+/* inih's rule for the separator of a KEY = VALUE line: the first '=' or ':' before any inline
+ * comment. */
+static const char *find_separator(const char *s)
+{
+    int was_space = 0;
+    for (; *s; s++) {
+        if (*s == '=' || *s == ':')
+            return s;
+        if (was_space && *s == ';')
+            return NULL;
+        was_space = isspace((unsigned char)*s);
+    }
+    return NULL;
+}
+
+/* Classify the line in p->buf (LEN octets) the way inih will, report a bad one, and return what
+ * inih should see: the line itself or a dummy. ROOM is the size of inih's line buffer: a comment
+ * or a section header may be longer (inih gets a dummy for those), a key line may not. */
+static const char *classify_line(struct parser *p, size_t len, size_t room)
+{
+    char *text = p->buf, *start;
+    const char *sep;
+    int fits = len + 1 <= room; /* inih reads lines with fgets(buf, room) */
+
+    if (strlen(text) != len) {
+        add_error(p, p->line, "line contains a NUL byte");
+        return DUMMY_COMMENT_LINE;
+    }
+    if (p->line == 1 && strncmp(text, "\xEF\xBB\xBF", 3) == 0) /* UTF-8 BOM: inih skips it */
+        text += 3;
+    start = text + strspn(text, " \t\r\n\v\f");
+    if (*start == '\0' || *start == ';' || *start == '#')
+        return fits ? p->buf : DUMMY_COMMENT_LINE;
+    if (*start == '[' && !(p->after_key && start > text)) {
+        p->after_key = 0;
+        section_line(p, start);
+        return DUMMY_SECTION_LINE;
+    }
+    if (!fits) {
+        add_error(p, p->line,
+                  "line longer than %zu characters, the parser's limit (domains and contact "
+                  "may be repeated, or continued on indented lines)",
+                  room - 2);
+        return DUMMY_COMMENT_LINE;
+    }
+    if (p->after_key && start > text) {
+        p->continuation = 1;
+        return p->buf;
+    }
+    sep = find_separator(start);
+    if (!sep) {
+        add_error(p, p->line, "expected KEY = VALUE, a [section] header or a comment");
+        return DUMMY_COMMENT_LINE;
+    }
+    p->after_key = sep > start; /* inih keeps an empty key name as "no previous key" */
+    return p->buf;
+}
+
+/* inih's fgets-style reader: one physical line per call, counted. */
+static char *read_line(char *str, int num, void *stream)
+{
+    struct parser *p = stream;
+    ssize_t len = getline(&p->buf, &p->buf_cap, p->fp);
+
+    if (len < 0 || num < 3)
+        return NULL;
+    p->line++;
+    p->continuation = 0;
+    snprintf(str, (size_t)num, "%s", classify_line(p, (size_t)len, (size_t)num));
+    return str;
+}
+
+static void *current_entity(struct parser *p, struct meta **m)
+{
+    switch (p->kind) {
+    case SEC_CCS:
+        *m = &p->ccs_meta;
+        return p->cfg;
+    case SEC_STORE:
+        *m = &p->store_meta[p->index];
+        return &p->cfg->stores[p->index];
+    case SEC_CERTIFICATE:
+        *m = &p->certificate_meta[p->index];
+        return &p->cfg->certificates[p->index];
+    case SEC_TASK:
+        *m = &p->task_meta[p->index];
+        return &p->cfg->tasks[p->index];
+    default:
+        return NULL;
+    }
+}
+
+/* The continuation of a list key keeps its inline comment in inih; drop it here. */
+static int continued_value(struct parser *p, const struct key_def *key, const char *value,
+                           char **copy)
+{
+    if (key->kind != V_DOMAINS && key->kind != V_CONTACT) {
+        add_error(p, p->line,
+                  "indented line continues \"%s\", which takes one value (only domains and "
+                  "contact continue on indented lines; unindent it to start a key)",
+                  key->name);
+        return -1;
+    }
+    *copy = dup_or_flag(p, value);
+    if (!*copy)
+        return -1;
+    cut_inline_comment(*copy);
+    trim(*copy);
+    return 0;
+}
+
+static int on_key(void *user, const char *section, const char *name, const char *value)
+{
+    struct parser *p = user;
+    const struct section_def *sec = section_of(p->kind);
+    struct meta *m = NULL;
+    void *entity;
+    char *copy = NULL;
+    int k;
+
+    (void)section; /* ours, from the reader: inih cuts section names short */
+    if (p->kind == SEC_SKIP)
+        return 1;
+    if (p->kind == SEC_NONE) {
+        char buf[SHOWN_BUF];
+        add_error(p, p->line,
+                  "key \"%s\" before any section (keys go under [ccs] or a named "
+                  "section)",
+                  shown(name, buf, sizeof(buf)));
+        return 1;
+    }
+    if (!*name) {
+        add_error(p, p->line, "no key before '=' in %s", p->label);
+        return 1;
+    }
+    k = key_index(sec, name);
+    if (k < 0) {
+        if (!p->continuation) /* the key itself was reported */
+            unknown_key(p, sec, name);
+        return 1;
+    }
+    entity = current_entity(p, &m);
+    if (!entity)
+        return 1;
+    if (p->continuation) {
+        if (continued_value(p, &sec->keys[k], value, &copy) < 0)
+            return 1;
+        value = copy;
+    } else if (m->key_line[k] && sec->keys[k].kind != V_DOMAINS && sec->keys[k].kind != V_CONTACT) {
+        add_error(p, p->line, "duplicate key \"%s\" in %s (first at line %d)", name, p->label,
+                  m->key_line[k]);
+        return 1;
+    }
+    if (!m->key_line[k])
+        m->key_line[k] = p->line;
+    if (set_value(p, &sec->keys[k], entity, m, value) < 0)
+        m->key_bad[k] = 1;
+    free(copy);
+    return 1;
+}
+
+/* ---- after the last line: defaults and cross-references --------------------------------- */
+
+/* Line where NAME was set in a section described by M and SEC, if it was set with a good value;
+ * else 0. */
+static int good_line(const struct meta *m, enum section_kind kind, const char *name)
+{
+    int k = key_index(section_of(kind), name);
+    return k >= 0 && !m->key_bad[k] ? m->key_line[k] : 0;
+}
+
+/* Line where NAME was set, good value or not; 0 if it was not. */
+static int seen_line(const struct meta *m, enum section_kind kind, const char *name)
+{
+    int k = key_index(section_of(kind), name);
+    return k >= 0 ? m->key_line[k] : 0;
+}
+
+static void require(struct parser *p, const struct meta *m, enum section_kind kind,
+                    const char *label, int line, const char *name)
+{
+    if (!seen_line(m, kind, name))
+        add_error(p, line, "missing key \"%s\" in %s", name, label);
+}
+
+/* The renewal policy of a section: its own keys, else INHERIT's (the [ccs] one), else the
+ * default (percent, RENEWAL_DEFAULT_PERCENT). Reported at the keys' lines. */
+static void resolve_policy(struct parser *p, const struct meta *m, enum section_kind kind,
+                           const char *label, struct renewal_policy *pol,
+                           const struct renewal_policy *inherit)
+{
+    int mode_line = seen_line(m, kind, "renewal-mode");
+    int value_line = seen_line(m, kind, "renewal-value");
+    const struct renewal_policy fallback = {RENEWAL_PERCENT_OF_LIFETIME, RENEWAL_DEFAULT_PERCENT};
+    const struct renewal_policy *base = inherit ? inherit : &fallback;
+
+    if (!good_line(m, kind, "renewal-mode") && mode_line)
+        return; /* reported */
+    if (!mode_line)
+        pol->mode = base->mode;
+    if (!value_line) {
+        if (pol->mode == base->mode)
+            pol->value = base->value;
+        else if (pol->mode == RENEWAL_PERCENT_OF_LIFETIME)
+            pol->value = RENEWAL_DEFAULT_PERCENT;
+        else
+            add_error(p, mode_line, "renewal-mode %s needs a renewal-value (days) in %s",
+                      renewal_mode_name(pol->mode), label);
+        return;
+    }
+    if (!good_line(m, kind, "renewal-value"))
+        return;
+    if (pol->mode == RENEWAL_PERCENT_OF_LIFETIME && !(pol->value > 0 && pol->value < 100))
+        add_error(p, value_line,
+                  "renewal-value %g is out of range for renewal-mode percent (more than 0, "
+                  "less than 100)",
+                  pol->value);
+    else if (pol->mode != RENEWAL_PERCENT_OF_LIFETIME &&
+             !(pol->value > 0 && pol->value < RENEWAL_DAYS_MAX))
+        add_error(p, value_line,
+                  "renewal-value %g is out of range for renewal-mode %s (more than 0 days, "
+                  "less than %d)",
+                  pol->value, renewal_mode_name(pol->mode), RENEWAL_DAYS_MAX);
+}
+
+static int set_default(struct parser *p, char **field, const char *value)
+{
+    if (!*field)
+        *field = dup_or_flag(p, value);
+    return *field ? 0 : -1;
+}
+
+static void finish_ccs(struct parser *p)
+{
+    struct config *cfg = p->cfg;
+    const struct meta *m = &p->ccs_meta;
+    int kid = seen_line(m, SEC_CCS, "eab-kid"), hmac = seen_line(m, SEC_CCS, "eab-hmac-file");
+
+    set_default(p, &cfg->state_dir, CONFIG_DEFAULT_STATE_DIR);
+    set_default(p, &cfg->server, CONFIG_DEFAULT_SERVER);
+    set_default(p, &cfg->live_dir, CONFIG_DEFAULT_LIVE_DIR);
+    if (kid && !hmac)
+        add_error(p, kid, "eab-kid needs eab-hmac-file in [ccs] (external account binding)");
+    if (hmac && !kid)
+        add_error(p, hmac, "eab-hmac-file needs eab-kid in [ccs] (external account binding)");
+    resolve_policy(p, m, SEC_CCS, "[ccs]", &cfg->policy, NULL);
+}
+
+static void finish_stores(struct parser *p)
+{
+    for (size_t i = 0; i < p->cfg->store_count; i++) {
+        const struct config_store *s = &p->cfg->stores[i];
+        char label[sizeof(p->label)];
+
+        snprintf(label, sizeof(label), "[store \"%s\"]", s->name);
+        require(p, &p->store_meta[i], SEC_STORE, label, s->where.line, "location");
+        require(p, &p->store_meta[i], SEC_STORE, label, s->where.line, "password-file");
+    }
+}
+
+/* Keys of a certificate that belong to the other challenge type (or that webroot makes moot):
+ * set, they would be silently ignored, so they are errors. */
+static void check_challenge_keys(struct parser *p, const struct config_certificate *c,
+                                 const struct meta *m, const char *label, int dns)
+{
+    static const char *const http_keys[] = {"webroot", "http-port", "http-listen"};
+    static const char *const dns_keys[] = {"hook", "hook-timeout"};
+    static const char *const responder_keys[] = {"http-port", "http-listen"};
+    int line;
+
+    for (size_t i = 0; dns && i < COUNT(http_keys); i++)
+        if ((line = seen_line(m, SEC_CERTIFICATE, http_keys[i])))
+            add_error(p, line, "%s applies to challenge http-01; %s uses dns-01", http_keys[i],
+                      label);
+    for (size_t i = 0; !dns && i < COUNT(dns_keys); i++)
+        if ((line = seen_line(m, SEC_CERTIFICATE, dns_keys[i])))
+            add_error(p, line, "%s applies to challenge dns-01; %s uses http-01", dns_keys[i],
+                      label);
+    for (size_t i = 0; !dns && c->webroot && i < COUNT(responder_keys); i++)
+        if ((line = seen_line(m, SEC_CERTIFICATE, responder_keys[i])))
+            add_error(p, line,
+                      "%s configures the built-in http-01 responder, which webroot replaces in "
+                      "%s",
+                      responder_keys[i], label);
+    if (dns && !seen_line(m, SEC_CERTIFICATE, "hook"))
+        add_error(p, c->where.line, "missing key \"hook\" in %s (dns-01 needs a hook)", label);
+}
+
+/* Wildcards can only be proven by dns-01 (RFC 8555 §7.1.3), IP addresses not by dns-01
+ * (RFC 8738 §7). */
+static void check_domains(struct parser *p, const struct config_certificate *c,
+                          const struct meta *m, int dns)
+{
+    for (size_t i = 0; i < c->domain_count; i++) {
+        const char *d = c->domains[i];
+        if (store_name_is_ip_literal(d, strlen(d))) {
+            if (dns)
+                add_error(p, m->domain_line[i],
+                          "domain \"%s\" is an IP address, which dns-01 cannot prove: use "
+                          "challenge = http-01",
+                          d);
+        } else if (d[0] == '*' && !dns) {
+            add_error(p, m->domain_line[i],
+                      "domain \"%s\" is a wildcard, which only dns-01 can prove: set "
+                      "challenge = dns-01 and a hook",
+                      d);
+        }
+    }
+}
+
+static void finish_certificates(struct parser *p)
+{
+    struct config *cfg = p->cfg;
+
+    for (size_t i = 0; i < cfg->certificate_count; i++) {
+        struct config_certificate *c = &cfg->certificates[i];
+        const struct meta *m = &p->certificate_meta[i];
+        char label[sizeof(p->label)];
+        int dns;
+
+        snprintf(label, sizeof(label), "[certificate \"%s\"]", c->name);
+        require(p, m, SEC_CERTIFICATE, label, c->where.line, "domains");
+        if (set_default(p, &c->challenge, challenge_names[0]) < 0)
+            continue;
+        if (!seen_line(m, SEC_CERTIFICATE, "http-port"))
+            c->http_port = cfg->http_port;
+        if (!seen_line(m, SEC_CERTIFICATE, "key-type"))
+            c->key_type = cfg->key_type;
+        resolve_policy(p, m, SEC_CERTIFICATE, label, &c->policy, &cfg->policy);
+        dns = strcmp(c->challenge, "dns-01") == 0;
+        if (seen_line(m, SEC_CERTIFICATE, "challenge") &&
+            !good_line(m, SEC_CERTIFICATE, "challenge"))
+            continue; /* reported; which keys belong is unknown */
+        check_challenge_keys(p, c, m, label, dns);
+        check_domains(p, c, m, dns);
+    }
+}
+
+/* " (did you mean \"NAME\"?)" for a suggestion, or nothing. */
+static const char *hint(const struct suggestion *s, char *buf, size_t size)
+{
+    if (s->best)
+        snprintf(buf, size, " (did you mean \"%s\"?)", s->best);
+    else
+        buf[0] = '\0';
+    return buf;
+}
+
+static int certificate_has_deploy_store(const struct config *cfg, const char *cert)
+{
+    for (size_t i = 0; i < cfg->task_count; i++) {
+        const struct config_task *t = &cfg->tasks[i];
+        if (strcmp(t->certificate, cert) == 0 && t->type == TASK_DEPLOY_CCS && t->store &&
+            config_find_store(cfg, t->store))
+            return 1;
+    }
+    return 0;
+}
+
+static void check_task_store(struct parser *p, const struct config_task *t, const struct meta *m,
+                             const char *label)
+{
+    const struct config *cfg = p->cfg;
+    int line = good_line(m, SEC_TASK, "store");
+    struct suggestion s = {NULL, 0};
+    char buf[CONFIG_NAME_MAX + 32];
+
+    require(p, m, SEC_TASK, label, t->where.line, "store");
+    if (!line || config_find_store(cfg, t->store))
+        return;
+    for (size_t i = 0; i < cfg->store_count; i++)
+        suggest_consider(&s, t->store, cfg->stores[i].name);
+    add_error(p, line, "%s names store \"%s\", but there is no [store \"%s\"]%s", label, t->store,
+              t->store, hint(&s, buf, sizeof(buf)));
+}
+
+static void check_export(struct parser *p, const struct config_task *t, const struct meta *m,
+                         const char *label)
+{
+    const struct config_certificate *c = config_find_certificate(p->cfg, t->certificate);
+    int any = 0, pfx = seen_line(m, SEC_TASK, "pfx");
+
+    for (size_t i = 0; i < COUNT(export_path_keys); i++)
+        any |= seen_line(m, SEC_TASK, export_path_keys[i]) != 0;
+    if (!any)
+        add_error(p, t->where.line,
+                  "%s is an export task without anything to export: set at least one of cert, "
+                  "chain, fullchain, key, pfx",
+                  label);
+    if (pfx && c && !t->pfx_password_file && !seen_line(m, SEC_TASK, "pfx-password-file") &&
+        !c->pfx_password_file && !certificate_has_deploy_store(p->cfg, c->name))
+        add_error(p, pfx,
+                  "pfx in %s needs a password: set pfx-password-file here or in [certificate "
+                  "\"%s\"], or give the certificate a deploy-ccs task",
+                  label, c->name);
+}
+
+/* Keys that belong to another task type would be silently ignored: errors. */
+static void check_type_keys(struct parser *p, const struct config_task *t, const struct meta *m,
+                            const char *label)
+{
+    for (size_t k = 0; k < COUNT(task_keys); k++) {
+        unsigned types = task_keys[k].task_types;
+        int owner = 0; /* each type-specific key belongs to one type */
+
+        if (!types || (types & ONLY(t->type)) || !m->key_line[k])
+            continue;
+        while (owner < (int)COUNT(task_type_names) && !(types & ONLY(owner)))
+            owner++;
+        add_error(p, m->key_line[k], "key \"%s\" in %s applies to %s tasks, not %s",
+                  task_keys[k].name, label, task_type_name((enum task_type)owner),
+                  task_type_name(t->type));
+    }
+}
+
+static void check_task_certificate(struct parser *p, const struct config_task *t, const char *label)
+{
+    const struct config *cfg = p->cfg;
+    struct suggestion s = {NULL, 0};
+    char buf[CONFIG_NAME_MAX + 32];
+
+    if (config_find_certificate(cfg, t->certificate))
+        return;
+    for (size_t c = 0; c < cfg->certificate_count; c++)
+        suggest_consider(&s, t->certificate, cfg->certificates[c].name);
+    add_error(p, t->where.line,
+              "%s belongs to certificate \"%s\", but there is no [certificate \"%s\"]%s", label,
+              t->certificate, t->certificate, hint(&s, buf, sizeof(buf)));
+}
+
+static void finish_tasks(struct parser *p)
+{
+    const struct config *cfg = p->cfg;
+
+    for (size_t i = 0; i < cfg->task_count; i++) {
+        const struct config_task *t = &cfg->tasks[i];
+        const struct meta *m = &p->task_meta[i];
+        char label[sizeof(p->label)];
+
+        snprintf(label, sizeof(label), "[task \"%s.%s\"]", t->certificate, t->name);
+        check_task_certificate(p, t, label);
+        require(p, m, SEC_TASK, label, t->where.line, "type");
+        if (!good_line(m, SEC_TASK, "type"))
+            continue;
+        check_type_keys(p, t, m, label);
+        if (t->type == TASK_DEPLOY_CCS)
+            check_task_store(p, t, m, label);
+        else if (t->type == TASK_EXPORT)
+            check_export(p, t, m, label);
+        else
+            require(p, m, SEC_TASK, label, t->where.line, "program");
+    }
+}
+
+/* ---- loading ----------------------------------------------------------------------------- */
+
+/* The config file's directory, absolute. */
+static void config_dir(const char *path, char *out, size_t size)
+{
+    char dir[PATH_MAX];
+    const char *slash = strrchr(path, '/');
+
+    if (!slash)
+        snprintf(dir, sizeof(dir), ".");
+    else if (slash == path)
+        snprintf(dir, sizeof(dir), "/");
+    else
+        snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+    if (size >= PATH_MAX && realpath(dir, out))
+        return;
+    snprintf(out, size, "%s", dir);
+}
+
+/* Errors in line order (line 0, about the whole file, first); stable, so errors on one line keep
+ * the order they were found in. Insertion sort: there are at most CONFIG_ERRORS_MAX. */
+static void sort_errors(struct config_errors *e)
+{
+    for (size_t i = 1; i < e->count; i++) {
+        struct config_error item = e->items[i];
+        size_t j = i;
+        while (j > 0 && e->items[j - 1].where.line > item.where.line) {
+            e->items[j] = e->items[j - 1];
+            j--;
+        }
+        e->items[j] = item;
+    }
+}
+
+static void parse_file(struct parser *p)
+{
+    struct stat st;
+    int rc;
+
+    if (fstat(fileno(p->fp), &st) == 0 && !S_ISREG(st.st_mode)) {
+        add_error(p, 0, "not a regular file");
+        return;
+    }
+    rc = ini_parse_stream(read_line, p, on_key, p);
+    if (ferror(p->fp))
+        add_error(p, p->line + 1, "cannot read: %s", strerror(errno));
+    else if (rc == -2)
+        p->out_of_memory = 1;
+    else if (rc > 0 && p->errors->count == 0) /* a line the reader should have caught */
+        add_error(p, rc, "syntax error");
+}
+
+static void free_metas(struct parser *p)
+{
+    for (size_t i = 0; i < p->cfg->certificate_count; i++)
+        free(p->certificate_meta[i].domain_line);
+    free(p->store_meta);
+    free(p->certificate_meta);
+    free(p->task_meta);
+}
+
+int config_load(const char *path, struct config *out, struct config_errors *errors)
+{
+    struct parser p = {.cfg = out, .errors = errors, .file = path, .kind = SEC_NONE};
+
+    memset(out, 0, sizeof(*out));
+    memset(errors, 0, sizeof(*errors));
+    out->path = dup_or_flag(&p, path);
+    out->key_type = KEY_TYPE_DEFAULT;
+    out->policy.mode = RENEWAL_PERCENT_OF_LIFETIME;
+    out->policy.value = RENEWAL_DEFAULT_PERCENT;
+    out->http_port = CONFIG_DEFAULT_HTTP_PORT;
+    config_dir(path, p.dir, sizeof(p.dir));
+
+    p.fp = fopen(path, "r");
+    if (!p.fp) {
+        add_error(&p, 0, "cannot open: %s", strerror(errno));
+    } else {
+        parse_file(&p);
+        fclose(p.fp);
+        finish_ccs(&p);
+        finish_stores(&p);
+        finish_certificates(&p);
+        finish_tasks(&p);
+    }
+    free(p.buf);
+    free_metas(&p);
+    p.closing = 1;
+    if (p.errors_dropped)
+        add_error(&p, 0, "more than %d errors: only the first %d are listed", CONFIG_ERRORS_MAX,
+                  CONFIG_ERRORS_MAX);
+    if (p.out_of_memory)
+        add_error(&p, 0, "out of memory");
+    sort_errors(errors);
+    if (errors->count == 0 && !p.out_of_memory)
+        return 0;
+    config_free(out);
+    return -1;
+}
+
+void config_free(struct config *cfg)
+{
+    if (!cfg)
+        return;
+    free(cfg->path);
+    free(cfg->state_dir);
+    free(cfg->server);
+    free(cfg->ca_bundle);
+    free(cfg->eab_kid);
+    free(cfg->eab_hmac_file);
+    free(cfg->live_dir);
+    for (size_t i = 0; i < cfg->contact_count; i++)
+        free(cfg->contact[i]);
+    free(cfg->contact);
+    for (size_t i = 0; i < cfg->store_count; i++) {
+        struct config_store *s = &cfg->stores[i];
+        free(s->name);
+        free(s->location);
+        free(s->password_file);
+        free(s->group);
+    }
+    free(cfg->stores);
+    for (size_t i = 0; i < cfg->certificate_count; i++) {
+        struct config_certificate *c = &cfg->certificates[i];
+        for (size_t d = 0; d < c->domain_count; d++)
+            free(c->domains[d]);
+        free(c->domains);
+        free(c->name);
+        free(c->challenge);
+        free(c->webroot);
+        free(c->hook);
+        free(c->http_listen);
+        free(c->profile);
+        free(c->preferred_chain);
+        free(c->pfx_password_file);
+    }
+    free(cfg->certificates);
+    for (size_t i = 0; i < cfg->task_count; i++) {
+        struct config_task *t = &cfg->tasks[i];
+        free(t->name);
+        free(t->certificate);
+        free(t->store);
+        free(t->cert_path);
+        free(t->chain_path);
+        free(t->fullchain_path);
+        free(t->key_path);
+        free(t->pfx_path);
+        free(t->pfx_password_file);
+        free(t->owner);
+        free(t->group);
+        free(t->program);
+    }
+    free(cfg->tasks);
+    memset(cfg, 0, sizeof(*cfg));
+}
+
+void config_errors_free(struct config_errors *errors)
+{
+    if (!errors)
+        return;
+    free(errors->items);
+    errors->items = NULL;
+    errors->count = 0;
+}
+
+const struct config_store *config_find_store(const struct config *cfg, const char *name)
+{
+    for (size_t i = 0; cfg && name && i < cfg->store_count; i++)
+        if (cfg->stores[i].name && strcmp(cfg->stores[i].name, name) == 0)
+            return &cfg->stores[i];
+    return NULL;
+}
+
+const struct config_certificate *config_find_certificate(const struct config *cfg, const char *name)
+{
+    for (size_t i = 0; cfg && name && i < cfg->certificate_count; i++)
+        if (cfg->certificates[i].name && strcmp(cfg->certificates[i].name, name) == 0)
+            return &cfg->certificates[i];
+    return NULL;
+}
