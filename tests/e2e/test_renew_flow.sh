@@ -87,6 +87,18 @@ ok" "status: both ok"
 expect_eq "$(json_eval st.out '[c["name"] for c in d["certificates"] if c["days_left"] > 1000]')" "www
 wild" "status: Pebble's five-year certificates, days left"
 
+# ---- a dry run over existing state: the database and every file unchanged -----------------------
+dbsum() { sha256sum "$T/state/ccs.db" | cut -d' ' -f1; }
+db_before=$(dbsum)
+snapshot state >state.before
+snapshot store >store.dry
+run_ccs 0 dry2.out renew --config "$T/ccs.conf" --dry-run --force
+expect_contains dry2.out "www: would renew: forced" "dry run --force: says it would renew"
+expect_contains dry2.out "task ccs would run: dry run, nothing written: store main" "dry run: what the deploy would do"
+expect_eq "$(dbsum)" "$db_before" "dry run: the database is byte-for-byte unchanged"
+expect_snapshot_unchanged state.before state "dry run: the state directory is unchanged"
+expect_snapshot_unchanged store.dry store "dry run: the store is unchanged"
+
 # ---- nothing due: exit 2, nothing changes ---------------------------------------------------------
 snapshot store >store.before
 run_ccs 2 r2.out renew --config "$T/ccs.conf"
