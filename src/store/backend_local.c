@@ -17,6 +17,8 @@
 
 #include <openssl/rand.h>
 
+#include "util/fileio.h"
+
 struct local_store {
     int dirfd;
 };
@@ -139,20 +141,6 @@ static int local_read(struct store *st, const char *name, size_t max_len, struct
     return rc;
 }
 
-static int write_all(int fd, const unsigned char *data, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, data, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -1;
-        data += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 /* A fresh temp name: prefix + random hex. O_EXCL makes a collision an error, not an overwrite. */
 static int create_temp(int dirfd, char *name, size_t name_size)
 {
@@ -189,7 +177,7 @@ static int local_write_atomic(struct store *st, const char *name, const struct b
         errbuf_set_errno(err, "%s/%s: cannot set mode %04o", st->location, name, opts->mode);
         goto out;
     }
-    if (write_all(fd, data->data, data->len) < 0) {
+    if (fd_write_all(fd, data->data, data->len) < 0) {
         errbuf_set_errno(err, "%s/%s: cannot write", st->location, name);
         goto out;
     }

@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int write_all(int fd, const unsigned char *data, size_t len)
+int fd_write_all(int fd, const unsigned char *data, size_t len)
 {
     while (len > 0) {
         ssize_t n = write(fd, data, len);
@@ -48,7 +48,7 @@ int file_write_atomic(const char *path, const unsigned char *data, size_t len, u
     fd = mkostemp(temp, O_CLOEXEC);
     if (fd < 0)
         return errbuf_set_errno(err, "%s: cannot create a temporary file", path);
-    if (fchmod(fd, (mode_t)mode) < 0 || write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+    if (fchmod(fd, (mode_t)mode) < 0 || fd_write_all(fd, data, len) < 0 || fsync(fd) < 0) {
         errbuf_set_errno(err, "%s: cannot write", path);
         goto fail;
     }

@@ -12,6 +12,9 @@
 int file_write_atomic(const char *path, const unsigned char *data, size_t len, unsigned mode,
                       struct errbuf *err);
 
+/* write(2) until all LEN bytes are written (or an error other than EINTR). */
+int fd_write_all(int fd, const unsigned char *data, size_t len);
+
 /* mkdir -p with MODE for the directories it creates. */
 int dir_create(const char *path, unsigned mode, struct errbuf *err);
 
