@@ -14,7 +14,8 @@
 # Functions (each one exits the script with a clear message and the failing process's log tail
 # when something does not come up; call them directly, never in $(...) or a pipeline, since they
 # export variables and record the processes they start):
-#   challtestsrv_start      DNS_PORT, CHALLTEST_URL (http://127.0.0.1:PORT, its management API),
+#   challtestsrv_start      DNS_PORT, CHALLTEST_URL (http://127.0.0.1:PORT, its management API;
+#                           the port alone: CHALLTEST_MGMT_PORT),
 #                           CHALLTEST_STATE_DIR (used by acme/dns01-challtestsrv-hook)
 #   pebble_start [eab]      ACME_URL, ACME_CA_BUNDLE, ACME_PORT, PEBBLE_MGMT_PORT, PEBBLE_MGMT_URL,
 #                           HTTP01_PORT, TLSALPN_PORT, PEBBLE_LOG; with eab also EAB_KID, EAB_HMAC_FILE
@@ -30,7 +31,7 @@
 #                                     acme/fake_ari_proxy.py --help): FAKE_ACME_URL, FAKE_LOG,
 #                                     FAKE_PORT, FAKE_CONTROL_URL
 #   fake_ari_stop
-#   fake_ari_control WHAT JSON        POST JSON to the proxy's /_fake/WHAT (window, fault, reset-log)
+#   fake_ari_control WHAT JSON        POST JSON to the proxy's /_fake/WHAT (window, fault)
 #   fake_log_eval EXPR [ARG...]       python3 expression over r = the proxy's log records (a list of
 #                                     dicts), a = ARGs; prints like lib.sh's json_eval
 #   acme_cert_id CERT_PEM             the RFC 9773 certificate identifier of CERT_PEM's first
@@ -38,6 +39,9 @@
 #   acme_dump_logs [LINES]            the tail of every harness process's log, to stderr
 #   acme_cleanup                      what the EXIT trap runs; call it from your own EXIT trap if
 #                                     you set one (setting one replaces the harness's)
+# Also set: ACME_HOOK (acme/dns01-challtestsrv-hook: uacme-style dns-01 hook for challtestsrv),
+# ACME_FAILING_HOOK (acme/failing-hook: always exits 1), ACME_LIB_DIR (tests/e2e); in acme/ also
+# mini_acme.py (a minimal independent ACME client, to probe the server side) and lego-exec-adaptor.
 #
 # Processes are killed at exit (also on failure, INT, TERM), only those the harness started (by pid,
 # checked against their start time); a watchdog kills them within a second if the test shell dies
@@ -75,13 +79,15 @@ ACME_FAILING_HOOK=$ACME_LIB_DIR/acme/failing-hook
 
 # What the harness exports belongs to the harness: a nested harness (a test started from a test)
 # must not take its parent's for its own.
-unset DNS_PORT CHALLTEST_URL CHALLTEST_STATE_DIR CHALLTEST_PID ACME_URL ACME_CA_BUNDLE ACME_PORT \
-    PEBBLE_MGMT_PORT PEBBLE_MGMT_URL HTTP01_PORT TLSALPN_PORT PEBBLE_LOG EAB_KID EAB_HMAC_FILE \
+unset DNS_PORT CHALLTEST_MGMT_PORT CHALLTEST_URL CHALLTEST_STATE_DIR CHALLTEST_PID ACME_URL \
+    ACME_CA_BUNDLE ACME_PORT PEBBLE_MGMT_PORT PEBBLE_MGMT_URL HTTP01_PORT TLSALPN_PORT PEBBLE_LOG EAB_KID EAB_HMAC_FILE \
     FAKE_ACME_URL FAKE_LOG FAKE_PORT FAKE_CONTROL_URL
 
-ACME_RUN=$T/.acme # pid list, port reservations we hold, watchdog
+ACME_RUN=$T/.acme # challtestsrv hook state, scratch files
 mkdir -p "$ACME_RUN"
-: >"$ACME_RUN/pids"
+# The processes started, "pid:starttime:name" words, newest last, and the port reservations held:
+# kept in the shell's memory, not in files, so that cleanup works even if $T is removed under us.
+ACME_PROCS=""
 ACME_PORT_DIR=${TMPDIR:-/tmp}/ccs-acme-ports.$(id -u)
 ACME_PORTS_HELD=""
 ACME_WATCHDOG_PID=""
@@ -117,16 +123,31 @@ acme__running() {
 
 # acme__track NAME PID — remember a process the harness started (for cleanup and the watchdog)
 acme__track() {
-    echo "$2 $(acme__starttime "$2") $1" >>"$ACME_RUN/pids"
-    [ -n "$ACME_WATCHDOG_PID" ] || acme__start_watchdog
+    ACME_PROCS="$ACME_PROCS $2:$(acme__starttime "$2"):$1"
+    acme__start_watchdog # (re)started with the lists as they are now
+}
+
+# acme__forget PID — drop PID from ACME_PROCS
+acme__forget() {
+    _keep=""
+    for _w in $ACME_PROCS; do
+        [ "${_w%%:*}" = "$1" ] || _keep="$_keep $_w"
+    done
+    ACME_PROCS=$_keep
 }
 
 # acme__kill PID — TERM, up to 5 s for it to go, then KILL; reaps it. Only if it is still the
 # process we recorded (same start time).
 acme__kill() {
     _pid=$1
-    _want=$(awk -v p="$_pid" '$1 == p { print $2 }' "$ACME_RUN/pids" | tail -n 1)
-    if acme__running "$_pid" && [ "$(acme__starttime "$_pid")" = "$_want" ]; then
+    _want=""
+    for _w in $ACME_PROCS; do
+        if [ "${_w%%:*}" = "$_pid" ]; then
+            _want=${_w#*:}
+            _want=${_want%%:*}
+        fi
+    done
+    if [ -n "$_want" ] && acme__running "$_pid" && [ "$(acme__starttime "$_pid")" = "$_want" ]; then
         kill -TERM "$_pid" 2>/dev/null || true
         _i=0
         while acme__running "$_pid" && [ $_i -lt 50 ]; do
@@ -139,40 +160,54 @@ acme__kill() {
         fi
     fi
     wait "$_pid" 2>/dev/null || true
-    awk -v p="$_pid" '$1 != p' "$ACME_RUN/pids" >"$ACME_RUN/pids.new" && mv "$ACME_RUN/pids.new" "$ACME_RUN/pids"
+    acme__forget "$_pid"
 }
 
 # The watchdog: a subshell that sleeps while the test shell lives; if the shell vanishes without
-# cleaning up (SIGKILL), it kills the recorded processes (pid + start time must still match).
+# cleaning up (SIGKILL), it kills the recorded processes (pid + start time must still match) and
+# drops the port reservations. It gets the lists as they are when it starts: acme__track restarts
+# it after each new process.
 acme__start_watchdog() {
+    acme__stop_watchdog
     _parent=$$
     _pstart=$(acme__starttime $$)
     (
-        trap 'exit 0' TERM
-        while [ "$(acme__starttime "$_parent")" = "$_pstart" ]; do
-            sleep 1
+        trap 'exit 0' TERM # interrupts the wait; the sleep ends within a second by itself
+        while acme__running "$_parent" && [ "$(acme__starttime "$_parent")" = "$_pstart" ]; do
+            sleep 1 &
+            wait $!
         done
-        while read -r _p _s _n; do
-            [ "$(acme__starttime "$_p")" = "$_s" ] && kill -TERM "$_p" 2>/dev/null
-        done <"$ACME_RUN/pids"
+        for _w in $ACME_PROCS; do
+            _p=${_w%%:*} _s=${_w#*:}
+            [ "$(acme__starttime "$_p")" = "${_s%%:*}" ] && kill -TERM "$_p" 2>/dev/null
+        done
         _i=0
         while [ $_i -lt 20 ]; do
             _alive=0
-            while read -r _p _s _n; do
-                [ "$(acme__starttime "$_p")" = "$_s" ] && _alive=1
-            done <"$ACME_RUN/pids"
+            for _w in $ACME_PROCS; do
+                _p=${_w%%:*} _s=${_w#*:}
+                [ "$(acme__starttime "$_p")" = "${_s%%:*}" ] && _alive=1
+            done
             [ $_alive = 1 ] || break
             sleep 0.1
             _i=$((_i + 1))
         done
-        while read -r _p _s _n; do
-            [ "$(acme__starttime "$_p")" = "$_s" ] && kill -KILL "$_p" 2>/dev/null
-        done <"$ACME_RUN/pids"
-        for _port in $(cat "$ACME_RUN/ports" 2>/dev/null); do
-            rm -rf "$ACME_PORT_DIR/$_port"
+        for _w in $ACME_PROCS; do
+            _p=${_w%%:*} _s=${_w#*:}
+            [ "$(acme__starttime "$_p")" = "${_s%%:*}" ] && kill -KILL "$_p" 2>/dev/null
+        done
+        for _port in $ACME_PORTS_HELD; do
+            rm -rf "${ACME_PORT_DIR:?}/$_port"
         done
     ) </dev/null >/dev/null 2>&1 &
     ACME_WATCHDOG_PID=$!
+}
+
+acme__stop_watchdog() {
+    [ -n "$ACME_WATCHDOG_PID" ] || return 0
+    kill -TERM "$ACME_WATCHDOG_PID" 2>/dev/null || true
+    wait "$ACME_WATCHDOG_PID" 2>/dev/null || true
+    ACME_WATCHDOG_PID=""
 }
 
 # acme_dump_logs [LINES] — the tail of every harness log to stderr
@@ -191,17 +226,15 @@ acme_cleanup() {
         echo "acme_lib: exit status $_rc; harness logs follow" >&2
         acme_dump_logs 40
     fi
-    if [ -n "$ACME_WATCHDOG_PID" ]; then
-        kill -TERM "$ACME_WATCHDOG_PID" 2>/dev/null || true
-        wait "$ACME_WATCHDOG_PID" 2>/dev/null || true
-        ACME_WATCHDOG_PID=""
-    fi
+    acme__stop_watchdog
     # newest first: the proxy before Pebble before challtestsrv
-    if [ -f "$ACME_RUN/pids" ]; then
-        for _p in $(awk '{ print $1 }' "$ACME_RUN/pids" | sed -n '1!G;h;$p'); do
-            acme__kill "$_p"
-        done
-    fi
+    _rev=""
+    for _w in $ACME_PROCS; do
+        _rev="${_w%%:*} $_rev"
+    done
+    for _p in $_rev; do
+        acme__kill "$_p"
+    done
     acme__release_ports
     if [ "${ACME_OWN_TMP:-0}" = 1 ] && [ "${ACME_KEEP_TMP:-0}" != 1 ]; then
         cd / && rm -rf "$T"
@@ -246,6 +279,13 @@ acme__reserve_port() {
     if [ "$_hi" -le $((_lo + 1000)) ]; then
         _lo=$(($(cut -f2 /proc/sys/net/ipv4/ip_local_port_range) + 1)) _hi=65535
     fi
+    # the harness's own test forces a taken port once: ACME_FORCE_PORT_<VAR>=PORT
+    eval "_forced=\${ACME_FORCE_PORT_$_var:-}"
+    if [ -n "$_forced" ]; then
+        unset "ACME_FORCE_PORT_$_var"
+        eval "$_var=\$_forced"
+        return 0
+    fi
     _tries=0
     while [ $_tries -lt 200 ]; do
         _tries=$((_tries + 1))
@@ -255,12 +295,11 @@ acme__reserve_port() {
             # held: by a live test, or left by one that died (owner gone or a different process)
             read -r _op _os <"$ACME_PORT_DIR/$_port/owner" 2>/dev/null || continue
             [ "$(acme__starttime "$_op")" = "$_os" ] && continue
-            rm -rf "$ACME_PORT_DIR/$_port"
+            rm -rf "${ACME_PORT_DIR:?}/$_port"
             mkdir "$ACME_PORT_DIR/$_port" 2>/dev/null || continue
         fi
         echo "$$ $(acme__starttime $$)" >"$ACME_PORT_DIR/$_port/owner"
         ACME_PORTS_HELD="$ACME_PORTS_HELD $_port"
-        echo "$_port" >>"$ACME_RUN/ports"
         if acme__port_bindable "$_port" "$@"; then
             eval "$_var=\$_port"
             return 0
@@ -275,26 +314,32 @@ acme__release_ports() {
         rm -rf "${ACME_PORT_DIR:?}/$_port"
     done
     ACME_PORTS_HELD=""
-    : >"$ACME_RUN/ports"
 }
 
 # --- waiting ---------------------------------------------------------------------------------------
 
 # acme__wait_ready NAME PID LOG SECONDS CMD... — poll CMD every 0.1 s until it succeeds. Returns 0
-# when ready, 2 when the process died with "address already in use" (caller retries with new
-# ports); dies with the log tail if the process died otherwise or SECONDS passed.
+# when ready, 2 when the process logged "address already in use" (it is stopped; the caller
+# retries with new ports: pebble-challtestsrv logs a failed bind and keeps running without that
+# listener); dies with the log tail if the process died otherwise or SECONDS passed.
 acme__wait_ready() {
     _name=$1 _wpid=$2 _wlog=$3 _secs=$4
     shift 4
     _n=0
     while [ $_n -lt $((_secs * 10)) ]; do
+        if grep -qi 'address already in use' "$_wlog" 2>/dev/null; then
+            echo "acme_lib: $_name: a port was taken meanwhile; retrying with others" >&2
+            acme__kill "$_wpid"
+            return 2
+        fi
         if "$@" >/dev/null 2>&1; then
             return 0
         fi
         if ! acme__running "$_wpid"; then
             wait "$_wpid" 2>/dev/null && _st=0 || _st=$?
-            awk -v p="$_wpid" '$1 != p' "$ACME_RUN/pids" >"$ACME_RUN/pids.new" && mv "$ACME_RUN/pids.new" "$ACME_RUN/pids"
+            acme__forget "$_wpid"
             if grep -qi 'address already in use' "$_wlog" 2>/dev/null; then
+                echo "acme_lib: $_name: a port was taken meanwhile; retrying with others" >&2
                 return 2
             fi
             echo "acme_lib: $_name (pid $_wpid) exited with status $_st before it was ready; $_wlog:" >&2
@@ -321,6 +366,10 @@ s.sendto(q, ("127.0.0.1", int(sys.argv[1])))
 data, _ = s.recvfrom(512)
 sys.exit(0 if data[:2] == q[:2] else 1)
 PY
+}
+
+acme__challtest_ready() {
+    curl -s -m 2 -o /dev/null "http://127.0.0.1:$1/" && acme__dns_answers "$2"
 }
 
 # --- certificates for the harness's own HTTPS ----------------------------------------------------
@@ -362,30 +411,32 @@ challtestsrv_start() {
     while :; do
         _attempt=$((_attempt + 1))
         acme__reserve_port DNS_PORT tcp udp
-        acme__reserve_port _ct_mgmt tcp
+        acme__reserve_port CHALLTEST_MGMT_PORT tcp
         # its own http-01, https-01 and tls-alpn-01 responders are off: the client under test
         # answers those. (2.4 has no DoH listener, so no -doh flag.)
-        pebble-challtestsrv -dns01 "127.0.0.1:$DNS_PORT" -management "127.0.0.1:$_ct_mgmt" \
+        pebble-challtestsrv -dns01 "127.0.0.1:$DNS_PORT" -management "127.0.0.1:$CHALLTEST_MGMT_PORT" \
             -http01 "" -https01 "" -tlsalpn01 "" -defaultIPv4 127.0.0.1 -defaultIPv6 "" \
             </dev/null >"$_log" 2>&1 &
         CHALLTEST_PID=$!
         acme__track challtestsrv "$CHALLTEST_PID"
         _rc=0
+        # ready: the management API answers (any HTTP status) and so does the DNS
         acme__wait_ready pebble-challtestsrv "$CHALLTEST_PID" "$_log" 20 \
-            sh -c "curl -s -o /dev/null http://127.0.0.1:$_ct_mgmt/ && exit 0; exit 1" || _rc=$?
+            acme__challtest_ready "$CHALLTEST_MGMT_PORT" "$DNS_PORT" || _rc=$?
         if [ $_rc -eq 2 ] && [ $_attempt -lt 5 ]; then
             CHALLTEST_PID=""
             continue
         fi
-        [ $_rc -eq 0 ] || { tail -n 30 "$_log" >&2; acme_die "pebble-challtestsrv could not bind its ports after $_attempt tries"; }
-        acme__wait_ready "pebble-challtestsrv DNS" "$CHALLTEST_PID" "$_log" 10 \
-            acme__dns_answers "$DNS_PORT" || acme_die "pebble-challtestsrv DNS on $DNS_PORT does not answer"
+        [ $_rc -eq 0 ] || {
+            tail -n 30 "$_log" >&2
+            acme_die "pebble-challtestsrv could not bind its ports after $_attempt tries"
+        }
         break
     done
-    CHALLTEST_URL=http://127.0.0.1:$_ct_mgmt
+    CHALLTEST_URL=http://127.0.0.1:$CHALLTEST_MGMT_PORT
     CHALLTEST_STATE_DIR=$ACME_RUN/challtest-txt
     mkdir -p "$CHALLTEST_STATE_DIR"
-    export DNS_PORT CHALLTEST_URL CHALLTEST_STATE_DIR
+    export DNS_PORT CHALLTEST_MGMT_PORT CHALLTEST_URL CHALLTEST_STATE_DIR
 }
 
 # challtest_txt NAME — the TXT values challtestsrv's DNS serves for NAME (e.g.
@@ -490,8 +541,8 @@ EOF
         acme__track pebble "$ACME_PEBBLE_PID"
         _rc=0
         acme__wait_ready pebble "$ACME_PEBBLE_PID" "$PEBBLE_LOG" 30 \
-            sh -c "curl -sf -o /dev/null --cacert '$ACME_CA_BUNDLE' https://127.0.0.1:$ACME_PORT/dir &&
-                   curl -sf -o /dev/null --cacert '$ACME_CA_BUNDLE' https://127.0.0.1:$PEBBLE_MGMT_PORT/roots/0" ||
+            sh -c "curl -sf -m 2 -o /dev/null --cacert '$ACME_CA_BUNDLE' https://127.0.0.1:$ACME_PORT/dir &&
+                   curl -sf -m 2 -o /dev/null --cacert '$ACME_CA_BUNDLE' https://127.0.0.1:$PEBBLE_MGMT_PORT/roots/0" ||
             _rc=$?
         if [ $_rc -eq 2 ] && [ $_attempt -lt 5 ]; then
             ACME_PEBBLE_PID=""
@@ -515,7 +566,7 @@ pebble_stop() {
 # acme__mgmt_get PATH OUTFILE — GET from Pebble's management API, dies on any error
 acme__mgmt_get() {
     [ -n "${PEBBLE_MGMT_URL:-}" ] || acme_die "Pebble's management API: pebble_start first"
-    if ! curl -sS -f --cacert "$ACME_CA_BUNDLE" -o "$2" "$PEBBLE_MGMT_URL$1" 2>"$2.err"; then
+    if ! curl -sS -f -m 30 --cacert "$ACME_CA_BUNDLE" -o "$2" "$PEBBLE_MGMT_URL$1" 2>"$2.err"; then
         cat "$2.err" >&2
         acme_die "GET $PEBBLE_MGMT_URL$1 failed"
     fi
@@ -595,7 +646,7 @@ fake_ari_start() {
         acme__track fake_ari_proxy "$ACME_FAKE_PID"
         _rc=0
         acme__wait_ready fake_ari_proxy "$ACME_FAKE_PID" "$_log" 20 \
-            curl -sf -o /dev/null --cacert "$ACME_CA_BUNDLE" "https://127.0.0.1:$FAKE_PORT/_fake/ping" || _rc=$?
+            curl -sf -m 2 -o /dev/null --cacert "$ACME_CA_BUNDLE" "https://127.0.0.1:$FAKE_PORT/_fake/ping" || _rc=$?
         if [ $_rc -eq 2 ] && [ $_attempt -lt 5 ]; then
             ACME_FAKE_PID=""
             continue
@@ -618,7 +669,7 @@ fake_ari_stop() {
 # fake_ari_control fault '{"status": 429, "match": "/order-plz"}'. Prints the proxy's answer.
 fake_ari_control() {
     [ -n "${FAKE_CONTROL_URL:-}" ] || acme_die "fake_ari_control: fake_ari_start first"
-    if ! curl -sS -f --cacert "$ACME_CA_BUNDLE" -H 'Content-Type: application/json' \
+    if ! curl -sS -f -m 30 --cacert "$ACME_CA_BUNDLE" -H 'Content-Type: application/json' \
         --data-binary "$2" "$FAKE_CONTROL_URL/$1" >"$ACME_RUN/control.out" 2>&1; then
         cat "$ACME_RUN/control.out" >&2
         acme_die "fake_ari_control $1 $2 failed"

@@ -92,7 +92,7 @@ run_cmd 0 hook1.out "$ACME_HOOK" begin dns-01 two.example tok1 VALUE_one-1
 run_cmd 0 hook2.out "$ACME_HOOK" begin dns-01 '*.two.example' tok2 VALUE_two-2
 expect_eq "$(challtest_txt _acme-challenge.two.example | tr '\n' ' ')" "VALUE_one-1 VALUE_two-2 " \
     "hook: a wildcard and its base name publish side by side (\"*.\" stripped)"
-run_cmd 0 hook3.out "$ACME_HOOK" done dns-01 two.example tok1 VALUE_one-1
+run_cmd 0 hook3.out "$ACME_HOOK" "done" dns-01 two.example tok1 VALUE_one-1
 expect_eq "$(challtest_txt _acme-challenge.two.example)" VALUE_two-2 \
     "hook: done withdraws its own value only"
 run_cmd 0 hook4.out "$ACME_HOOK" failed dns-01 two.example tok2 VALUE_two-2
@@ -141,7 +141,7 @@ for s in 0x0102 0x80ff 0x00a1b2 0x7f; do
     openssl x509 -req -in id.csr -CA idca.pem -CAkey idca.key -set_serial "$s" -days 1 \
         -extfile id.ext -out "id$s.pem" 2>/dev/null
     mine=$(acme_cert_id "id$s.pem")
-    theirs=$(python3 -c '
+    theirs=$(python3 -B -c '
 import sys; sys.path.insert(0, sys.argv[1])
 import fake_ari_proxy as f
 print(f.cert_id_of_der(f.first_pem_der(open(sys.argv[2]).read())))' "$E2E/acme" "id$s.pem")
@@ -166,9 +166,9 @@ expect_eq "$(json_eval fake-dir.json 'd["newOrder"]')" "https://127.0.0.1:$FAKE_
 lego_run 0 lego-fake.out "through the proxy" --server "$FAKE_ACME_URL" --domains ari.example \
     --http --http.port "127.0.0.1:$HTTP01_PORT" --path "$T/lego-fake" run
 expect_chain "$T/lego-fake/certificates/ari.example.crt" root.pem DNS:ari.example "through the proxy"
-expect_eq "$(fake_log_eval '[x["payload"]["identifiers"][0]["value"] for x in r if x["endpoint"] == "newOrder"]')" \
+expect_eq "$(fake_log_eval '[x["payload"]["identifiers"][0]["value"] for x in r if x["endpoint"] == "newOrder" and x["status"] == 201]')" \
     ari.example "proxy log: lego's newOrder payload recorded"
-expect_eq "$(fake_log_eval '[x["protected"]["url"] for x in r if x["endpoint"] == "newOrder"]')" \
+expect_eq "$(fake_log_eval '[x["protected"]["url"] for x in r if x["endpoint"] == "newOrder" and x["status"] == 201]')" \
     "https://127.0.0.1:$FAKE_PORT/order-plz" "proxy log: the JWS was signed for the proxy's URL"
 expect_eq "$(fake_log_eval 'sorted(set(x.get("problem") or x["status"] for x in r if x["kind"] == "forward") - {200, 201, 204, "urn:ietf:params:acme:error:badNonce"})')" \
     "" "proxy log: every forwarded request succeeded (but Pebble's deliberate badNonce)"
@@ -199,7 +199,7 @@ $MINI --server "$FAKE_ACME_URL" --ca "$ACME_CA_BUNDLE" --workdir "$T/mini-fake" 
     --profile shortlived --replaces "$cid" --out prof.pem ari.example >mini-prof.json || true
 expect_eq "$(json_eval mini-prof.json 'd.get("final", {}).get("status")')" valid "profile + replaces: issued through the proxy"
 expect_eq "$(json_eval mini-prof.json 'd["order"].get("profile")')" shortlived "profile: echoed in the order"
-expect_eq "$(fake_log_eval '[(x["profile"], x["replaces"], x["replaces_known"]) for x in r if x["endpoint"] == "newOrder" and "profile" in x]')" \
+expect_eq "$(fake_log_eval '[(x["profile"], x["replaces"], x["replaces_known"]) for x in r if x["endpoint"] == "newOrder" and "profile" in x and x["status"] == 201]')" \
     "[\"shortlived\", \"$cid\", true]" "proxy log: profile, replaces (known) recorded"
 $MINI --server "$FAKE_ACME_URL" --ca "$ACME_CA_BUNDLE" --workdir "$T/mini-fake" --order-only \
     --profile nosuch ari.example >mini-badprof.json || true
@@ -275,6 +275,42 @@ lego_run 0 lego-alt1.out "alternate roots: preferred chain" --server "$ACME_URL"
 expect_chain "$T/lego-alt/certificates/alt1.example.crt" root-alt.pem DNS:alt1.example \
     "--preferred-chain '$alt_cn' ends at root 1"
 
+# === a port taken by someone else between the check and the start: each daemon is retried ========
+acme__reserve_port BUSY_TCP tcp
+acme__reserve_port BUSY_UDP udp
+python3 -c 'import socket, sys, time
+t = socket.socket(); t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+t.bind(("127.0.0.1", int(sys.argv[1]))); t.listen()
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("127.0.0.1", int(sys.argv[2])))
+open(sys.argv[3], "w").close()
+time.sleep(600)' "$BUSY_TCP" "$BUSY_UDP" "$T/busy.ready" </dev/null >busy.log 2>&1 &
+busy=$!
+i=0
+while [ ! -e busy.ready ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+cat >collide.sh <<'EOF'
+ACME_LIB_DIR=$1
+. "$ACME_LIB_DIR/acme_lib.sh"
+challtestsrv_start
+pebble_start
+fake_ari_start
+curl -sf -m 10 --cacert "$ACME_CA_BUNDLE" "$FAKE_ACME_URL" >/dev/null && echo "all up"
+EOF
+set +e
+ACME_FORCE_PORT_DNS_PORT=$BUSY_UDP ACME_FORCE_PORT_CHALLTEST_MGMT_PORT=$BUSY_TCP \
+    ACME_FORCE_PORT_ACME_PORT=$BUSY_TCP ACME_FORCE_PORT_FAKE_PORT=$BUSY_TCP \
+    CCS_TEST_TMP=$T/collide sh collide.sh "$E2E" >collide.out 2>&1
+rc=$?
+set -e
+expect_eq "$rc" 0 "taken ports: the harness still comes up"
+expect_contains collide.out "all up" "taken ports: challtestsrv, Pebble and the proxy all answer"
+for who in pebble-challtestsrv pebble fake_ari_proxy; do
+    expect_contains collide.out "acme_lib: $who: a port was taken meanwhile; retrying" "taken ports: $who retried"
+done
+if acme__running "$busy"; then ok "taken ports: the other process holding them was left alone"; else
+    fail "the process holding the busy ports is gone"; fi
+kill "$busy" 2>/dev/null || true
+wait "$busy" 2>/dev/null || true
+
 # === the harness cleans up: on failure, and when the test shell is SIGKILLed =======================
 cat >nested.sh <<'EOF'
 ACME_LIB_DIR=$1
@@ -283,6 +319,7 @@ challtestsrv_start
 pebble_start
 echo "$CHALLTEST_PID $ACME_PEBBLE_PID $DNS_PORT $ACME_PORT" >"$2"
 if [ "$3" = fail ]; then exit 3; fi
+if [ "$3" = rmfail ]; then cd / && rm -rf "$T" && exit 4; fi
 while :; do sleep 1; done
 EOF
 CCS_TEST_TMP=$T/nested1 sh nested.sh "$E2E" nested1.pids fail >nested1.out 2>&1 && rc=0 || rc=$?
@@ -295,6 +332,15 @@ for p in $p1 $p2; do
 done
 for port in $port1 $port2; do
     if [ -d "$ACME_PORT_DIR/$port" ]; then fail "cleanup: port $port still reserved"; else ok "cleanup: port $port released"; fi
+done
+
+# ... even when the scratch directory was removed under it (the lists are in the shell's memory)
+CCS_TEST_TMP=$T/nested3 sh nested.sh "$E2E" "$T/nested3.pids" rmfail >nested3.out 2>&1 && rc=0 || rc=$?
+expect_eq "$rc" 4 "cleanup without \$T: exit status kept"
+read -r p1 p2 port1 port2 <nested3.pids
+for p in $p1 $p2; do
+    if acme__running "$p"; then fail "cleanup without \$T: pid $p still running"; else
+        ok "cleanup without \$T: pid $p gone"; fi
 done
 
 CCS_TEST_TMP=$T/nested2 sh nested.sh "$E2E" nested2.pids run >nested2.out 2>&1 &

@@ -53,7 +53,7 @@ from urllib.parse import urlsplit
 
 HOP_BY_HOP = {
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
-    "transfer-encoding", "upgrade", "content-length", "host",
+    "transfer-encoding", "upgrade", "content-length", "host", "expect",
 }
 CERT_ID_RE = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$")
 ERR = "urn:ietf:params:acme:error:"
@@ -246,7 +246,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send_header(k, v)
         if content_type and not seen_ct:
             self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
+        if status not in (204, 304):
+            self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
