@@ -199,6 +199,21 @@ int certfiles_pending_key(const struct cert_paths *p, int key_type, EVP_PKEY **k
     return 0;
 }
 
+void certfiles_prune(const struct cert_paths *p)
+{
+    char live[PATH_MAX] = "", previous[PATH_MAX] = "", link[PATH_MAX];
+    ssize_t n;
+
+    n = readlink(p->live, live, sizeof(live) - 1);
+    live[n > 0 ? n : 0] = '\0';
+    if (!live[0])
+        return; /* nothing installed yet: nothing to tell strays from */
+    snprintf(link, sizeof(link), "%s/previous", p->dir);
+    n = readlink(link, previous, sizeof(previous) - 1);
+    previous[n > 0 ? n : 0] = '\0';
+    prune_old_sets(p, live, previous[0] ? previous : live);
+}
+
 void certfiles_clear_pending(const struct cert_paths *p)
 {
     unlink(p->pending_key);

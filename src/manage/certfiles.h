@@ -42,4 +42,8 @@ int certfiles_pending_key(const struct cert_paths *p, int key_type, EVP_PKEY **k
                           struct errbuf *err);
 void certfiles_clear_pending(const struct cert_paths *p);
 
+/* Remove certificate sets other than live and previous: those of runs killed between writing a
+ * set and switching to it. */
+void certfiles_prune(const struct cert_paths *p);
+
 #endif

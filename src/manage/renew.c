@@ -494,7 +494,7 @@ static void renew_one(struct run *r, struct acme_client **client,
 {
     struct cert_paths paths;
     struct cert_record rec;
-    struct cert_summary sum = {0};
+    struct cert_summary sum = {0}, ns = {0};
     struct policy_input in = {0};
     struct policy_decision d;
     struct acme_issued issued = {0};
@@ -515,6 +515,8 @@ static void renew_one(struct run *r, struct acme_client **client,
         snprintf(out->message, sizeof(out->message), "%s", err.msg);
         goto out;
     }
+    if (!r->opts->dry_run)
+        certfiles_prune(&paths);
     if (live && cert_summarise(live, &sum, &err) < 0) {
         snprintf(out->message, sizeof(out->message), "%s", err.msg);
         goto out;
@@ -582,10 +584,10 @@ static void renew_one(struct run *r, struct acme_client **client,
         goto tasks;
     }
     {
-        /* Complete and verified (acme_issue checked key and names): install, then record. */
+        /* Complete and verified (acme_issue checked key and names): install, then record. NS
+         * lives as long as ENV, which points into it. */
         BIO *bio = BIO_new_mem_buf(issued.cert_pem, -1);
         X509 *fresh = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
-        struct cert_summary ns;
         BIO_free(bio);
         if (!fresh || cert_summarise(fresh, &ns, &err) < 0 ||
             certfiles_install(&paths, ns.serial, issued.cert_pem, issued.chain_pem,
