@@ -118,24 +118,35 @@ static const struct cert_field {
     enum field_kind kind;
     size_t offset, size;
 } cert_fields[] = {
-#define FIELD(kind, member)                                                                       \
+/* clang-format off */
+#define FIELD(kind, member) \
     {#member, kind, offsetof(struct cert_record, member), sizeof(((struct cert_record *)0)->member)}
-    FIELD(FIELD_TEXT, name),          FIELD(FIELD_TEXT, serial),
-    FIELD(FIELD_TEXT, thumbprint),    FIELD(FIELD_TIME, not_before),
-    FIELD(FIELD_TIME, not_after),     FIELD(FIELD_TIME, last_renewal),
-    FIELD(FIELD_TIME, ari_start),     FIELD(FIELD_TIME, ari_end),
-    FIELD(FIELD_TIME, ari_next_check), FIELD(FIELD_TIME, renew_at),
-    FIELD(FIELD_TIME, last_attempt),  FIELD(FIELD_INT, last_ok),
-    FIELD(FIELD_TEXT, last_message),  FIELD(FIELD_INT, failure_count),
-    FIELD(FIELD_TIME, next_attempt),  FIELD(FIELD_TEXT, pending_order),
-    FIELD(FIELD_TEXT, pending_key),   FIELD(FIELD_TIME, pending_since),
+    FIELD(FIELD_TEXT, name),
+    FIELD(FIELD_TEXT, serial),
+    FIELD(FIELD_TEXT, thumbprint),
+    FIELD(FIELD_TIME, not_before),
+    FIELD(FIELD_TIME, not_after),
+    FIELD(FIELD_TIME, last_renewal),
+    FIELD(FIELD_TIME, ari_start),
+    FIELD(FIELD_TIME, ari_end),
+    FIELD(FIELD_TIME, ari_next_check),
+    FIELD(FIELD_TIME, renew_at),
+    FIELD(FIELD_TIME, last_attempt),
+    FIELD(FIELD_INT, last_ok),
+    FIELD(FIELD_TEXT, last_message),
+    FIELD(FIELD_INT, failure_count),
+    FIELD(FIELD_TIME, next_attempt),
+    FIELD(FIELD_TEXT, pending_order),
+    FIELD(FIELD_TEXT, pending_key),
+    FIELD(FIELD_TIME, pending_since),
 #undef FIELD
+    /* clang-format on */
 };
 #define CERT_FIELD_COUNT (sizeof(cert_fields) / sizeof(cert_fields[0]))
 
-#define CERT_COLUMNS                                                                              \
-    "name, serial, thumbprint, not_before, not_after, last_renewal, ari_start, ari_end, "         \
-    "ari_next_check, renew_at, last_attempt, last_ok, last_message, failure_count, "              \
+#define CERT_COLUMNS                                                                               \
+    "name, serial, thumbprint, not_before, not_after, last_renewal, ari_start, ari_end, "          \
+    "ari_next_check, renew_at, last_attempt, last_ok, last_message, failure_count, "               \
     "next_attempt, pending_order, pending_key, pending_since"
 
 /* History queries return the columns of struct history_row in this order. */
@@ -276,8 +287,8 @@ static int check_cert_name(struct state_db *db, const char *name, const char *op
     if (!name || !name[0])
         return errbuf_set(err, "state %s: %s: no certificate name", db->path, op);
     if (strlen(name) >= sizeof(((struct cert_record *)0)->name))
-        return errbuf_set(err, "state %s: %s: certificate name longer than %zu bytes", db->path,
-                          op, sizeof(((struct cert_record *)0)->name) - 1);
+        return errbuf_set(err, "state %s: %s: certificate name longer than %zu bytes", db->path, op,
+                          sizeof(((struct cert_record *)0)->name) - 1);
     return 0;
 }
 
@@ -390,7 +401,7 @@ static int switch_to_wal(struct state_db *db, struct errbuf *err)
 
     for (int waited = 0;; waited += WAL_RETRY_STEP_MS) {
         rc = pragma_check(db, "PRAGMA journal_mode = WAL", "wal", err);
-        if (1)
+        if ((rc & 0xff) != SQLITE_BUSY || waited >= STATE_BUSY_TIMEOUT_MS)
             break;
         usleep(WAL_RETRY_STEP_MS * 1000);
     }
@@ -424,7 +435,7 @@ static int migrate(struct state_db *db, struct errbuf *err)
     }
     if (refuse_version(db, version, err) < 0)
         goto rollback;
-    for (int from = version; from < STATE_SCHEMA_VERSION; from++) {
+    for (int from = version; from >= 0 && from < STATE_SCHEMA_VERSION; from++) {
         int now = -1;
         if (migrations[from](db->conn) != SQLITE_OK) {
             fail(db, err, "cannot migrate schema from version %d to %d", from, from + 1);
@@ -465,8 +476,7 @@ static int prepare_all(struct state_db *db, struct errbuf *err)
     for (size_t i = 0; i < CERT_FIELD_COUNT; i++)
         if (strcmp(sqlite3_column_name(get, (int)i), cert_fields[i].column) != 0)
             return errbuf_set(err, "state %s: internal error: column %zu is %s, expected %s",
-                              db->path, i, sqlite3_column_name(get, (int)i),
-                              cert_fields[i].column);
+                              db->path, i, sqlite3_column_name(get, (int)i), cert_fields[i].column);
     return 0;
 }
 
@@ -524,7 +534,12 @@ int state_open(const char *state_dir, struct state_db **out, struct errbuf *err)
     }
     if (refuse_version(db, version, err) < 0)
         goto fail;
-    if (configure(db, err) < 0 || migrate(db, err) < 0 || prepare_all(db, err) < 0)
+    if (configure(db, err) < 0)
+        goto fail;
+    /* Up to date (every open but the first): no write lock, so `ccs status` never waits for one. */
+    if (version < STATE_SCHEMA_VERSION && migrate(db, err) < 0)
+        goto fail;
+    if (prepare_all(db, err) < 0)
         goto fail;
     if (pthread_mutex_init(&db->lock, NULL) != 0) {
         errbuf_set(err, "state %s: cannot create mutex", db->path);
@@ -631,11 +646,9 @@ int state_cert_put(struct state_db *db, const struct cert_record *rec, struct er
     int rc, ret = 0;
 
     if (name_len == 0)
-        return errbuf_set(err, "state %s: cannot store certificate: no certificate name",
-                          db->path);
+        return errbuf_set(err, "state %s: cannot store certificate: no certificate name", db->path);
     if (name_len == sizeof(rec->name))
-        return errbuf_set(err, "state %s: cannot store certificate: name not terminated",
-                          db->path);
+        return errbuf_set(err, "state %s: cannot store certificate: name not terminated", db->path);
     pthread_mutex_lock(&db->lock);
     rc = bind_cert(stmt, rec);
     if (rc == SQLITE_OK)
@@ -705,8 +718,8 @@ int state_renewal_add(struct state_db *db, const char *cert, time_t when, int ok
     return ret;
 }
 
-int state_task_run_add(struct state_db *db, const char *cert, const char *task, time_t when,
-                       int ok, const char *message, struct errbuf *err)
+int state_task_run_add(struct state_db *db, const char *cert, const char *task, time_t when, int ok,
+                       const char *message, struct errbuf *err)
 {
     sqlite3_stmt *add = db->stmt[ST_TASK_RUN_ADD];
     char what[512];
@@ -715,8 +728,8 @@ int state_task_run_add(struct state_db *db, const char *cert, const char *task, 
     if (check_cert_name(db, cert, "cannot record task run", err) < 0)
         return -1;
     if (!task || !task[0])
-        return errbuf_set(err, "state %s: cannot record task run of '%s': no task name",
-                          db->path, cert);
+        return errbuf_set(err, "state %s: cannot record task run of '%s': no task name", db->path,
+                          cert);
     snprintf(what, sizeof(what), "cannot record task run '%s' of '%s'", task, cert);
     pthread_mutex_lock(&db->lock);
     rc = bind_string(add, 1, cert);
@@ -781,8 +794,8 @@ fail:
 }
 
 static int history_list(struct state_db *db, enum stmt_id all, enum stmt_id one, const char *kind,
-                        const char *cert, size_t limit, struct history_row **rows,
-                        size_t *count, struct errbuf *err)
+                        const char *cert, size_t limit, struct history_row **rows, size_t *count,
+                        struct errbuf *err)
 {
     sqlite3_stmt *stmt = db->stmt[cert ? one : all];
     char what[512];
@@ -811,8 +824,8 @@ static int history_list(struct state_db *db, enum stmt_id all, enum stmt_id one,
 int state_renewals(struct state_db *db, const char *cert, size_t limit, struct history_row **rows,
                    size_t *count, struct errbuf *err)
 {
-    return history_list(db, ST_RENEWALS_ALL, ST_RENEWALS_CERT, "renewals", cert, limit, rows,
-                        count, err);
+    return history_list(db, ST_RENEWALS_ALL, ST_RENEWALS_CERT, "renewals", cert, limit, rows, count,
+                        err);
 }
 
 int state_task_runs(struct state_db *db, const char *cert, size_t limit, struct history_row **rows,

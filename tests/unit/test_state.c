@@ -77,8 +77,7 @@ static long now_ms(void)
 static sqlite3 *raw_open(const char *path)
 {
     sqlite3 *conn = NULL;
-    if (sqlite3_open_v2(path, &conn, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
-        SQLITE_OK)
+    if (sqlite3_open_v2(path, &conn, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK)
         fail_msg("sqlite3_open %s: %s", path, conn ? sqlite3_errmsg(conn) : "out of memory");
     sqlite3_busy_timeout(conn, 5000);
     return conn;
@@ -232,8 +231,7 @@ static void assert_mode(const char *path, mode_t type, mode_t mode)
         fail_msg("stat %s: %s", path, strerror(errno));
     assert_int_equal(st.st_mode & S_IFMT, type);
     if ((st.st_mode & 07777) != mode)
-        fail_msg("%s: mode %o, expected %o", path, (unsigned)(st.st_mode & 07777),
-                 (unsigned)mode);
+        fail_msg("%s: mode %o, expected %o", path, (unsigned)(st.st_mode & 07777), (unsigned)mode);
 }
 
 /* ---- opening --------------------------------------------------------------------------------- */
@@ -271,7 +269,7 @@ static void test_open_bad_inputs(void **state)
     char *tmp = testcert_tmpdir();
     char dir[PATH_MAX], path[PATH_MAX], junk[4096];
     struct errbuf err = {""};
-    struct state_db *db = (struct state_db *)&err;
+    struct state_db *db = (struct state_db *)&err; /* not NULL: state_open must clear it */
     int fd;
 
     (void)state;
@@ -440,8 +438,8 @@ static void test_long_values_truncated_safely(void **state)
 
 /* ---- history --------------------------------------------------------------------------------- */
 
-static void assert_row(const struct history_row *r, const char *cert, const char *task,
-                       time_t when, int ok, const char *serial, const char *message)
+static void assert_row(const struct history_row *r, const char *cert, const char *task, time_t when,
+                       int ok, const char *serial, const char *message)
 {
     assert_string_equal(r->cert, cert);
     assert_string_equal(r->task, task);
@@ -462,7 +460,7 @@ static void test_renewals_newest_first(void **state)
     renewal(f->db, "b", 300, 0, NULL, "rate limited");
     renewal(f->db, "a", 200, 1, "02", "second");
     renewal(f->db, "a", 200, 0, "", "same second, recorded later"); /* newer than "second" */
-    renewal(f->db, "b", 50, 42, "0b", NULL);                         /* ok normalised to 1 */
+    renewal(f->db, "b", 50, 42, "0b", NULL);                        /* ok normalised to 1 */
 
     must(state_renewals(f->db, NULL, 100, &rows, &n, &err), &err);
     assert_int_equal(n, 5);
@@ -577,7 +575,7 @@ static void test_failing_tasks(void **state)
     static const char *const only_deploy[] = {"deploy"};
     static const char *const expect[] = {"deploy", "hook2", "late", "script"};
     struct errbuf err = {""};
-    char **tasks = (char **)&err;
+    char **tasks = (char **)&err; /* not NULL: must be cleared on failure too */
     size_t n = 99;
 
     assert_failing(f->db, "a", none, 0);
@@ -593,7 +591,7 @@ static void test_failing_tasks(void **state)
     task_run(f->db, "a", "hook2", 300, 1, "");
     task_run(f->db, "a", "hook2", 300, 0, "");
     task_run(f->db, "a", "late", 500, 0, "");
-    task_run(f->db, "a", "late", 400, 1, ""); /* recorded later but older: the newest failed */
+    task_run(f->db, "a", "late", 400, 1, "");  /* recorded later but older: the newest failed */
     task_run(f->db, "b", "other", 100, 0, ""); /* another certificate's */
     assert_failing(f->db, "a", expect, 4);
     assert_failing(f->db, "unknown", none, 0);
