@@ -76,18 +76,26 @@ static int swap_symlink(const char *target, const char *link, struct errbuf *err
     return 0;
 }
 
-/* Remove a serial directory and its files (only the four we write; anything else keeps it). */
+/* Remove a certificate set: a directory of ours holding the four files, and, when a run was
+ * killed while writing it, their temp files too. */
 static void remove_set(const char *parent, const char *serial)
 {
-    static const char *const files[] = {"cert.pem", "chain.pem", "fullchain.pem", "privkey.pem"};
-    char path[PATH_MAX];
+    char dir_path[PATH_MAX], path[PATH_MAX * 2];
+    struct dirent *de;
+    DIR *dir;
 
-    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-        snprintf(path, sizeof(path), "%s/%s/%s", parent, serial, files[i]);
+    snprintf(dir_path, sizeof(dir_path), "%s/%s", parent, serial);
+    dir = opendir(dir_path);
+    if (!dir)
+        return;
+    while ((de = readdir(dir)) != NULL) {
+        if (de->d_type != DT_REG)
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", dir_path, de->d_name);
         unlink(path);
     }
-    snprintf(path, sizeof(path), "%s/%s", parent, serial);
-    rmdir(path);
+    closedir(dir);
+    rmdir(dir_path);
 }
 
 /* Keep the live set and the previous one; older sets (and those of runs killed before their
