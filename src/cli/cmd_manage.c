@@ -195,7 +195,8 @@ static json_t *status_row(const struct config *cfg, struct state_db *db,
                                .policy = cert->policy,
                                .has_ari = rec.ari_start && rec.ari_end > rec.ari_start,
                                .ari_start = rec.ari_start, .ari_end = rec.ari_end,
-                               .unit_random = 0.5, .failure_count = rec.failure_count,
+                               .unit_random = policy_unit_random(cert->name, sum.serial),
+                               .failure_count = rec.failure_count,
                                .last_attempt = rec.last_attempt,
                                .retry_not_before = rec.next_attempt};
     policy_decide(&in, &d);

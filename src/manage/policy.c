@@ -17,6 +17,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+
 #include "acme/ari.h"
 #include "store/certinfo.h"
 
@@ -275,4 +277,17 @@ void policy_decide(const struct policy_input *in, struct policy_decision *out)
         out->not_before = 0; /* nothing holds */
     out->due = in->now >= out->renew_at && !out->not_before;
     explain(in, out, base, in->retry_not_before >= ours, lifted);
+}
+
+double policy_unit_random(const char *name, const char *serial)
+{
+    unsigned char md[32];
+    char buf[512];
+    unsigned long long v = 0;
+
+    snprintf(buf, sizeof(buf), "%s/%s", name, serial);
+    EVP_Digest(buf, strlen(buf), md, NULL, EVP_sha256(), NULL);
+    for (int i = 0; i < 7; i++)
+        v = v << 8 | md[i];
+    return (double)v / (double)(1ULL << 56);
 }

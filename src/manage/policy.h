@@ -39,6 +39,10 @@ struct policy_decision {
     char why[256];    /* "75% of lifetime reached on 2026-...", "ARI window ...", "backing off ..." */
 };
 
+/* A stable number in [0,1) per certificate and serial: where in an ARI window it renews, the same
+ * on every run and in `ccs status` (so the point does not move every time ccs looks). */
+double policy_unit_random(const char *name, const char *serial);
+
 void policy_decide(const struct policy_input *in, struct policy_decision *out);
 
 /* The policy's point alone (no ARI, no backoff). */

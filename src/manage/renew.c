@@ -290,7 +290,7 @@ static void record_task(void *ctx, const struct config_task *task, const struct 
     struct errbuf err;
 
     if (!res->ran) {
-        say(c->r, "  %s: task %s skipped: %s", c->cert, task->name, res->message);
+        say(c->r, "  %s: task %s %s", c->cert, task->name, res->message); /* "skipped: why" */
         return;
     }
     c->outcome->tasks_ran++;
@@ -325,21 +325,6 @@ static void fill_env(struct task_env *env, const struct config *cfg,
 }
 
 /* ---- one certificate ------------------------------------------------------------------------------ */
-
-/* A stable number in [0,1) per certificate and serial: where in an ARI window it renews, the same
- * on every run (so the point does not move every time ccs looks). */
-static double stable_random(const char *name, const char *serial)
-{
-    unsigned char md[32];
-    char buf[512];
-    unsigned long long v = 0;
-
-    snprintf(buf, sizeof(buf), "%s/%s", name, serial);
-    EVP_Digest(buf, strlen(buf), md, NULL, EVP_sha256(), NULL);
-    for (int i = 0; i < 7; i++)
-        v = v << 8 | md[i];
-    return (double)v / (double)(1ULL << 56);
-}
 
 static void on_order(void *ctx, const char *url)
 {
@@ -404,19 +389,18 @@ static int issue(struct run *r, struct acme_client *client, const struct config_
 }
 
 static void note_failure(struct run *r, struct cert_record *rec, struct acme_client *client,
-                         time_t lifetime, const char *message)
+                         const char *message)
 {
     struct errbuf err;
-    time_t now = time(NULL), backoff;
+    time_t now = time(NULL);
 
     rec->last_attempt = now;
     rec->last_ok = 0;
     rec->failure_count++;
     snprintf(rec->last_message, sizeof(rec->last_message), "%s", message);
-    backoff = policy_backoff_until(rec->failure_count, now, lifetime);
-    rec->next_attempt = backoff > now ? backoff : 0;
-    if (client && client->retry_not_before > rec->next_attempt)
-        rec->next_attempt = client->retry_not_before;
+    /* Only the CA's Retry-After: our own backoff follows from failure_count and last_attempt
+     * (policy_decide), and must stay distinguishable from it (it is lifted near expiry). */
+    rec->next_attempt = client && client->retry_not_before > now ? client->retry_not_before : 0;
     if (state_cert_put(r->db, rec, &err) < 0 ||
         state_renewal_add(r->db, rec->name, now, 0, "", message, &err) < 0)
         log_warning("%s", err.msg);
@@ -449,7 +433,7 @@ static void refresh_ari(struct run *r, struct acme_client *client, X509 *live,
     }
     rec->ari_start = w.start;
     rec->ari_end = w.end;
-    rec->ari_next_check = now + (w.retry_after_s > 0 ? w.retry_after_s : ARI_DEFAULT_RECHECK_S);
+    rec->ari_next_check = now + (w.retry_after_s >= 0 ? w.retry_after_s : ARI_DEFAULT_RECHECK_S);
     acme_suggested_window_free(&w);
     (void)r;
 }
@@ -533,7 +517,7 @@ static void renew_one(struct run *r, struct acme_client **client,
     in.has_ari = rec.ari_start && rec.ari_end > rec.ari_start;
     in.ari_start = rec.ari_start;
     in.ari_end = rec.ari_end;
-    in.unit_random = stable_random(cert->name, sum.serial);
+    in.unit_random = policy_unit_random(cert->name, sum.serial);
     in.failure_count = rec.failure_count;
     in.last_attempt = rec.last_attempt;
     in.retry_not_before = rec.next_attempt;
@@ -574,13 +558,18 @@ static void renew_one(struct run *r, struct acme_client **client,
     tasks_run_phase(TASK_PHASE_PRE, &env, record_task, &tctx, &pre);
     if (pre.fatal_failure) {
         snprintf(out->message, sizeof(out->message), "a fatal pre-request task failed");
-        note_failure(r, &rec, NULL, sum.not_after - sum.not_before, out->message);
+        note_failure(r, &rec, NULL, out->message);
         goto tasks;
     }
     if (open_client(r, client, &err) < 0 ||
         issue(r, *client, cert, &paths, &rec, live, &issued, &key, &err) < 0) {
         snprintf(out->message, sizeof(out->message), "%s", err.msg);
-        note_failure(r, &rec, *client, sum.not_after - sum.not_before, err.msg);
+        /* The order failed and we know it: not an interrupted run for the next one to finish
+         * (that would also skip the backoff). The next attempt starts afresh. */
+        certfiles_clear_pending(&paths);
+        rec.pending_order[0] = rec.pending_key[0] = '\0';
+        rec.pending_since = 0;
+        note_failure(r, &rec, *client, err.msg);
         goto tasks;
     }
     {
@@ -594,7 +583,7 @@ static void renew_one(struct run *r, struct acme_client **client,
                               issued.fullchain_pem, key, &err) < 0) {
             X509_free(fresh);
             snprintf(out->message, sizeof(out->message), "%s", err.msg);
-            note_failure(r, &rec, *client, sum.not_after - sum.not_before, err.msg);
+            note_failure(r, &rec, *client, err.msg);
             goto tasks;
         }
         X509_free(fresh);

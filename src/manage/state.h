@@ -34,7 +34,8 @@ struct cert_record {
     int last_ok; /* 1 ok, 0 failed, -1 never attempted */
     char last_message[512];
     int failure_count;   /* consecutive failures */
-    time_t next_attempt; /* not before this (backoff or Retry-After); 0 = no restriction */
+    time_t next_attempt; /* the CA's Retry-After: not before this; 0 = none (our own backoff
+                          * follows from failure_count and last_attempt) */
     /* An order in flight (crash safety): recorded before finalize. */
     char pending_order[512];
     char pending_key[PATH_MAX];

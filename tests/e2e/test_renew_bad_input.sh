@@ -1,0 +1,258 @@
+#!/bin/sh
+# test_renew_bad_input.sh — `ccs renew` refuses bad input cleanly, after a good first run (so there
+# are previous certificates, store files, a machine copy and a database to lose): a broken
+# configuration (a line without '=', an unknown key, an unknown section, a missing store password
+# file, a missing hook program), an unreachable CA, a store that cannot be written, an unknown
+# certificate name. Each one gives an error naming the file and line (or the URL, the file, the
+# name) and exits 1; the store, the certificates under state/certs, the machine copy and the
+# database's certificates table are as they were (the unwritable store: as they were, apart from
+# the renewal itself).
+E2E=$(cd "$(dirname "$0")" && pwd)
+. "$E2E/lib.sh"
+. "$E2E/acme_lib.sh"
+. "$E2E/renew_lib.sh"
+
+challtestsrv_start
+pebble_start
+renew_setup
+
+cat >notify.sh <<'SH'
+#!/bin/sh
+echo "$CCS_CERT_NAME $CCS_TASK $CCS_RESULT" >>"$(dirname "$0")/notify.log"
+SH
+chmod 0755 notify.sh
+
+cat >certs.conf <<CONF
+
+[certificate "www"]
+domains = www.example.test, shop.example.test
+challenge = http-01
+deployment = store-only
+
+[task "www.ccs"]
+type = deploy-ccs
+store = main
+fatal = yes
+
+[task "www.notify"]
+type = script
+program = $T/notify.sh
+trigger = any
+
+[certificate "wild"]
+domains = *.wild.example.test
+challenge = dns-01
+hook = $ACME_HOOK
+
+[task "wild.ccs"]
+type = deploy-ccs
+store = main
+CONF
+write_config good.conf certs.conf
+run_ccs 0 check.out config check --config "$T/good.conf"
+
+# ---- the good first run -----------------------------------------------------------------------------
+run_ccs 0 r1.out renew --config "$T/good.conf"
+expect_contains r1.out "2 renewed, 0 failed" "first run: both certificates issued"
+for f in www.example.test.pfx shop.example.test.pfx _.wild.example.test.pfx; do
+    [ -s "store/$f" ] && ok "store has $f" || fail "store lacks $f"
+done
+[ -s live/www/cert.pem ] && ok "machine copy written" || fail "no machine copy live/www/cert.pem"
+
+# state_snapshot FILE — everything a failed run must leave alone: the store, the certificates under
+# state/certs (files, symlinks, modes, hashes), the machine copy, and the database's certificates
+# table (read-only) and history counts.
+state_snapshot() {
+    {
+        echo "== store"
+        snapshot "$T/store"
+        echo "== state/certs"
+        snapshot "$T/state/certs"
+        (cd "$T/state/certs" && find . -type l -printf '%p -> %l\n' | sort)
+        echo "== live"
+        snapshot "$T/live"
+        echo "== certificates"
+        db_query "select * from certificates order by name"
+        echo "== history"
+        db_query "select count(*) from renewals"
+        db_query "select count(*) from task_runs"
+    } >"$1"
+}
+state_snapshot before.snap
+
+# expect_state_unchanged WHAT — the snapshot of now equals before.snap
+expect_state_unchanged() {
+    state_snapshot after.snap
+    if cmp -s before.snap after.snap; then ok "$1: store, certificates, machine copy and database unchanged"; else
+        fail "$1: something changed:"
+        diff before.snap after.snap | sed 's/^/    /' >&2 || true
+    fi
+}
+
+# line_of FILE PATTERN — the line number of the first line of FILE holding PATTERN (fixed string)
+line_of() {
+    grep -nF -- "$2" "$1" | head -n 1 | cut -d: -f1
+}
+
+# bad_config NAME WHAT NEEDLE... — `ccs renew --config NAME` (and --force) must exit 1, print every
+# NEEDLE, and leave everything as it was.
+bad_config() {
+    conf=$1 what=$2
+    shift 2
+    run_ccs 1 "$conf.out" renew --config "$T/$conf"
+    for needle in "$@"; do
+        expect_contains "$conf.out" "$needle" "$what: the error names [$needle]"
+    done
+    expect_contains "$conf.out" "1 error in the configuration" "$what: counted as one error"
+    expect_not_contains "$conf.out" "renewing" "$what: nothing renewed"
+    run_ccs 1 "$conf.force.out" renew --config "$T/$conf" --force
+    expect_contains "$conf.force.out" "$1" "$what: --force refuses it too"
+    expect_state_unchanged "$what"
+}
+
+# ---- a line without '=' ----------------------------------------------------------------------------
+cp good.conf broken.conf
+sed -i 's/^challenge = http-01$/challenge = http-01\nthis line has no equals sign/' broken.conf
+n=$(line_of broken.conf "this line has no equals sign")
+bad_config broken.conf "a line without '='" "$T/broken.conf:$n:" "expected KEY = VALUE"
+
+# ---- an unknown key, with the closest known one suggested ------------------------------------------
+cp good.conf unknown-key.conf
+sed -i 's/^deployment = store-only$/deployment = store-only\nrenewal-valeu = 30/' unknown-key.conf
+n=$(line_of unknown-key.conf "renewal-valeu")
+bad_config unknown-key.conf "an unknown key" "$T/unknown-key.conf:$n:" \
+    'unknown key "renewal-valeu" in [certificate "www"]' 'did you mean "renewal-value"?'
+
+# ---- an unknown section -----------------------------------------------------------------------------
+cp good.conf unknown-section.conf
+printf '\n[certifcate "extra"]\ndomains = extra.example.test\n' >>unknown-section.conf
+n=$(line_of unknown-section.conf '[certifcate "extra"]')
+bad_config unknown-section.conf "an unknown section" "$T/unknown-section.conf:$n:" \
+    "unknown section [certifcate]" "did you mean [certificate]?"
+
+# ---- the store's password file is missing -----------------------------------------------------------
+sed "s|^password-file = $T/store.pw\$|password-file = $T/no-such-store.pw|" good.conf >no-password.conf
+n=$(line_of no-password.conf "no-such-store.pw")
+[ -n "$n" ] || fail "no-password.conf: the sed did not apply"
+bad_config no-password.conf "a missing store password file" "$T/no-password.conf:$n:" \
+    "password-file" "$T/no-such-store.pw" "does not exist"
+
+# ---- the dns-01 hook program is missing ---------------------------------------------------------------
+sed "s|^hook = $ACME_HOOK\$|hook = $T/no-such-hook|" good.conf >no-hook.conf
+n=$(line_of no-hook.conf "no-such-hook")
+[ -n "$n" ] || fail "no-hook.conf: the sed did not apply"
+bad_config no-hook.conf "a missing hook program" "$T/no-hook.conf:$n:" "hook" "$T/no-such-hook" \
+    "does not exist"
+
+# ... and a hook that exists but is not executable
+cp "$ACME_HOOK" hook-noexec && chmod 0644 hook-noexec
+sed "s|^hook = $ACME_HOOK\$|hook = $T/hook-noexec|" good.conf >noexec-hook.conf
+n=$(line_of noexec-hook.conf "hook-noexec")
+bad_config noexec-hook.conf "a hook that is not executable" "$T/noexec-hook.conf:$n:" \
+    "$T/hook-noexec" "not executable"
+
+# ... and a script task's program that is missing
+sed "s|^program = $T/notify.sh\$|program = $T/no-such-notify.sh|" good.conf >no-program.conf
+n=$(line_of no-program.conf "no-such-notify.sh")
+[ -n "$n" ] || fail "no-program.conf: the sed did not apply"
+bad_config no-program.conf "a missing script program" "$T/no-program.conf:$n:" "program" \
+    "$T/no-such-notify.sh" "does not exist"
+
+# ---- ccs config check: every error at once, each with file:line ---------------------------------------
+cp good.conf all.conf
+sed -i 's/^challenge = http-01$/challenge = http-01\nthis line has no equals sign\nrenewal-valeu = 30/' all.conf
+sed -i "s|^password-file = $T/store.pw\$|password-file = $T/no-such-store.pw|" all.conf
+sed -i "s|^hook = $ACME_HOOK\$|hook = $T/no-such-hook|" all.conf
+printf '\n[certifcate "extra"]\ndomains = extra.example.test\n' >>all.conf
+run_ccs 1 all.out config check --config "$T/all.conf"
+for pat in "this line has no equals sign|expected KEY = VALUE" "renewal-valeu|unknown key \"renewal-valeu\"" \
+    "no-such-store.pw|does not exist" "no-such-hook|does not exist" \
+    "[certifcate \"extra\"]|unknown section [certifcate]"; do
+    needle=${pat%%|*} message=${pat#*|}
+    n=$(line_of all.conf "$needle")
+    if grep -F -- "$T/all.conf:$n:" all.out | grep -qF -- "$message"; then
+        ok "config check: $T/all.conf:$n: $message"
+    else
+        fail "config check: no line [$T/all.conf:$n: ... $message] in:"
+        sed 's/^/    /' all.out >&2
+    fi
+done
+expect_contains all.out "5 errors in the configuration" "config check: the five errors counted"
+expect_not_contains all.out ": ok (" "config check: not ok"
+run_ccs 1 all-renew.out renew --config "$T/all.conf"
+expect_contains all-renew.out "5 errors in the configuration" "renew lists the same five errors"
+expect_eq "$(grep -c "^$T/all.conf:[0-9]*: " all-renew.out)" 5 "renew: five file:line errors"
+expect_state_unchanged "a configuration with five errors"
+
+# ---- an unknown certificate name ----------------------------------------------------------------------
+run_ccs 1 nosuch.out renew nosuchcert --config "$T/good.conf"
+expect_contains nosuch.out 'no certificate "nosuchcert"' "unknown name: the error names it"
+expect_contains nosuch.out "$T/good.conf" "unknown name: and the configuration it is not in"
+run_ccs 1 nosuch2.out renew www nosuchcert --config "$T/good.conf" --force
+expect_contains nosuch2.out 'no certificate "nosuchcert"' "unknown name beside a good one: refused"
+expect_not_contains nosuch2.out "renewing" "unknown name beside a good one: nothing renewed"
+expect_state_unchanged "an unknown certificate name"
+
+# ---- an unreachable CA --------------------------------------------------------------------------------
+sed "s|^server = .*|server = https://127.0.0.1:1/dir|" good.conf >unreachable.conf
+run_ccs 1 unreach.out renew --config "$T/unreachable.conf" --force
+expect_contains unreach.out "https://127.0.0.1:1/dir" "unreachable CA: the error names the URL"
+expect_not_contains unreach.out "renewed," "unreachable CA: no summary of renewals (the run could not start)"
+expect_state_unchanged "an unreachable CA (--force)"
+
+# ---- a store that cannot be written -------------------------------------------------------------------
+# Root writes anywhere, so as root the run is made as nobody, owning the state directory, the
+# machine copy's directory and the password file, against the root-owned 0755 store; otherwise a
+# 0555 store suffices. The certificate is still renewed (the CA is fine); the fatal deploy-ccs task
+# fails, the renewal reports it and the run exits 1; the store is as it was.
+snapshot "$T/store" >store.snap
+if [ "$(id -u)" = 0 ]; then
+    chown -R nobody "$T/state" "$T/live"
+    chown nobody "$T/store.pw"
+    chmod 0755 "$T/store"
+    as_user() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"; }
+    as_user test -r "$T/good.conf" && as_user test -w "$T/state" ||
+        fail "unwritable store: nobody cannot reach $T (a parent directory is not searchable)"
+else
+    chmod 0555 "$T/store"
+    as_user() { "$@"; }
+fi
+: >notify.log
+chmod 0666 notify.log
+run_cmd 1 ro.out as_user "$CCS" renew www --config "$T/good.conf" --force
+expect_contains ro.out "task ccs FAILED" "unwritable store: the deploy-ccs task fails"
+expect_contains ro.out "Permission denied" "unwritable store: says permission denied"
+expect_contains ro.out "www.example.test.pfx" "unwritable store: names a file it could not write"
+expect_contains ro.out "fatal task failed" "unwritable store: the renewal reports the fatal task"
+expect_contains ro.out "0 renewed, 1 failed" "unwritable store: counted as failed"
+expect_snapshot_unchanged store.snap "$T/store" "unwritable store: store files intact, no temp files"
+expect_contains ro.out "task notify skipped" "unwritable store: the next task of the phase is skipped"
+expect_not_contains notify.log "www" "unwritable store: ... and did not run"
+[ "$(id -u)" = 0 ] || chmod 0755 "$T/store"
+run_ccs 0 ro-status.out status --config "$T/good.conf" --json
+expect_eq "$(json_eval ro-status.out '[c["last_result"] for c in d["certificates"] if c["name"] == "www"]')" \
+    failed "unwritable store: status shows the renewal failed"
+expect_eq "$(json_eval ro-status.out '[t for c in d["certificates"] if c["name"] == "www" for t in c["failing_tasks"]]')" \
+    ccs "unwritable store: status names the failing task"
+for f in www.example.test.pfx shop.example.test.pfx; do
+    expect_eq "$(pfx_thumbprint "store/$f" store.pw)" "$(thumbprint state/certs/www/previous/cert.pem)" \
+        "unwritable store: $f still holds the previous certificate"
+done
+
+# ---- the CA of an existing account is gone -------------------------------------------------------------
+# The account is known (state/accounts), the certificates exist: the run fails naming the CA's URL,
+# and nothing is touched.
+state_snapshot before.snap
+pebble_stop
+run_ccs 1 gone.out renew --config "$T/good.conf" --force
+expect_contains gone.out "$ACME_URL" "CA gone: the error names its URL"
+expect_state_unchanged "the CA gone (--force)"
+
+# ---- no secret in any output ----------------------------------------------------------------------------
+if grep -lF "renew-Store-pw" ./*.out >leaks.txt; then
+    fail "the store password appears in: $(cat leaks.txt)"
+else
+    ok "no password in any output"
+fi
+
+finish
