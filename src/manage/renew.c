@@ -460,6 +460,31 @@ static void describe_plan(struct run *r, const struct config_certificate *cert,
     tasks_run_phase(TASK_PHASE_POST, &plan, record_task, &ctx, &pr);
 }
 
+/* A run killed between installing a certificate and recording it leaves half the bookkeeping:
+ * the pending key may already be the live one (the install completed), or the database may
+ * still name an order whose key is gone. Neither is an interrupted renewal to finish. */
+static void settle_pending(struct run *r, const struct cert_paths *paths, X509 *live,
+                           struct cert_record *rec)
+{
+    EVP_PKEY *pending = NULL;
+    struct errbuf err;
+    int missing = 0, changed = 0;
+
+    if (key_load(paths->pending_key, &pending, &missing, &err) == 0 && live &&
+        EVP_PKEY_eq(X509_get0_pubkey(live), pending) == 1) {
+        certfiles_clear_pending(paths);
+        missing = 1;
+    }
+    EVP_PKEY_free(pending);
+    if (missing && (rec->pending_order[0] || rec->pending_key[0])) {
+        rec->pending_order[0] = rec->pending_key[0] = '\0';
+        rec->pending_since = 0;
+        changed = 1;
+    }
+    if (changed && state_cert_put(r->db, rec, &err) < 0)
+        log_warning("%s", err.msg);
+}
+
 /* A dry run on a machine that never ran ccs has no database, and must not create one. */
 static int get_record(struct run *r, const char *name, struct cert_record *rec, int *found,
                       struct errbuf *err)
@@ -499,8 +524,10 @@ static void renew_one(struct run *r, struct acme_client **client,
         snprintf(out->message, sizeof(out->message), "%s", err.msg);
         goto out;
     }
-    if (!r->opts->dry_run)
+    if (!r->opts->dry_run) {
         certfiles_prune(&paths);
+        settle_pending(r, &paths, live, &rec);
+    }
     if (live && cert_summarise(live, &sum, &err) < 0) {
         snprintf(out->message, sizeof(out->message), "%s", err.msg);
         goto out;
@@ -759,6 +786,8 @@ int renew_run(const struct config *cfg, const struct renew_options *opts,
     }
     rc = 0;
 out:
+    if (rc < 0)
+        renew_summary_free(summary);
     for (size_t i = 0; i < r.responder_count; i++)
         if (!r.responders[i].failed)
             r.responders[i].solver.ops->destroy(&r.responders[i].solver);
