@@ -152,6 +152,27 @@ out:
     return rc;
 }
 
+/* The last task runs of CERT, newest first, as JSON (every run is recorded; status shows them). */
+#define STATUS_RECENT_RUNS 10
+static json_t *recent_runs(struct state_db *db, const char *cert)
+{
+    json_t *arr = json_array();
+    struct history_row *rows = NULL;
+    struct errbuf err;
+    size_t n = 0;
+
+    if (!db || state_task_runs(db, cert, STATUS_RECENT_RUNS, &rows, &n, &err) < 0)
+        return arr;
+    for (size_t i = 0; i < n; i++) {
+        char when[32];
+        format_utc(rows[i].when, when, sizeof(when));
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:b, s:s}", "task", rows[i].task, "time",
+                                             when, "ok", rows[i].ok, "message", rows[i].message));
+    }
+    free(rows);
+    return arr;
+}
+
 /* One row of `ccs status`. */
 static json_t *status_row(const struct config *cfg, struct state_db *db,
                           const struct config_certificate *cert, time_t now, int tty)
@@ -168,7 +189,7 @@ static json_t *status_row(const struct config *cfg, struct state_db *db,
     X509 *live = NULL;
     int found = 0;
     long days = 0;
-    json_t *row, *jtasks = json_array();
+    json_t *row, *jtasks = json_array(), *history;
 
     for (size_t i = 0; i < cert->domain_count && o < sizeof(domains); i++)
         o += (size_t)snprintf(domains + o, sizeof(domains) - o, "%s%s", i ? "," : "",
@@ -182,6 +203,7 @@ static json_t *status_row(const struct config *cfg, struct state_db *db,
         state_cert_get(db, cert->name, &rec, &found, &err);
         state_failing_tasks(db, cert->name, &tasks, &ntasks, &err);
     }
+    history = recent_runs(db, cert->name);
     o = 0;
     for (size_t i = 0; i < ntasks; i++) {
         o += (size_t)snprintf(failing + o, o < sizeof(failing) ? sizeof(failing) - o : 0, "%s%s",
@@ -206,11 +228,12 @@ static json_t *status_row(const struct config *cfg, struct state_db *db,
     }
     format_utc(d.due ? now : (d.not_before > d.renew_at ? d.not_before : d.renew_at), next,
                sizeof(next));
-    row = json_pack("{s:s, s:s, s:s?, s:I, s:s, s:s, s:s, s:i, s:o}", "name", cert->name,
-                    "domains", domains, "not_after", live ? expires : NULL, "days_left",
-                    (json_int_t)days, "next_renewal", next, "why", d.why, "last_result",
-                    rec.last_ok == 1 ? "ok" : rec.last_ok == 0 ? "failed" : "never",
-                    "failures", rec.failure_count, "failing_tasks", jtasks);
+    row = json_pack("{s:s, s:s, s:s?, s:I, s:s, s:s, s:s, s:s, s:i, s:o, s:o}", "name",
+                    cert->name, "domains", domains, "not_after", live ? expires : NULL,
+                    "days_left", (json_int_t)days, "next_renewal", next, "why", d.why,
+                    "last_result", rec.last_ok == 1 ? "ok" : rec.last_ok == 0 ? "failed" : "never",
+                    "last_message", rec.last_message, "failures", rec.failure_count,
+                    "failing_tasks", jtasks, "recent_task_runs", history);
     if (!tty || !row) {
         X509_free(live);
         return row;

@@ -86,6 +86,8 @@ expect_eq "$(json_eval st.out '[c["last_result"] for c in d["certificates"]]')" 
 ok" "status: both ok"
 expect_eq "$(json_eval st.out '[c["name"] for c in d["certificates"] if c["days_left"] > 1000]')" "www
 wild" "status: Pebble's five-year certificates, days left"
+expect_eq "$(json_eval st.out '[r["task"] for c in d["certificates"] if c["name"] == "www" for r in c["recent_task_runs"]]' | sort | tr '\n' ' ')" \
+    "ccs notify " "status: the task runs recorded for www are shown"
 
 # ---- a dry run over existing state: the database and every file unchanged -----------------------
 dbsum() { sha256sum "$T/state/ccs.db" | cut -d' ' -f1; }
