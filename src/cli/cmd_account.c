@@ -102,64 +102,31 @@ out:
     return rc;
 }
 
-static int do_show(const struct acme_cli *o)
+/* show, update and deactivate: one request on the existing account, then the account printed. */
+enum account_op { ACCOUNT_SHOW, ACCOUNT_UPDATE, ACCOUNT_DEACTIVATE };
+
+static int do_account_op(const struct acme_cli *o, enum account_op op)
 {
+    static const char *const events[] = {"account", "updated", "deactivated"};
     struct acme_session s;
     struct acme_account a;
     struct errbuf err;
-    int rc = EXIT_FAILED;
+    int rc = EXIT_FAILED, got;
 
     if (acme_session_open(&o->set, SESSION_ACCOUNT, &s) < 0)
         return EXIT_FAILED;
-    if (acme_account_fetch(s.client, &a, &err) < 0) {
+    got = op == ACCOUNT_UPDATE
+              ? acme_account_update(s.client, o->set.contact, o->set.contact_count, &a, &err)
+          : op == ACCOUNT_DEACTIVATE ? acme_account_deactivate(s.client, &a, &err)
+                                     : acme_account_fetch(s.client, &a, &err);
+    if (got < 0) {
         log_error("%s", err.msg);
         goto out;
     }
-    print_account(o, &s, &a, "account");
-    acme_account_free(&a);
-    rc = 0;
-out:
-    acme_session_close(&s);
-    return rc;
-}
-
-static int do_update(const struct acme_cli *o)
-{
-    struct acme_session s;
-    struct acme_account a;
-    struct errbuf err;
-    int rc = EXIT_FAILED;
-
-    if (acme_session_open(&o->set, SESSION_ACCOUNT, &s) < 0)
-        return EXIT_FAILED;
-    if (acme_account_update(s.client, o->set.contact, o->set.contact_count, &a, &err) < 0) {
-        log_error("%s", err.msg);
-        goto out;
-    }
-    print_account(o, &s, &a, "updated");
-    acme_account_free(&a);
-    rc = 0;
-out:
-    acme_session_close(&s);
-    return rc;
-}
-
-static int do_deactivate(const struct acme_cli *o)
-{
-    struct acme_session s;
-    struct acme_account a;
-    struct errbuf err;
-    int rc = EXIT_FAILED;
-
-    if (acme_session_open(&o->set, SESSION_ACCOUNT, &s) < 0)
-        return EXIT_FAILED;
-    if (acme_account_deactivate(s.client, &a, &err) < 0) {
-        log_error("%s", err.msg);
-        goto out;
-    }
-    if (account_info_save(&s.paths, o->set.server, s.client->kid, a.status, &err) < 0)
+    if (op == ACCOUNT_DEACTIVATE &&
+        account_info_save(&s.paths, o->set.server, s.client->kid, a.status, &err) < 0)
         log_warning("%s", err.msg);
-    print_account(o, &s, &a, "deactivated");
+    print_account(o, &s, &a, events[op]);
     acme_account_free(&a);
     rc = 0;
 out:
@@ -221,11 +188,11 @@ int cmd_account(int argc, char **argv)
     if (strcmp(verb, "register") == 0)
         return do_register(&o);
     if (strcmp(verb, "show") == 0)
-        return do_show(&o);
+        return do_account_op(&o, ACCOUNT_SHOW);
     if (strcmp(verb, "update") == 0)
-        return do_update(&o);
+        return do_account_op(&o, ACCOUNT_UPDATE);
     if (strcmp(verb, "deactivate") == 0)
-        return do_deactivate(&o);
+        return do_account_op(&o, ACCOUNT_DEACTIVATE);
     if (strcmp(verb, "rollover") == 0)
         return do_rollover(&o, new_type);
     return cli_usage_error(usage, "unknown account verb \"%s\"", verb);
