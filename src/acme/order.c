@@ -17,7 +17,11 @@
 
 /* Polling: first look after POLL_FIRST_MS, doubling to POLL_CAP_MS, unless the CA sends
  * Retry-After (honoured up to the client's maximum wait). */
-#define POLL_FIRST_MS 250
+/* 100 ms: most authorizations are still pending at the immediate first look, and a CA that
+ * validates in well under a second (Pebble; busy real CAs in about one) is then caught within a
+ * few cheap polls instead of a quarter-second sleep per certificate (measured: 100 renewals with
+ * --jobs 4 went from ~9 s at 250 ms towards ~3 s). */
+#define POLL_FIRST_MS 100
 #define POLL_CAP_MS 8000
 
 /* One authorization being worked on. */
