@@ -688,26 +688,26 @@ static int history_insert(struct state_db *db, const char *cert, sqlite3_stmt *a
     return -1;
 }
 
-int state_renewal_add(struct state_db *db, const char *cert, time_t when, int ok,
-                      const char *serial, const char *message, struct errbuf *err)
+/* Bind the history row's values in the statement's column order (TASK and SERIAL only where the
+ * table has them: NULL skips) and insert it. The one path both history tables are written by. */
+static int history_add(struct state_db *db, sqlite3_stmt *add, const char *what, const char *cert,
+                       const char *task, time_t when, int ok, const char *serial,
+                       const char *message, struct errbuf *err)
 {
-    sqlite3_stmt *add = db->stmt[ST_RENEWAL_ADD];
-    char what[512];
-    int rc, ret;
+    int col = 1, rc, ret;
 
-    if (check_cert_name(db, cert, "cannot record renewal", err) < 0)
-        return -1;
-    snprintf(what, sizeof(what), "cannot record renewal of '%s'", cert);
     pthread_mutex_lock(&db->lock);
-    rc = bind_string(add, 1, cert);
+    rc = bind_string(add, col++, cert);
+    if (rc == SQLITE_OK && task)
+        rc = bind_string(add, col++, task);
     if (rc == SQLITE_OK)
-        rc = sqlite3_bind_int64(add, 2, (sqlite3_int64)when);
+        rc = sqlite3_bind_int64(add, col++, (sqlite3_int64)when);
     if (rc == SQLITE_OK)
-        rc = sqlite3_bind_int(add, 3, ok ? 1 : 0);
+        rc = sqlite3_bind_int(add, col++, ok ? 1 : 0);
+    if (rc == SQLITE_OK && serial)
+        rc = bind_string(add, col++, serial);
     if (rc == SQLITE_OK)
-        rc = bind_string(add, 4, serial);
-    if (rc == SQLITE_OK)
-        rc = bind_string(add, 5, message);
+        rc = bind_string(add, col, message);
     if (rc == SQLITE_OK) {
         ret = history_insert(db, cert, add, what, err);
     } else {
@@ -718,12 +718,22 @@ int state_renewal_add(struct state_db *db, const char *cert, time_t when, int ok
     return ret;
 }
 
+int state_renewal_add(struct state_db *db, const char *cert, time_t when, int ok,
+                      const char *serial, const char *message, struct errbuf *err)
+{
+    char what[512];
+
+    if (check_cert_name(db, cert, "cannot record renewal", err) < 0)
+        return -1;
+    snprintf(what, sizeof(what), "cannot record renewal of '%s'", cert);
+    return history_add(db, db->stmt[ST_RENEWAL_ADD], what, cert, NULL, when, ok,
+                       serial ? serial : "", message, err);
+}
+
 int state_task_run_add(struct state_db *db, const char *cert, const char *task, time_t when, int ok,
                        const char *message, struct errbuf *err)
 {
-    sqlite3_stmt *add = db->stmt[ST_TASK_RUN_ADD];
     char what[512];
-    int rc, ret;
 
     if (check_cert_name(db, cert, "cannot record task run", err) < 0)
         return -1;
@@ -731,24 +741,8 @@ int state_task_run_add(struct state_db *db, const char *cert, const char *task, 
         return errbuf_set(err, "state %s: cannot record task run of '%s': no task name", db->path,
                           cert);
     snprintf(what, sizeof(what), "cannot record task run '%s' of '%s'", task, cert);
-    pthread_mutex_lock(&db->lock);
-    rc = bind_string(add, 1, cert);
-    if (rc == SQLITE_OK)
-        rc = bind_string(add, 2, task);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_bind_int64(add, 3, (sqlite3_int64)when);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_bind_int(add, 4, ok ? 1 : 0);
-    if (rc == SQLITE_OK)
-        rc = bind_string(add, 5, message);
-    if (rc == SQLITE_OK) {
-        ret = history_insert(db, cert, add, what, err);
-    } else {
-        ret = fail(db, err, "%s", what);
-        stmt_done(add);
-    }
-    pthread_mutex_unlock(&db->lock);
-    return ret;
+    return history_add(db, db->stmt[ST_TASK_RUN_ADD], what, cert, task, when, ok, NULL, message,
+                       err);
 }
 
 /* Collect the rows of STMT (bound, not yet stepped) into a malloc'd array. Lock held. */
