@@ -48,16 +48,13 @@ static const struct option options[] = {
     {NULL, 0, NULL, 0},
 };
 
-/* Default mode: owner writes, group (the servers' readers) reads, others nothing. */
-#define DEPLOY_DEFAULT_MODE 0640
-
 static int parse_args(int argc, char **argv, struct deploy_args *a)
 {
     int c;
 
     memset(a, 0, sizeof(*a));
     a->format = PFX_FORMAT_COMPAT;
-    a->mode = DEPLOY_DEFAULT_MODE;
+    a->mode = 0; /* the backend's default: 0640 in a local store */
     a->gid = -1;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
@@ -201,7 +198,7 @@ static int load_previous(const char *path, X509 **out)
     return 0;
 }
 
-static json_t *report_json(const struct deploy_args *a, const struct deploy_report *r)
+static json_t *report_json(const struct deploy_report *r)
 {
     json_t *entries = json_array();
     char when[32];
@@ -213,21 +210,21 @@ static json_t *report_json(const struct deploy_args *a, const struct deploy_repo
                                                  e->file[0] ? e->file : NULL, "action",
                                                  deploy_action_name(e->action), "detail", e->detail));
     }
-    return json_pack("{s:s, s:b, s:s, s:{s:s, s:s, s:s, s:s}, s:o, s:I, s:I}", "store", a->store,
+    return json_pack("{s:s, s:b, s:s, s:{s:s, s:s, s:s, s:s}, s:o, s:I, s:I}", "store", r->store,
                      "dry_run", r->dry_run, "format", pfx_format_name(r->format), "certificate",
                      "subject", r->cert.subject, "issuer", r->cert.issuer, "thumbprint",
                      r->cert.thumbprint, "not_after", when, "entries", entries, "changed",
                      (json_int_t)r->changed, "failed", (json_int_t)r->failed);
 }
 
-static void report_text(const struct deploy_args *a, const struct deploy_report *r)
+static void report_text(const struct deploy_report *r)
 {
     size_t counts[DEPLOY_FAILED + 1] = {0};
     char when[32];
 
     format_utc(r->cert.not_after, when, sizeof(when));
     printf("%s%s -> %s (%s)\n", r->dry_run ? "plan (dry run, nothing written): " : "",
-           r->cert.subject, a->store, pfx_format_name(r->format));
+           r->cert.subject, r->store, pfx_format_name(r->format));
     printf("  thumbprint %s, expires %s\n", r->cert.thumbprint, when);
     for (size_t i = 0; i < r->count; i++) {
         const struct deploy_entry *e = &r->entries[i];
@@ -271,7 +268,7 @@ int cmd_deploy(int argc, char **argv)
         return EXIT_FAILED;
     if (cli_crypto_init() < 0)
         return EXIT_FAILED;
-    if (store_open(a.store, &st, &err) < 0) {
+    if (store_open(a.store, NULL, &st, &err) < 0) {
         log_error("%s", err.msg);
         goto out;
     }
@@ -296,9 +293,9 @@ int cmd_deploy(int argc, char **argv)
     }
     warn_about(&report);
     if (a.json)
-        cli_print_json(report_json(&a, &report));
+        cli_print_json(report_json(&report));
     else
-        report_text(&a, &report);
+        report_text(&report);
     exit_code = report.failed ? EXIT_FAILED : report.changed ? EXIT_CHANGED : EXIT_UNCHANGED;
 out:
     deploy_report_free(&report);

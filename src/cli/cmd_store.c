@@ -125,7 +125,7 @@ static int open_store_and_password(const struct store_args *a, struct store **st
 
     if (cli_crypto_init() < 0)
         return -1;
-    if (store_open(a->store, st, &err) < 0) {
+    if (store_open(a->store, NULL, st, &err) < 0) {
         log_error("%s", err.msg);
         return -1;
     }
@@ -133,13 +133,6 @@ static int open_store_and_password(const struct store_args *a, struct store **st
 }
 
 /* ---- list ------------------------------------------------------------------------------------ */
-
-static int is_pfx_name(const char *name)
-{
-    size_t n = strlen(name), m = strlen(STORE_FILE_SUFFIX);
-    return n > m && strcmp(name + n - m, STORE_FILE_SUFFIX) == 0 &&
-           strncmp(name, STORE_TEMP_PREFIX, strlen(STORE_TEMP_PREFIX)) != 0;
-}
 
 static void inspect_entry(struct store *st, const struct store_entry *e, const char *password,
                           struct pfx_inspection *insp)
@@ -150,7 +143,7 @@ static void inspect_entry(struct store *st, const struct store_entry *e, const c
 
     memset(insp, 0, sizeof(*insp));
     if (e->type != STORE_ENTRY_FILE ||
-        st->ops->read(st, e->name, CERT_INPUT_MAX, &data, &missing, &err) < 0 || missing) {
+        store_read(st, e->name, CERT_INPUT_MAX, &data, &missing, &err) < 0 || missing) {
         insp->status = PFX_DAMAGED;
         snprintf(insp->error, sizeof(insp->error), "%s",
                  e->type == STORE_ENTRY_SYMLINK ? "symbolic link (not followed)"
@@ -178,7 +171,7 @@ static int cmd_list(int argc, char **argv)
         return EXIT_FAILED;
     if (open_store_and_password(&a, &st, &password) < 0)
         goto out;
-    if (st->ops->list(st, &entries, &err) < 0) {
+    if (store_list(st, &entries, &err) < 0) {
         log_error("%s", err.msg);
         goto out;
     }
@@ -192,7 +185,7 @@ static int cmd_list(int argc, char **argv)
         struct pfx_inspection insp;
         char sans[2048], when[32];
 
-        if (!is_pfx_name(e->name))
+        if (!store_is_pfx_name(e->name))
             continue;
         inspect_entry(st, e, password.value, &insp);
         if (a.json) {
@@ -213,7 +206,7 @@ static int cmd_list(int argc, char **argv)
         pfx_inspection_free(&insp);
     }
     if (a.json)
-        cli_print_json(json_pack("{s:s, s:o}", "store", a.store, "files", rows));
+        cli_print_json(json_pack("{s:s, s:o}", "store", store_display_name(st), "files", rows));
     rc = 0;
 out:
     store_entries_free(&entries);
@@ -327,7 +320,7 @@ static int cmd_check(int argc, char **argv)
                                                    f->severity == CHECK_ERROR ? "error" : "warning",
                                                    "code", f->code, "message", f->message));
         }
-        cli_print_json(json_pack("{s:s, s:I, s:I, s:I, s:o}", "store", a.store, "pfx_files",
+        cli_print_json(json_pack("{s:s, s:I, s:I, s:I, s:o}", "store", store_display_name(st), "pfx_files",
                                  (json_int_t)report.pfx_files, "errors", (json_int_t)report.errors,
                                  "warnings", (json_int_t)report.warnings, "findings", items));
     } else {
@@ -336,7 +329,7 @@ static int cmd_check(int argc, char **argv)
             printf("%-7s %-32s %-16s %s\n", f->severity == CHECK_ERROR ? "error" : "warning",
                    f->file, f->code, f->message);
         }
-        printf("%s: %zu .pfx file%s checked, %zu error%s, %zu warning%s\n", a.store,
+        printf("%s: %zu .pfx file%s checked, %zu error%s, %zu warning%s\n", store_display_name(st),
                report.pfx_files, report.pfx_files == 1 ? "" : "s", report.errors,
                report.errors == 1 ? "" : "s", report.warnings, report.warnings == 1 ? "" : "s");
     }

@@ -294,7 +294,7 @@ static void run_deploy_ccs(const struct config_task *task, const struct task_env
     if (id_of("group", store->group, group_lookup, &gid, &err) < 0 ||
         load_password("store password", "password-file", store->password_file, &password, &err) <
             0 ||
-        store_open(store->location, &st, &err) < 0)
+        store_open(store->location, NULL, &st, &err) < 0)
         goto fail;
     if (env->dry_run && !is_issued(env)) {
         /* a plan before the first issuance: the store is ready, there is nothing to compare */

@@ -1,86 +1,98 @@
-/* backend.h — where a store's files live. The rest of src/store speaks only this interface, so an SMB
- * share (a later backend) is one more file, not a rewrite.
+/* backend.h — what a backend implements. Private to src/store: everything else uses store.h.
  *
- * Names given to a backend are single file names inside the store (no '/'), already validated by the
- * caller; a backend never follows symbolic links and never leaves the store's directory. */
+ * store.c calls these with the store's I/O mutex held, one call at a time per store, so a backend
+ * needs no locking of its own. Every operation works on single file names inside the store (already
+ * validated); a backend never follows a symbolic link and never leaves the store.
+ *
+ * An operation a backend cannot do is NULL, and its capability bit is clear:
+ *   sync         NULL: store_sync() succeeds without doing anything (no STORE_CAP_DURABLE_SYNC);
+ *   lock/unlock  NULL: the store uses the lease lock file (lease.c), built on create_exclusive,
+ *                read, rename_noreplace and remove, which every backend must have;
+ *   watch_*      NULL: a watch polls the listing (watch.c).
+ * write_atomic must always write a complete temp file (STORE_TEMP_PREFIX) first and rename it over
+ * the target; STORE_CAP_ATOMIC_REPLACE says whether that rename replaces in one step. */
 #ifndef CCS_STORE_BACKEND_H
 #define CCS_STORE_BACKEND_H
 
-#include <stddef.h>
+#include <pthread.h>
 
-#include "store/names.h"
-#include "util/bytes.h"
-#include "util/err.h"
+#include "store/store.h"
 
-/* Prefix of temporary files written before a rename. It never ends in ".pfx", so a reader that
- * lists "*.pfx" never sees a half-written file; `ccs store check` reports leftovers. */
-#define STORE_TEMP_PREFIX ".ccs-tmp-"
-
-enum store_entry_type {
-    STORE_ENTRY_FILE,
-    STORE_ENTRY_SYMLINK,
-    STORE_ENTRY_DIR,
-    STORE_ENTRY_OTHER,
-};
-
-struct store_entry {
-    char name[STORE_FILE_NAME_MAX + 1];
-    enum store_entry_type type;
-    unsigned mode; /* permission bits */
-    long long size;
-    long long mtime_ns;
-    unsigned long long inode;
-    char link_target[256]; /* symlinks only */
-};
-
-struct store_entries {
-    struct store_entry *items; /* sorted by name */
-    size_t count;
-};
-
-struct store_write_options {
-    unsigned mode; /* e.g. 0640 */
-    long gid;      /* -1: leave the group as created */
-};
-
-struct store;
+struct backend_watch; /* a backend's own change notification */
 
 struct store_backend_ops {
-    const char *kind; /* "local" */
+    const char *kind; /* "local", "smb" */
+    unsigned capabilities;
+    unsigned default_mode; /* with STORE_CAP_POSIX_MODE: the mode of a write that asks for none */
+
     int (*list)(struct store *st, struct store_entries *out, struct errbuf *err);
-    /* Read NAME whole. A missing file sets *MISSING and returns 0. A symlink is an error. */
     int (*read)(struct store *st, const char *name, size_t max_len, struct bytes *out, int *missing,
                 struct errbuf *err);
-    /* Describe NAME without following links. A missing file sets *MISSING and returns 0. */
     int (*stat)(struct store *st, const char *name, struct store_entry *out, int *missing,
                 struct errbuf *err);
-    /* Replace NAME with DATA atomically: temp file in the store, flushed to disk, renamed over NAME.
-     * On failure no temp file remains and NAME is untouched. */
+    /* OPTS->mode is never 0 here with STORE_CAP_POSIX_MODE (store.c fills in default_mode), and is
+     * always 0 / gid -1 without it. */
     int (*write_atomic)(struct store *st, const char *name, const struct bytes *data,
                         const struct store_write_options *opts, struct errbuf *err);
+    /* Create NAME holding DATA only if no NAME exists: *EXISTS = 1 (and 0 returned) when it does. */
+    int (*create_exclusive)(struct store *st, const char *name, const struct bytes *data,
+                            int *exists, struct errbuf *err);
+    /* Rename FROM to TO only if TO does not exist: *EXISTS = 1 (and 0 returned) when it does;
+     * *MISSING = 1 when FROM is gone. */
+    int (*rename_noreplace)(struct store *st, const char *from, const char *to, int *exists,
+                            int *missing, struct errbuf *err);
     int (*remove)(struct store *st, const char *name, struct errbuf *err);
-    /* Hold the store exclusively until close: two deploys into one store then cannot interleave
-     * their newer-only checks and writes. Readers never take it. */
-    int (*lock)(struct store *st, struct errbuf *err);
-    /* Make completed renames and removals durable (fsync of the directory). */
     int (*sync)(struct store *st, struct errbuf *err);
+
+    /* A handle lock (flock): blocks until held; released by unlock or when the process dies. */
+    int (*lock)(struct store *st, struct errbuf *err);
+    void (*unlock)(struct store *st);
+
+    int (*watch_open)(struct store *st, struct backend_watch **out, struct errbuf *err);
+    int (*watch_fd)(const struct backend_watch *w);
+    /* Append what is pending (not waiting; the caller polls watch_fd); names are unfiltered. */
+    int (*watch_read)(struct backend_watch *w, struct store_events *out, struct errbuf *err);
+    void (*watch_close)(struct backend_watch *w);
+
     void (*close)(struct store *st);
+};
+
+/* The lease lock's state while a store holds it (lease.c). */
+struct store_lease {
+    int held;
+    char token[33];     /* random: whose lock file it is */
+    long long expires;  /* unix seconds */
+    long long renewed;  /* when we last wrote it */
 };
 
 struct store {
     const struct store_backend_ops *ops;
-    char location[4096];
     void *impl;
+    char display[512]; /* safe to print: never a password or user name */
+    enum store_lock_kind lock_kind;
+    unsigned lease_seconds;
+    /* Serialises every backend call: backends need not be thread-safe. */
+    pthread_mutex_t io_mutex;
+    /* The writers' lock between threads of this process: a handle lock (flock) is per process, so
+     * without this two threads would both "hold" it. */
+    pthread_mutex_t writer_mutex;
+    int writer_held; /* store_lock() succeeded and store_unlock() has not run */
+    struct store_lease lease;
 };
 
-/* Open the store at LOCATION (a local directory). Fails, naming LOCATION, when it does not exist or
- * is not a directory. */
-int store_open(const char *location, struct store **out, struct errbuf *err);
-void store_close(struct store *st);
-
-void store_entries_free(struct store_entries *entries);
-
-/* The local-directory backend (backend_local.c). */
+/* Backends. Each fills ST->ops, ST->impl and ST->display; LOCATION is what the user gave. */
 int store_local_open(const char *path, struct store *st, struct errbuf *err);
+
+/* The two operations the lease needs beyond store.h, with the I/O mutex taken as store.h does. */
+int store_io_create_exclusive(struct store *st, const char *name, const struct bytes *data,
+                              int *exists, struct errbuf *err);
+int store_io_rename_noreplace(struct store *st, const char *from, const char *to, int *exists,
+                              int *missing, struct errbuf *err);
+
+/* The lease lock (lease.c), for backends without a handle lock, or when a lease is asked for. Called
+ * with the writer mutex held and the I/O mutex not held. */
+int store_lease_acquire(struct store *st, struct errbuf *err);
+int store_lease_keepalive(struct store *st, struct errbuf *err);
+int store_lease_release(struct store *st, struct errbuf *err);
 
 #endif

@@ -140,9 +140,11 @@ static int check_pfx_file(struct store *st, struct check_report *r, const struct
     int missing, rc;
 
     r->pfx_files++;
-    if (check_mode(r, e) < 0)
+    /* Only where files have modes: a share's permissions are the server's ACLs, not ours to
+     * judge from mode bits the backend would have to invent. */
+    if (store_has(st, STORE_CAP_POSIX_MODE) && check_mode(r, e) < 0)
         return -1;
-    if (st->ops->read(st, e->name, CERT_INPUT_MAX, &data, &missing, &err) < 0)
+    if (store_read(st, e->name, CERT_INPUT_MAX, &data, &missing, &err) < 0)
         return add(r, e->name, CHECK_ERROR, "unreadable", "%s", err.msg);
     if (missing)
         return 0; /* removed since the listing */
@@ -165,7 +167,9 @@ static int check_pfx_file(struct store *st, struct check_report *r, const struct
 static int check_entry(struct store *st, struct check_report *r, const struct store_entry *e,
                        const struct check_options *opts)
 {
-    if (strncmp(e->name, STORE_TEMP_PREFIX, strlen(STORE_TEMP_PREFIX)) == 0)
+    if (strcmp(e->name, STORE_LOCK_FILE) == 0)
+        return 0; /* the writers' lease (lease.c): present while a deploy runs */
+    if (store_is_temp_name(e->name))
         return add(r, e->name, CHECK_WARNING, "temp-file",
                    "leftover temporary file (a deploy in progress, or one that was killed); "
                    "safe to delete when no deploy runs");
@@ -188,14 +192,14 @@ int store_check(struct store *st, const struct check_options *opts, struct check
     int rc = 0;
 
     memset(out, 0, sizeof(*out));
-    if (st->ops->list(st, &entries, err) < 0)
+    if (store_list(st, &entries, err) < 0)
         return -1;
     for (size_t i = 0; i < entries.count && rc == 0; i++)
         rc = check_entry(st, out, &entries.items[i], opts);
     store_entries_free(&entries);
     if (rc < 0) {
         check_report_free(out);
-        return errbuf_set(err, "out of memory checking store %s", st->location);
+        return errbuf_set(err, "out of memory checking store %s", store_display_name(st));
     }
     return 0;
 }

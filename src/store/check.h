@@ -5,7 +5,7 @@
 
 #include <time.h>
 
-#include "store/backend.h"
+#include "store/store.h"
 #include "util/err.h"
 
 enum check_severity { CHECK_ERROR, CHECK_WARNING };

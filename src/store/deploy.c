@@ -1,11 +1,8 @@
 #include "store/deploy.h"
 
-#include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <openssl/evp.h>
 
@@ -90,7 +87,7 @@ static int plan_name(struct store *st, const struct store_name *name, const stru
 
     if (!e)
         return -1;
-    if (st->ops->read(st, name->file, CERT_INPUT_MAX, &existing, &missing, &err) < 0) {
+    if (store_read(st, name->file, CERT_INPUT_MAX, &existing, &missing, &err) < 0) {
         e->action = DEPLOY_FAILED;
         snprintf(e->detail, sizeof(e->detail), "%s", err.msg);
         return 0;
@@ -150,7 +147,7 @@ static int plan_prune(struct store *st, const struct cert_names *ours, const str
         e = add_entry(r, name->unicode, name->file, DEPLOY_REMOVED);
         if (!e)
             goto out;
-        if (st->ops->read(st, name->file, CERT_INPUT_MAX, &existing, &missing, err) < 0) {
+        if (store_read(st, name->file, CERT_INPUT_MAX, &existing, &missing, err) < 0) {
             e->action = DEPLOY_FAILED;
             snprintf(e->detail, sizeof(e->detail), "%s", err->msg);
             continue;
@@ -225,7 +222,8 @@ static int apply_writes(struct store *st, const struct bytes *pfx,
         struct deploy_entry *e = &r->entries[i];
         if (e->action != DEPLOY_WRITTEN)
             continue;
-        if (st->ops->write_atomic(st, e->file, pfx, &opts->write, &err) < 0)
+        if (store_lock_keepalive(st, &err) < 0 ||
+            store_write_atomic(st, e->file, pfx, &opts->write, &err) < 0)
             mark_failed(r, e, err.msg);
         else
             touched = 1;
@@ -244,43 +242,18 @@ static void apply_plan(struct store *st, const struct bytes *pfx, const struct d
         struct deploy_entry *e = &r->entries[i];
         if (e->action != DEPLOY_REMOVED)
             continue;
-        if (st->ops->remove(st, e->file, &err) < 0)
+        if (store_remove(st, e->file, &err) < 0)
             mark_failed(r, e, err.msg);
         else
             touched = 1;
     }
-    if (touched && st->ops->sync(st, &err) < 0) {
+    if (touched && store_sync(st, &err) < 0) {
         /* The renames happened; only their durability is in doubt. Say so, count it as a failure. */
         struct deploy_entry *e = add_entry(r, "(store)", NULL, DEPLOY_FAILED);
         if (e)
             snprintf(e->detail, sizeof(e->detail), "%s", err.msg);
         r->failed++;
     }
-}
-
-/* Temp files of a deploy that was killed before its rename. Under the store lock no other deploy
- * on this machine is writing, and the name carries the writer's pid: a file whose writer is gone
- * is debris, removed so it neither fills the store nor alarms `ccs store check`. */
-static void remove_stale_temps(struct store *st)
-{
-    struct store_entries entries;
-    struct errbuf err;
-    size_t prefix = strlen(STORE_TEMP_PREFIX);
-
-    if (st->ops->list(st, &entries, &err) < 0)
-        return;
-    for (size_t i = 0; i < entries.count; i++) {
-        const char *name = entries.items[i].name;
-        long pid;
-        if (strncmp(name, STORE_TEMP_PREFIX, prefix) != 0 ||
-            entries.items[i].type != STORE_ENTRY_FILE)
-            continue;
-        pid = strtol(name + prefix, NULL, 10);
-        if (pid <= 0 || pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
-            continue;
-        st->ops->remove(st, name, &err);
-    }
-    store_entries_free(&entries);
 }
 
 static void friendly_name(const struct cert_names *names, const struct cert_summary *s, char *out,
@@ -319,22 +292,35 @@ int store_deploy(struct store *st, const struct pfx_bundle *bundle, const struct
     struct cert_names names = {0};
     struct inspect_cache cache = {0};
     struct bytes pfx = {0};
+    struct errbuf unlock_err;
     char friendly[STORE_NAME_BUF + 40];
-    int rc = -1;
+    int rc = -1, locked = 0;
 
     memset(r, 0, sizeof(*r));
     r->dry_run = opts->dry_run;
     r->format = opts->format;
+    snprintf(r->store, sizeof(r->store), "%s", store_display_name(st));
+    /* Before any work, and in a dry run too: a mode the backend cannot keep is the user's error. */
+    if (!store_has(st, STORE_CAP_POSIX_MODE) && (opts->write.mode != 0 || opts->write.gid >= 0)) {
+        errbuf_set(err, "store %s: %s stores have no POSIX mode or group; drop --mode/--group "
+                        "(or mode/group in the [store] section)",
+                   store_display_name(st), store_kind(st));
+        goto out;
+    }
     if (cert_summarise(bundle->cert, &r->cert, err) < 0 ||
         cert_names_collect(bundle->cert, &names, err) < 0)
         goto out;
     if (check_bundle(bundle, &r->cert, &names, opts, err) < 0)
         goto out;
-    /* Plan and apply under one lock, so what the plan saw is what the writes replace. */
-    if (!opts->dry_run && st->ops->lock(st, err) < 0)
-        goto out;
-    if (!opts->dry_run)
-        remove_stale_temps(st);
+    /* Plan and apply under one lock, so what the plan saw is what the writes replace. Temp files
+     * of killed deploys go too: under the lock, one older than the lease has no writer left. */
+    if (!opts->dry_run) {
+        struct errbuf ignored;
+        if (store_lock(st, err) < 0)
+            goto out;
+        locked = 1;
+        store_remove_stale_temps(st, &ignored);
+    }
     /* Encode before planning, even in a dry run: a bundle that cannot be encoded fails early. */
     friendly_name(&names, &r->cert, friendly, sizeof(friendly));
     if (pfx_encode(bundle, opts->password, opts->format, friendly, &pfx, err) < 0)
@@ -357,6 +343,14 @@ int store_deploy(struct store *st, const struct pfx_bundle *bundle, const struct
 oom:
     errbuf_set(err, "out of memory");
 out:
+    if (locked && store_unlock(st, &unlock_err) < 0) {
+        /* A lease lost while writing: another writer may have interleaved. Say so. */
+        struct deploy_entry *e = rc == 0 ? add_entry(r, "(store)", NULL, DEPLOY_FAILED) : NULL;
+        if (e) {
+            snprintf(e->detail, sizeof(e->detail), "%s", unlock_err.msg);
+            r->failed++;
+        }
+    }
     bytes_free(&pfx);
     inspect_cache_free(&cache);
     cert_names_free(&names);

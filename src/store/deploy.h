@@ -12,7 +12,7 @@
 
 #include <time.h>
 
-#include "store/backend.h"
+#include "store/store.h"
 #include "store/certinfo.h"
 #include "store/pfx.h"
 
@@ -42,6 +42,7 @@ struct deploy_report {
     size_t changed; /* written + removed (or that would be, in a dry run) */
     size_t failed;
     int dry_run;
+    char store[512]; /* the store's display name */
     struct cert_summary cert;
     enum pfx_format format;
 };

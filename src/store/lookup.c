@@ -22,7 +22,7 @@ static int try_file(struct store *st, const char *file, struct bytes *data, int 
     int missing;
 
     *found = 0;
-    if (st->ops->read(st, file, CERT_INPUT_MAX, data, &missing, err) < 0)
+    if (store_read(st, file, CERT_INPUT_MAX, data, &missing, err) < 0)
         return -1;
     *found = !missing;
     return 0;

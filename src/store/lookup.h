@@ -3,7 +3,7 @@
 #ifndef CCS_STORE_LOOKUP_H
 #define CCS_STORE_LOOKUP_H
 
-#include "store/backend.h"
+#include "store/store.h"
 #include "store/names.h"
 
 enum store_lookup_rule {

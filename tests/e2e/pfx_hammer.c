@@ -28,7 +28,7 @@ static void *reader(void *arg)
     struct store *st = NULL;
     struct errbuf err;
 
-    if (store_open(sh->store, &st, &err) < 0) {
+    if (store_open(sh->store, NULL, &st, &err) < 0) {
         fprintf(stderr, "pfx_hammer: %s\n", err.msg);
         atomic_fetch_add(&sh->failures, 1);
         return NULL;

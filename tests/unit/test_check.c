@@ -144,7 +144,7 @@ static void test_seeded_defects(void **state)
         sk_X509_free(nochain.chain);
     }
 
-    assert_int_equal(store_open(f.dir, &st, &err), 0);
+    assert_int_equal(store_open(f.dir, NULL, &st, &err), 0);
     o = (struct check_options){.password = PASSWORD, .warn_days = 14, .now = f.now};
     assert_int_equal(store_check(st, &o, &r, &err), 0);
 

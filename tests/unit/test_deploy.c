@@ -1,5 +1,6 @@
 /* Unit tests for src/store/deploy.c against a local store in a temp directory. */
 #include <dirent.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -36,7 +38,7 @@ static int setup(void **state)
     testcert_ca(&f->ca, "Deploy Test CA");
     f->dir = testcert_tmpdir();
     f->now = time(NULL);
-    if (store_open(f->dir, &f->st, &err) < 0)
+    if (store_open(f->dir, NULL, &f->st, &err) < 0)
         return -1;
     *state = f;
     return 0;
@@ -323,8 +325,8 @@ static void test_write_failure_is_contained(void **state)
     pfx_bundle_free(&b);
 }
 
-/* A temp file left by a killed deploy (its pid is gone) is removed by the next deploy; one whose
- * writer still runs is left alone. */
+/* A temp file left by a killed deploy (older than the lease) is removed by the next deploy; a young
+ * one is left alone, even when its pid names no process here (it may be another machine's). */
 static void test_stale_temp_removed(void **state)
 {
     struct fixture *f = *state;
@@ -332,15 +334,17 @@ static void test_stale_temp_removed(void **state)
     struct deploy_options o = opts_for(f);
     struct deploy_report r;
     char stale[4400], live[4400];
-    pid_t dead = fork();
+    /* Older than the lease: no writer can still be writing it (a writer holds the lock, and a
+     * lease longer than its write). The other is young — a writer on another machine may be
+     * mid-write — whatever its pid says. */
+    struct timespec old[2] = {{.tv_sec = time(NULL) - STORE_LEASE_DEFAULT_SECONDS - 60},
+                              {.tv_sec = time(NULL) - STORE_LEASE_DEFAULT_SECONDS - 60}};
 
-    if (dead == 0)
-        _exit(0);
-    waitpid(dead, NULL, 0);
-    snprintf(stale, sizeof(stale), "%s/.ccs-tmp-%d-0011223344556677", f->dir, (int)dead);
-    snprintf(live, sizeof(live), "%s/.ccs-tmp-%d-8899aabbccddeeff", f->dir, (int)getppid());
+    snprintf(stale, sizeof(stale), "%s/.ccs-tmp-%d-0011223344556677", f->dir, (int)getpid());
+    snprintf(live, sizeof(live), "%s/.ccs-tmp-999999-8899aabbccddeeff", f->dir);
     fclose(fopen(stale, "w"));
     fclose(fopen(live, "w"));
+    assert_int_equal(utimensat(AT_FDCWD, stale, old, 0), 0);
     leaf(f, &b, "DNS:www.example.com", 90);
     deploy_ok(f, &b, &o, &r);
     assert_int_equal(access(stale, F_OK), -1);
