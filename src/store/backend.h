@@ -1,7 +1,9 @@
 /* backend.h — what a backend implements. Private to src/store: everything else uses store.h.
  *
  * store.c calls these with the store's I/O mutex held, one call at a time per store, so a backend
- * needs no locking of its own. Every operation works on single file names inside the store (already
+ * needs no locking of its own — unless it declares itself thread_safe (its calls share no mutable
+ * state: the local backend works on a directory descriptor only), when calls run concurrently and a
+ * slow write (fsync) never holds up a reader on the same store. Every operation works on single file names inside the store (already
  * validated); a backend never follows a symbolic link and never leaves the store.
  *
  * An operation a backend cannot do is NULL, and its capability bit is clear:
@@ -24,6 +26,7 @@ struct store_backend_ops {
     const char *kind; /* "local", "smb" */
     unsigned capabilities;
     unsigned default_mode; /* with STORE_CAP_POSIX_MODE: the mode of a write that asks for none */
+    int thread_safe;       /* calls may run concurrently: store.c does not serialise them */
 
     int (*list)(struct store *st, struct store_entries *out, struct errbuf *err);
     int (*read)(struct store *st, const char *name, size_t max_len, struct bytes *out, int *missing,
@@ -71,12 +74,15 @@ struct store {
     char display[512]; /* safe to print: never a password or user name */
     enum store_lock_kind lock_kind;
     unsigned lease_seconds;
-    /* Serialises every backend call: backends need not be thread-safe. */
+    /* Serialises every backend call (unless ops->thread_safe): backends need not be thread-safe. */
     pthread_mutex_t io_mutex;
     /* The writers' lock between threads of this process: a handle lock (flock) is per process, so
      * without this two threads would both "hold" it. */
     pthread_mutex_t writer_mutex;
-    int writer_held; /* store_lock() succeeded and store_unlock() has not run */
+    /* store_lock() succeeded in WRITER_THREAD and store_unlock() has not run: a guard against an
+     * unlock by a thread that does not hold the lock (undefined for a mutex). */
+    _Atomic int writer_held;
+    pthread_t writer_thread;
     struct store_lease lease;
 };
 

@@ -393,6 +393,7 @@ static const struct store_backend_ops local_ops = {
     .capabilities = STORE_CAP_POSIX_MODE | STORE_CAP_ATOMIC_REPLACE | STORE_CAP_DURABLE_SYNC |
                     STORE_CAP_SYMLINKS | STORE_CAP_CHANGE_NOTIFY,
     .default_mode = LOCAL_DEFAULT_MODE,
+    .thread_safe = 1, /* every call works on the directory descriptor, which never changes */
     .list = local_list,
     .read = local_read,
     .stat = local_stat,

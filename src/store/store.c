@@ -2,8 +2,9 @@
  * backend call, capabilities checked before a backend is asked to pretend, and the writers' lock.
  *
  * Invariants:
- *  - every backend call happens with st->io_mutex held, and nothing else happens under it (no
- *    parsing, no waiting for another lock), so a slow parse never blocks another thread's I/O;
+ *  - every backend call happens with st->io_mutex held (unless the backend is thread-safe), and
+ *    nothing else happens under it (no parsing, no waiting for another lock), so a slow parse
+ *    never blocks another thread's I/O;
  *  - the writers' lock is st->writer_mutex (threads of this process) then the backend's handle
  *    lock or the lease (processes and machines), taken in that order and released in reverse;
  *  - a store's display name never holds a user name or password, whatever the location held. */
@@ -105,7 +106,8 @@ void store_close(struct store *st)
 {
     if (!st)
         return;
-    if (st->writer_held) { /* a caller that forgot store_unlock(): do not leave the lock held */
+    if (st->writer_held && pthread_equal(st->writer_thread, pthread_self())) {
+        /* a caller that forgot store_unlock(): do not leave the lock held */
         struct errbuf ignored;
         store_unlock(st, &ignored);
     }
@@ -141,12 +143,24 @@ enum store_lock_kind store_lock_kind(const struct store *st)
 
 /* ---- I/O under the mutex -------------------------------------------------------------------- */
 
+static void io_begin(struct store *st)
+{
+    if (!st->ops->thread_safe)
+        pthread_mutex_lock(&st->io_mutex);
+}
+
+static void io_end(struct store *st)
+{
+    if (!st->ops->thread_safe)
+        pthread_mutex_unlock(&st->io_mutex);
+}
+
 int store_list(struct store *st, struct store_entries *out, struct errbuf *err)
 {
     int rc;
-    pthread_mutex_lock(&st->io_mutex);
+    io_begin(st);
     rc = st->ops->list(st, out, err);
-    pthread_mutex_unlock(&st->io_mutex);
+    io_end(st);
     return rc;
 }
 
@@ -154,9 +168,9 @@ int store_read(struct store *st, const char *name, size_t max_len, struct bytes 
                struct errbuf *err)
 {
     int rc;
-    pthread_mutex_lock(&st->io_mutex);
+    io_begin(st);
     rc = st->ops->read(st, name, max_len, out, missing, err);
-    pthread_mutex_unlock(&st->io_mutex);
+    io_end(st);
     return rc;
 }
 
@@ -164,9 +178,9 @@ int store_stat(struct store *st, const char *name, struct store_entry *out, int 
                struct errbuf *err)
 {
     int rc;
-    pthread_mutex_lock(&st->io_mutex);
+    io_begin(st);
     rc = st->ops->stat(st, name, out, missing, err);
-    pthread_mutex_unlock(&st->io_mutex);
+    io_end(st);
     return rc;
 }
 
@@ -187,18 +201,18 @@ int store_write_atomic(struct store *st, const char *name, const struct bytes *d
                           "apply (drop --mode/--group, or mode/group in the [store] section)",
                           st->display, st->ops->kind, o.mode != 0 ? "mode" : "group");
     }
-    pthread_mutex_lock(&st->io_mutex);
+    io_begin(st);
     rc = st->ops->write_atomic(st, name, data, &o, err);
-    pthread_mutex_unlock(&st->io_mutex);
+    io_end(st);
     return rc;
 }
 
 int store_remove(struct store *st, const char *name, struct errbuf *err)
 {
     int rc;
-    pthread_mutex_lock(&st->io_mutex);
+    io_begin(st);
     rc = st->ops->remove(st, name, err);
-    pthread_mutex_unlock(&st->io_mutex);
+    io_end(st);
     return rc;
 }
 
@@ -207,9 +221,9 @@ int store_sync(struct store *st, struct errbuf *err)
     int rc = 0;
     if (!st->ops->sync)
         return 0;
-    pthread_mutex_lock(&st->io_mutex);
+    io_begin(st);
     rc = st->ops->sync(st, err);
-    pthread_mutex_unlock(&st->io_mutex);
+    io_end(st);
     return rc;
 }
 
@@ -217,9 +231,9 @@ int store_io_create_exclusive(struct store *st, const char *name, const struct b
                               int *exists, struct errbuf *err)
 {
     int rc;
-    pthread_mutex_lock(&st->io_mutex);
+    io_begin(st);
     rc = st->ops->create_exclusive(st, name, data, exists, err);
-    pthread_mutex_unlock(&st->io_mutex);
+    io_end(st);
     return rc;
 }
 
@@ -227,9 +241,9 @@ int store_io_rename_noreplace(struct store *st, const char *from, const char *to
                               int *missing, struct errbuf *err)
 {
     int rc;
-    pthread_mutex_lock(&st->io_mutex);
+    io_begin(st);
     rc = st->ops->rename_noreplace(st, from, to, exists, missing, err);
-    pthread_mutex_unlock(&st->io_mutex);
+    io_end(st);
     return rc;
 }
 
@@ -248,8 +262,10 @@ int store_lock(struct store *st, struct errbuf *err)
     }
     if (rc < 0)
         pthread_mutex_unlock(&st->writer_mutex);
-    else
+    else {
+        st->writer_thread = pthread_self();
         st->writer_held = 1;
+    }
     return rc;
 }
 
@@ -263,6 +279,10 @@ int store_lock_keepalive(struct store *st, struct errbuf *err)
 int store_unlock(struct store *st, struct errbuf *err)
 {
     int rc = 0;
+
+    /* Only the holder may unlock: unlocking a mutex another thread holds is undefined. */
+    if (!st->writer_held || !pthread_equal(st->writer_thread, pthread_self()))
+        return errbuf_set(err, "store %s: unlock without holding the lock", st->display);
 
     if (st->lock_kind == STORE_LOCK_LEASE)
         rc = store_lease_release(st, err);

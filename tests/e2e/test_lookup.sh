@@ -96,10 +96,15 @@ lookup 1 l7.json stray.example.com
 expect_eq "$(field l7.json '[d["rule"], d["served"]]')" "exact
 false" "a file whose certificate does not name the host: found but not served"
 expect_contains l7.json.txt "does not name" "text: says the certificate does not name the host"
+# A symbolic link is never followed: the error names the link and says what it is. The exit code
+# alone proves nothing (a followed link to the wildcard's file also exits 1, "does not name it"),
+# so the message and the absence of the linked-to certificate are what this checks.
 ln -s _.example.com.pfx store/sym.example.com.pfx
 run_ccs 1 l8.txt store lookup sym.example.com --store store --password-file pw
 expect_not_contains l8.txt "rule:   wildcard" "a symlinked exact file is an error, not a fall-through to the wildcard"
 expect_contains l8.txt "sym.example.com.pfx" "the symlink error names the file"
+expect_contains l8.txt "symbolic link" "the symlink error says it is a symbolic link"
+expect_not_contains l8.txt "$tp_wild" "the link is not followed: the linked-to certificate is never read"
 rm store/sym.example.com.pfx
 
 # ---- invalid hosts: refused before the store is touched ----------------------------------------------------------
