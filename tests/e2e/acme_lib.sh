@@ -74,8 +74,13 @@ if [ -z "${ACME_LIB_DIR:-}" ] || [ ! -f "$ACME_LIB_DIR/acme/fake_ari_proxy.py" ]
         "or set E2E=\$(cd \"\$(dirname \"\$0\")\" && pwd) before sourcing lib.sh" >&2
     exit 1
 fi
-ACME_HOOK=$ACME_LIB_DIR/acme/dns01-challtestsrv-hook
-ACME_FAILING_HOOK=$ACME_LIB_DIR/acme/failing-hook
+# The hooks run as whoever runs ccs — in some tests another user (nobody), who may not be able to
+# enter the source tree (a clone in a 0700 home): run copies from the scratch directory.
+mkdir -p "$T/.acme-hooks"
+cp "$ACME_LIB_DIR/acme/dns01-challtestsrv-hook" "$ACME_LIB_DIR/acme/failing-hook" "$T/.acme-hooks/"
+chmod 0755 "$T/.acme-hooks" "$T/.acme-hooks/dns01-challtestsrv-hook" "$T/.acme-hooks/failing-hook"
+ACME_HOOK=$T/.acme-hooks/dns01-challtestsrv-hook
+ACME_FAILING_HOOK=$T/.acme-hooks/failing-hook
 
 # What the harness exports belongs to the harness: a nested harness (a test started from a test)
 # must not take its parent's for its own.

@@ -7,6 +7,17 @@ set -eu
 : "${CCS:?CCS must name the ccs binary}"
 : "${CCS_TEST_TMP:?CCS_TEST_TMP must name a scratch directory}"
 
+# scripts/test runs every stage under a world-searchable scratch root (CCS_SCRATCH_ROOT, under
+# /tmp): tests that run ccs as another user (nobody) must reach their files even when the clone
+# sits in a 0700 home directory. Without it, CTest's directory in the build tree is used.
+if [ -n "${CCS_SCRATCH_ROOT:-}" ]; then
+    case $CCS_TEST_TMP in
+    "$CCS_SCRATCH_ROOT"/*) ;;
+    *) CCS_TEST_TMP=$CCS_SCRATCH_ROOT/$(basename "$CCS_TEST_TMP") ;;
+    esac
+    export CCS_TEST_TMP
+fi
+
 rm -rf "$CCS_TEST_TMP"
 mkdir -p "$CCS_TEST_TMP"
 T=$CCS_TEST_TMP
@@ -14,6 +25,17 @@ cd "$T"
 
 failures=0
 checks=0
+
+# ccs_for_other_user: print the path of a copy of $CCS that another user can execute (the build
+# tree may be in a home directory only its owner can enter).
+ccs_for_other_user() {
+    if [ ! -x "$T/.ccs-bin/ccs" ]; then
+        mkdir -p "$T/.ccs-bin"
+        cp "$CCS" "$T/.ccs-bin/ccs"
+        chmod 0755 "$T/.ccs-bin" "$T/.ccs-bin/ccs"
+    fi
+    echo "$T/.ccs-bin/ccs"
+}
 
 fail() {
     echo "FAIL: $*" >&2

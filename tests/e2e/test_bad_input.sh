@@ -155,7 +155,7 @@ else
     as_user() { "$@"; }
 fi
 snapshot ro/store >ro.snap
-run_cmd 1 ro.out as_user "$CCS" deploy --store "$T/ro/store" --cert "$T/ro/fresh.pem" \
+run_cmd 1 ro.out as_user "$(ccs_for_other_user)" deploy --store "$T/ro/store" --cert "$T/ro/fresh.pem" \
     --key "$T/ro/fresh.key" --chain "$T/ro/ca.pem" --password-file "$T/ro/pw"
 expect_contains ro.out "Permission denied" "unwritable store: says permission denied"
 expect_contains ro.out "good.example.com.pfx" "unwritable store: names the file it could not write"

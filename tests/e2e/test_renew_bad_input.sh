@@ -219,7 +219,7 @@ else
 fi
 : >notify.log
 chmod 0666 notify.log
-run_cmd 1 ro.out as_user "$CCS" renew www --config "$T/good.conf" --force
+run_cmd 1 ro.out as_user "$(ccs_for_other_user)" renew www --config "$T/good.conf" --force
 expect_contains ro.out "task ccs FAILED" "unwritable store: the deploy-ccs task fails"
 expect_contains ro.out "Permission denied" "unwritable store: says permission denied"
 expect_contains ro.out "www.example.test.pfx" "unwritable store: names a file it could not write"
