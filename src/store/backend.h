@@ -89,6 +89,11 @@ struct store {
 /* Backends. Each fills ST->ops, ST->impl and ST->display; LOCATION is what the user gave. */
 int store_local_open(const char *path, struct store *st, struct errbuf *err);
 
+/* Take and release the I/O mutex around a backend call (nothing when the backend is thread-safe):
+ * for the files of src/store that call ops directly (watch.c). */
+void store_io_begin(struct store *st);
+void store_io_end(struct store *st);
+
 /* The two operations the lease needs beyond store.h, with the I/O mutex taken as store.h does. */
 int store_io_create_exclusive(struct store *st, const char *name, const struct bytes *data,
                               int *exists, struct errbuf *err);

@@ -28,7 +28,6 @@
 
 struct local_store {
     int dirfd;
-    char path[PATH_MAX]; /* as given: inotify watches a path, not a descriptor */
 };
 
 /* Default mode of a store file: owner writes, group (the servers' readers) reads, others nothing. */
@@ -311,6 +310,7 @@ static int local_watch_open(struct store *st, struct backend_watch **out, struct
 {
     struct local_store *ls = st->impl;
     struct backend_watch *w = calloc(1, sizeof(*w));
+    char path[64];
 
     *out = NULL;
     if (!w)
@@ -320,7 +320,9 @@ static int local_watch_open(struct store *st, struct backend_watch **out, struct
         free(w);
         return errbuf_set_errno(err, "%s: cannot watch the store (inotify)", st->display);
     }
-    if (inotify_add_watch(w->fd, ls->path, LOCAL_WATCH_MASK) < 0) {
+    /* The directory we opened, not the path: a relative path means something else after chdir. */
+    snprintf(path, sizeof(path), "/proc/self/fd/%d", ls->dirfd);
+    if (inotify_add_watch(w->fd, path, LOCAL_WATCH_MASK) < 0) {
         errbuf_set_errno(err, "%s: cannot watch the store (inotify)", st->display);
         close(w->fd);
         free(w);
@@ -416,7 +418,7 @@ int store_local_open(const char *path, struct store *st, struct errbuf *err)
     struct local_store *ls;
     int fd;
 
-    if (strlen(path) >= sizeof(ls->path) || strlen(path) >= sizeof(st->display))
+    if (strlen(path) >= sizeof(st->display))
         return errbuf_set(err, "store location too long");
     fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) {
@@ -432,7 +434,6 @@ int store_local_open(const char *path, struct store *st, struct errbuf *err)
         return errbuf_set(err, "out of memory");
     }
     ls->dirfd = fd;
-    snprintf(ls->path, sizeof(ls->path), "%s", path);
     /* A local path carries no credentials: it is its own display name. */
     snprintf(st->display, sizeof(st->display), "%s", path);
     st->impl = ls;

@@ -16,7 +16,8 @@
  * - The lock file is only ever created by create_exclusive: two writers never both create it.
  * - A lease is expired when now > expires (whole seconds, so it lasts at least its length whatever
  *   the second boundary), and only an expired lease may be broken. A lock file that does not parse
- *   counts as held until its mtime is older than the lease, then as expired.
+ *   counts as held until its mtime is older than the lease, then as expired: a lock file being
+ *   created is empty for a moment, and a writer that died there left no expiry to go by.
  * - A lock file is removed only after being *taken*: renamed to a name of the remover's own
  *   (STORE_TEMP_PREFIX "lease-<random>", so stale-temp cleanup sweeps any debris) and read back
  *   byte for byte equal to what the remover decided to remove. Two breakers racing on one expired
@@ -26,7 +27,9 @@
  * - The holder rewrites its lock file (keepalive) with store_write_atomic only while its lease is
  *   unexpired and the file still carries its token: no one may break an unexpired lease, so the
  *   rewrite replaces nothing but its own file. An expired lease is renewed by taking it and
- * creating it afresh, which fails (lease lost) if another writer got in first.
+ *   creating it afresh, which fails (lease lost) if another writer got in first.
+ * - A waiter blocks as flock does: it polls the lock file (50 ms, doubling to 1 s) and wakes when
+ *   the lease it saw runs out, so a dead holder costs at most the rest of its lease.
  *
  * What this cannot promise:
  * - The put-back above fails when a third writer created a new lock file in the moment the fresh
@@ -41,7 +44,6 @@
 #include "store/backend.h"
 
 #include <errno.h>
-#include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,7 +56,8 @@
 /* First line of the file: a later format says "ccs-lease 2" and old readers treat it as garbage
  * (held until its mtime is older than the lease), never as free. */
 #define LEASE_FORMAT_LINE "ccs-lease 1"
-/* A lock file is a few lines; anything larger is not ours (and store_read refuses it by name). */
+/* A lock file is a few lines. A larger one is not a lease: store_read refuses it, naming it, and
+ * store_lock fails rather than wait on it. */
 #define LEASE_FILE_MAX 4096
 /* 128 random bits: no two acquisitions anywhere share a token. */
 #define LEASE_TOKEN_BYTES 16
@@ -64,11 +67,13 @@
  * doubling to 1 s, so a waiter on a share costs the server at most one read a second. */
 #define LEASE_BACKOFF_MIN_MS 50
 #define LEASE_BACKOFF_MAX_MS 1000
-/* Renew once more than 1/LEASE_RENEW_FRACTION of the lease has passed (store.h promises a third).
- */
+/* Renew once more than a third of the lease has passed, as store.h promises. */
 #define LEASE_RENEW_FRACTION 3
 #define NS_PER_SECOND 1000000000LL
 #define NS_PER_MS 1000000L
+/* The lines lease_parse() must see: without either a file is garbage. */
+#define SEEN_TOKEN 1u
+#define SEEN_EXPIRES 2u
 
 /* What a lock file says. */
 struct lease_file {
@@ -79,9 +84,18 @@ struct lease_file {
     long long expires;
 };
 
+static long long realtime_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (long long)ts.tv_sec * NS_PER_SECOND + ts.tv_nsec;
+}
+
+/* Unix seconds from the same clock as realtime_ns(): time(2) may read a coarser clock that lags it
+ * by a tick, and a lease judged by two clocks could be taken a tick early. */
 static long long now_seconds(void)
 {
-    return (long long)time(NULL);
+    return realtime_ns() / NS_PER_SECOND;
 }
 
 static void sleep_ms(unsigned ms)
@@ -173,14 +187,14 @@ static int parse_line(char *line, struct lease_file *out, unsigned *seen)
         if (!is_token(value))
             return -1;
         snprintf(out->token, sizeof(out->token), "%s", value);
-        *seen |= 1u;
+        *seen |= SEEN_TOKEN;
     } else if (strcmp(line, "acquired") == 0) {
         if (parse_number(value, &out->acquired) < 0)
             return -1;
     } else if (strcmp(line, "expires") == 0) {
         if (parse_number(value, &out->expires) < 0)
             return -1;
-        *seen |= 2u;
+        *seen |= SEEN_EXPIRES;
     }
     return 0;
 }
@@ -192,7 +206,7 @@ static int lease_parse(const struct bytes *data, struct lease_file *out)
     unsigned seen = 0;
 
     memset(out, 0, sizeof(*out));
-    if (data->len > LEASE_FILE_MAX || memchr(data->data, '\0', data->len))
+    if (data->len == 0 || data->len > LEASE_FILE_MAX || memchr(data->data, '\0', data->len))
         return -1;
     memcpy(text, data->data, data->len);
     text[data->len] = '\0';
@@ -210,7 +224,7 @@ static int lease_parse(const struct bytes *data, struct lease_file *out)
         if (parse_line(line, out, &seen) < 0)
             return -1;
     }
-    return seen == 3u ? 0 : -1;
+    return seen == (SEEN_TOKEN | SEEN_EXPIRES) ? 0 : -1;
 }
 
 static int bytes_equal(const struct bytes *a, const struct bytes *b)
@@ -218,15 +232,9 @@ static int bytes_equal(const struct bytes *a, const struct bytes *b)
     return a->len == b->len && (a->len == 0 || memcmp(a->data, b->data, a->len) == 0);
 }
 
-/* "store S: lease lost: WHY". Always -1. */
-static int lease_lost(const struct store *st, const char *why, const struct lease_file *other,
-                      struct errbuf *err)
+/* "store S: lease lost: WHY; ...". Always -1. */
+static int lease_lost(const struct store *st, const char *why, struct errbuf *err)
 {
-    if (other)
-        return errbuf_set(err,
-                          "store %s: lease lost: %s (%s now holds it: host %s, pid %ld); another "
-                          "writer may have written meanwhile",
-                          store_display_name(st), why, STORE_LOCK_FILE, other->host, other->pid);
     return errbuf_set(err, "store %s: lease lost: %s; another writer may have written meanwhile",
                       store_display_name(st), why);
 }
@@ -266,7 +274,7 @@ static int lease_take(struct store *st, const struct bytes *expect, int *taken, 
         return errbuf_set(err, "store %s: cannot move %s aside: %s exists", store_display_name(st),
                           STORE_LOCK_FILE, aside);
     if (store_read(st, aside, LEASE_FILE_MAX, &got, &missing, err) < 0) {
-        struct errbuf ignored;
+        struct errbuf ignored; /* the read's error is the one to report */
         put_back(st, aside, &ignored);
         goto out;
     }
@@ -306,50 +314,58 @@ static int try_create(struct store *st, long long acquired, int *got, struct err
     return 0;
 }
 
-/* Is the lock file that holds SEEN (and parsed as PARSED when PARSED_OK) expired? A file that does
- * not parse is judged by its mtime; *GONE = 1 when it disappeared meanwhile. */
-static int lease_expired(struct store *st, const struct lease_file *parsed, int parsed_ok,
-                         int *expired, int *gone, struct errbuf *err)
+/* SECONDS in nanoseconds, clamped so that a lock file claiming the year 300 billion stays a far
+ * future rather than an overflow. */
+static long long seconds_to_ns(long long seconds)
+{
+    const long long limit = LLONG_MAX / NS_PER_SECOND - 1;
+    return (seconds > limit ? limit : seconds < -limit ? -limit : seconds) * NS_PER_SECOND;
+}
+
+/* When (realtime ns) the lock file that was read counts as expired: the first instant of the
+ * second after its expiry (now > expires); a file that does not parse (PARSED_OK 0) one lease
+ * after its mtime. *GONE = 1 when it disappeared meanwhile. */
+static int lease_expiry_ns(struct store *st, const struct lease_file *parsed, int parsed_ok,
+                           long long *expiry_ns, int *gone, struct errbuf *err)
 {
     struct store_entry e;
-    struct timespec ts;
-    long long now_ns;
 
-    *expired = 0;
     *gone = 0;
     if (parsed_ok) {
-        *expired = now_seconds() > parsed->expires;
+        *expiry_ns = seconds_to_ns(parsed->expires) + NS_PER_SECOND;
         return 0;
     }
     if (store_stat(st, STORE_LOCK_FILE, &e, gone, err) < 0)
         return -1;
-    if (*gone)
-        return 0;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    now_ns = (long long)ts.tv_sec * NS_PER_SECOND + ts.tv_nsec;
-    *expired = now_ns - e.version.mtime_ns > (long long)st->lease_seconds * NS_PER_SECOND;
+    *expiry_ns = e.version.mtime_ns + seconds_to_ns((long long)st->lease_seconds) + 1;
     return 0;
 }
 
 /* The lock file exists: break it if it is expired. *RETRY_NOW = 1 when it is gone (or we removed
- * it) and creating may succeed at once; otherwise the caller waits. */
-static int try_break(struct store *st, int *retry_now, struct errbuf *err)
+ * it) and creating may succeed at once; otherwise the caller waits, at most *WAIT_MS (until the
+ * lease it saw expires, so a dead holder's lease is broken as soon as it may be). */
+static int try_break(struct store *st, int *retry_now, unsigned *wait_ms, struct errbuf *err)
 {
     struct bytes seen = {NULL, 0};
     struct lease_file parsed;
-    int missing = 0, expired = 0, rc = -1;
+    long long expiry_ns = 0, left_ns;
+    int missing = 0, rc = -1;
 
     *retry_now = 0;
+    *wait_ms = LEASE_BACKOFF_MAX_MS;
     if (store_read(st, STORE_LOCK_FILE, LEASE_FILE_MAX, &seen, &missing, err) < 0)
         goto out;
-    if (!missing &&
-        lease_expired(st, &parsed, lease_parse(&seen, &parsed) == 0, &expired, &missing, err) < 0)
+    if (!missing && lease_expiry_ns(st, &parsed, lease_parse(&seen, &parsed) == 0, &expiry_ns,
+                                    &missing, err) < 0)
         goto out;
+    left_ns = expiry_ns - realtime_ns();
     if (missing) {
         *retry_now = 1;
-    } else if (expired) {
+    } else if (left_ns <= 0) {
         if (lease_take(st, &seen, retry_now, err) < 0)
             goto out;
+    } else if (left_ns < (long long)LEASE_BACKOFF_MAX_MS * NS_PER_MS) {
+        *wait_ms = (unsigned)((left_ns + NS_PER_MS - 1) / NS_PER_MS);
     }
     rc = 0;
 out:
@@ -365,16 +381,17 @@ int store_lease_acquire(struct store *st, struct errbuf *err)
     if (random_hex(LEASE_TOKEN_BYTES, st->lease.token, err) < 0)
         return -1;
     for (;;) {
+        unsigned wait_ms = 0;
         int got = 0, retry_now = 0;
 
         if (try_create(st, 0, &got, err) < 0)
             return -1;
         if (got)
             return 0;
-        if (try_break(st, &retry_now, err) < 0)
+        if (try_break(st, &retry_now, &wait_ms, err) < 0)
             return -1;
         if (!retry_now) {
-            sleep_ms(backoff_ms);
+            sleep_ms(wait_ms < backoff_ms ? wait_ms : backoff_ms);
             backoff_ms =
                 backoff_ms * 2 > LEASE_BACKOFF_MAX_MS ? LEASE_BACKOFF_MAX_MS : backoff_ms * 2;
         }
@@ -406,17 +423,21 @@ static int read_owner(struct store *st, struct bytes *data, struct lease_file *p
     return 0;
 }
 
-/* The lease is lost because the lock file is not ours (OWNER). Always -1. */
+/* The lease is lost because the lock file is not ours (OWNER; P when another writer's). -1. */
 static int not_ours(const struct store *st, enum lease_owner owner, const struct lease_file *p,
                     struct errbuf *err)
 {
+    char why[LEASE_HOST_MAX + 128];
+
     if (owner == LEASE_GONE)
-        return lease_lost(st, "the lock file " STORE_LOCK_FILE " is gone", NULL, err);
-    if (owner == LEASE_GARBAGE)
-        return lease_lost(
-            st, "the lock file " STORE_LOCK_FILE " was replaced by one that does not parse", NULL,
-            err);
-    return lease_lost(st, "the lock file carries another writer's token", p, err);
+        snprintf(why, sizeof(why), "the lock file %s is gone", STORE_LOCK_FILE);
+    else if (owner == LEASE_GARBAGE)
+        snprintf(why, sizeof(why), "the lock file %s was replaced by one that does not parse",
+                 STORE_LOCK_FILE);
+    else
+        snprintf(why, sizeof(why), "%s now holds the lease of host %s, pid %ld", STORE_LOCK_FILE,
+                 p->host, p->pid);
+    return lease_lost(st, why, err);
 }
 
 /* Renew an unexpired lease in place: nobody may break it, so the rewrite replaces only our file. */
@@ -445,11 +466,11 @@ static int renew_expired(struct store *st, const struct bytes *data, const struc
     if (lease_take(st, data, &taken, err) < 0)
         return -1;
     if (!taken)
-        return lease_lost(st, "it expired and another writer broke it", NULL, err);
+        return lease_lost(st, "it expired and another writer broke it", err);
     if (try_create(st, ours->acquired, &got, err) < 0)
         return -1;
     if (!got)
-        return lease_lost(st, "it expired and another writer took the lock", NULL, err);
+        return lease_lost(st, "it expired and another writer took the lock", err);
     return 0;
 }
 
@@ -468,9 +489,9 @@ int store_lease_keepalive(struct store *st, struct errbuf *err)
         goto out;
     if (owner != LEASE_OURS)
         not_ours(st, owner, &parsed, err);
-    else if (now_seconds() <= st->lease.expires)
+    else if (now_seconds() <= st->lease.expires && store_has(st, STORE_CAP_ATOMIC_REPLACE))
         rc = renew_in_place(st, &parsed, err);
-    else
+    else /* expired, or a backend whose replace has a moment with no file a waiter could fill */
         rc = renew_expired(st, &data, &parsed, err);
 out:
     bytes_free(&data);
@@ -495,7 +516,7 @@ int store_lease_release(struct store *st, struct errbuf *err)
     if (lease_take(st, &data, &taken, err) < 0)
         goto out;
     if (!taken) {
-        lease_lost(st, "another writer broke it while it was being released", NULL, err);
+        lease_lost(st, "another writer broke it while it was being released", err);
         goto out;
     }
     rc = 0;

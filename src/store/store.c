@@ -143,13 +143,13 @@ enum store_lock_kind store_lock_kind(const struct store *st)
 
 /* ---- I/O under the mutex -------------------------------------------------------------------- */
 
-static void io_begin(struct store *st)
+void store_io_begin(struct store *st)
 {
     if (!st->ops->thread_safe)
         pthread_mutex_lock(&st->io_mutex);
 }
 
-static void io_end(struct store *st)
+void store_io_end(struct store *st)
 {
     if (!st->ops->thread_safe)
         pthread_mutex_unlock(&st->io_mutex);
@@ -158,9 +158,9 @@ static void io_end(struct store *st)
 int store_list(struct store *st, struct store_entries *out, struct errbuf *err)
 {
     int rc;
-    io_begin(st);
+    store_io_begin(st);
     rc = st->ops->list(st, out, err);
-    io_end(st);
+    store_io_end(st);
     return rc;
 }
 
@@ -168,9 +168,9 @@ int store_read(struct store *st, const char *name, size_t max_len, struct bytes 
                struct errbuf *err)
 {
     int rc;
-    io_begin(st);
+    store_io_begin(st);
     rc = st->ops->read(st, name, max_len, out, missing, err);
-    io_end(st);
+    store_io_end(st);
     return rc;
 }
 
@@ -178,9 +178,9 @@ int store_stat(struct store *st, const char *name, struct store_entry *out, int 
                struct errbuf *err)
 {
     int rc;
-    io_begin(st);
+    store_io_begin(st);
     rc = st->ops->stat(st, name, out, missing, err);
-    io_end(st);
+    store_io_end(st);
     return rc;
 }
 
@@ -201,18 +201,18 @@ int store_write_atomic(struct store *st, const char *name, const struct bytes *d
                           "apply (drop --mode/--group, or mode/group in the [store] section)",
                           st->display, st->ops->kind, o.mode != 0 ? "mode" : "group");
     }
-    io_begin(st);
+    store_io_begin(st);
     rc = st->ops->write_atomic(st, name, data, &o, err);
-    io_end(st);
+    store_io_end(st);
     return rc;
 }
 
 int store_remove(struct store *st, const char *name, struct errbuf *err)
 {
     int rc;
-    io_begin(st);
+    store_io_begin(st);
     rc = st->ops->remove(st, name, err);
-    io_end(st);
+    store_io_end(st);
     return rc;
 }
 
@@ -221,9 +221,9 @@ int store_sync(struct store *st, struct errbuf *err)
     int rc = 0;
     if (!st->ops->sync)
         return 0;
-    io_begin(st);
+    store_io_begin(st);
     rc = st->ops->sync(st, err);
-    io_end(st);
+    store_io_end(st);
     return rc;
 }
 
@@ -231,9 +231,9 @@ int store_io_create_exclusive(struct store *st, const char *name, const struct b
                               int *exists, struct errbuf *err)
 {
     int rc;
-    io_begin(st);
+    store_io_begin(st);
     rc = st->ops->create_exclusive(st, name, data, exists, err);
-    io_end(st);
+    store_io_end(st);
     return rc;
 }
 
@@ -241,9 +241,9 @@ int store_io_rename_noreplace(struct store *st, const char *from, const char *to
                               int *missing, struct errbuf *err)
 {
     int rc;
-    io_begin(st);
+    store_io_begin(st);
     rc = st->ops->rename_noreplace(st, from, to, exists, missing, err);
-    io_end(st);
+    store_io_end(st);
     return rc;
 }
 

@@ -152,7 +152,8 @@ int store_lock(struct store *st, struct errbuf *err);
 /* While holding the lock: renew a lease that is more than a third used (a no-op for a handle lock).
  * Fails when the lease was lost (another writer broke it): stop writing then. */
 int store_lock_keepalive(struct store *st, struct errbuf *err);
-/* Release the lock. Fails (and says so) when a lease was lost while held. */
+/* Release the lock, from the thread that took it (it is also a mutex). Fails (and says so) when a
+ * lease was lost while held, or when this thread does not hold the lock. */
 int store_unlock(struct store *st, struct errbuf *err);
 /* Which lock this store uses (never STORE_LOCK_DEFAULT). */
 enum store_lock_kind store_lock_kind(const struct store *st);
@@ -207,7 +208,8 @@ int store_watch_open(struct store *st, const struct store_watch_options *opts,
 /* A descriptor that becomes readable when store_watch_read() has work: for an event loop. */
 int store_watch_fd(const struct store_watch *w);
 /* Wait up to TIMEOUT_MS (0: do not wait, -1: forever) for changes, and append them to OUT. Returns
- * 0 with nothing appended on a timeout. */
+ * 0 with nothing appended on a timeout. After a STORE_EVENT_RESCAN caused by the store directory
+ * itself going away or moving, a notifying watch hears nothing more: close it and open a new one. */
 int store_watch_read(struct store_watch *w, int timeout_ms, struct store_events *out,
                      struct errbuf *err);
 /* Nonzero when the watch polls (no notification from the backend, or forced). */

@@ -15,7 +15,8 @@
  * - The polled snapshot holds only pfx names, sorted by name as store_list() promises, so a diff is
  *   one merge walk, linear in the two listings. It is replaced only by a listing that succeeded: a
  *   failed listing leaves it as it was, and the next tick compares against it again.
- * - Backend watch calls run under the store's I/O mutex (backend.h); waiting never holds it.
+ * - Backend watch calls run as store.c runs backend calls (under the I/O mutex unless the backend
+ *   is thread-safe); waiting never holds the mutex.
  * - A watch is used by one thread at a time (it keeps the snapshot and the timer); the store under
  *   it may be shared. */
 #include "store/backend.h"
@@ -30,6 +31,9 @@
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
+
+/* Backend watch calls under the store's I/O mutex, as store.c makes every backend call (a
+ * thread-safe backend runs without it). */
 
 /* First allocation of an event list: a handful of changes is the common case. */
 #define STORE_EVENTS_INITIAL 16
@@ -183,9 +187,9 @@ static int notified_once(struct store_watch *w, size_t first, struct store_event
     struct store_events raw = {NULL, 0, 0};
     int rc = -1;
 
-    pthread_mutex_lock(&w->st->io_mutex);
+    store_io_begin(w->st);
     rc = w->st->ops->watch_read(w->backend, &raw, err);
-    pthread_mutex_unlock(&w->st->io_mutex);
+    store_io_end(w->st);
     if (rc < 0)
         goto out;
     for (size_t i = 0; i < raw.count; i++) {
@@ -232,9 +236,9 @@ static int open_notified(struct store_watch *w, struct errbuf *err)
 {
     int rc;
 
-    pthread_mutex_lock(&w->st->io_mutex);
+    store_io_begin(w->st);
     rc = w->st->ops->watch_open(w->st, &w->backend, err);
-    pthread_mutex_unlock(&w->st->io_mutex);
+    store_io_end(w->st);
     return rc;
 }
 
@@ -296,9 +300,9 @@ void store_watch_close(struct store_watch *w)
     if (!w)
         return;
     if (w->backend) {
-        pthread_mutex_lock(&w->st->io_mutex);
+        store_io_begin(w->st);
         w->st->ops->watch_close(w->backend);
-        pthread_mutex_unlock(&w->st->io_mutex);
+        store_io_end(w->st);
     }
     if (w->timer_fd >= 0)
         close(w->timer_fd);
