@@ -257,9 +257,15 @@ int cmd_status(int argc, char **argv)
         return EXIT_FAILED;
     if (cli_crypto_init() < 0 || load_config(a.config, &cfg) < 0)
         return EXIT_FAILED;
+    /* No database: ccs renew never ran here, and every certificate shows "never". A database
+     * that cannot be read (corrupt, or 0 bytes: its history lost) is an error, not "never". */
     snprintf(db_path, sizeof(db_path), "%s/%s", cfg.state_dir, STATE_DB_FILE);
-    if (access(db_path, F_OK) == 0 && state_open(cfg.state_dir, &db, &err) < 0)
-        log_warning("%s", err.msg);
+    if (access(db_path, F_OK) == 0 &&
+        state_open(cfg.state_dir, STATE_OPEN_EXISTING, NULL, &db, &err) < 0) {
+        log_error("%s", err.msg);
+        config_free(&cfg);
+        return EXIT_FAILED;
+    }
     rows = json_array();
     for (size_t i = 0; i < cfg.certificate_count; i++)
         json_array_append_new(rows, status_row(&cfg, db, &cfg.certificates[i], now, tty));

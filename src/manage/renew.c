@@ -712,6 +712,39 @@ static int select_certificates(struct run *r, struct errbuf *err)
     return 0;
 }
 
+/* The state database. A real run creates it when there is none, and says so: a new database
+ * where one with history was expected (a 0-byte file) must not pass unnoticed. A dry run writes
+ * nothing: without a database (or with a 0-byte one) it goes on as on a machine that never ran
+ * ccs, saying what the real run would do; one it cannot read fails it, as it would the real run. */
+static int open_state(struct run *r, struct errbuf *err)
+{
+    const char *dir = r->cfg->state_dir;
+    enum state_origin origin;
+    char db_path[PATH_MAX];
+    struct stat st;
+
+    snprintf(db_path, sizeof(db_path), "%s/%s", dir, STATE_DB_FILE);
+    if (r->opts->dry_run) {
+        if (stat(db_path, &st) != 0)
+            return 0;
+        if (S_ISREG(st.st_mode) && st.st_size == 0) {
+            log_warning("state %s is empty (0 bytes): a real run would start a new database",
+                        db_path);
+            return 0;
+        }
+        return state_open(dir, STATE_OPEN_EXISTING, NULL, &r->db, err);
+    }
+    if (state_open(dir, STATE_OPEN_CREATE, &origin, &r->db, err) < 0)
+        return -1;
+    if (origin == STATE_CREATED)
+        log_info("state %s: no database yet: created a new one", db_path);
+    else if (origin == STATE_CREATED_OVER_EMPTY)
+        log_warning("state %s was empty (0 bytes): started a new database; the history it held "
+                    "is gone",
+                    db_path);
+    return 0;
+}
+
 static void settings_from(const struct config *cfg, struct acme_settings *s)
 {
     memset(s, 0, sizeof(*s));
@@ -746,14 +779,8 @@ int renew_run(const struct config *cfg, const struct renew_options *opts,
     /* A dry run changes nothing, the lock file included; it may run beside a real run. */
     if (!opts->dry_run && take_lock(cfg->state_dir, &lock_fd, err) < 0)
         goto out;
-    if (opts->dry_run) {
-        char db_path[PATH_MAX];
-        snprintf(db_path, sizeof(db_path), "%s/%s", cfg->state_dir, STATE_DB_FILE);
-        if (access(db_path, F_OK) == 0 && state_open(cfg->state_dir, &r.db, err) < 0)
-            goto out;
-    } else if (state_open(cfg->state_dir, &r.db, err) < 0) {
+    if (open_state(&r, err) < 0)
         goto out;
-    }
     summary->items = calloc(r.selected_count + 1, sizeof(*summary->items));
     if (!summary->items) {
         errbuf_set(err, "out of memory");
@@ -842,7 +869,8 @@ int renew_task_run(const struct config *cfg, const char *cert_name, const char *
                    cert_name, task_name);
         goto out;
     }
-    if (cert_summarise(live, &sum, err) < 0 || state_open(cfg->state_dir, &r.db, err) < 0)
+    if (cert_summarise(live, &sum, err) < 0 ||
+        state_open(cfg->state_dir, STATE_OPEN_EXISTING, NULL, &r.db, err) < 0)
         goto out;
     fill_env(&env, cfg, cert, &paths, live, sum.thumbprint, sum.not_after, time(NULL));
     env.renewal_ok = 1;

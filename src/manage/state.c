@@ -98,10 +98,49 @@ static int migrate_to_1(sqlite3 *conn)
     return sqlite3_exec(conn, SCHEMA_V1, NULL, NULL, NULL);
 }
 
+/* Version 2: the state of each task, for owed tasks (manage/owed.h). `delivered` is the
+ * thumbprint of the certificate the task's last successful run delivered; a task that fires on
+ * success is owed the live certificate while that differs from the live thumbprint.
+ *
+ * Seeded from version 1's history, so an upgrade neither forgets a failing task nor re-runs every
+ * task at once: a task whose newest run succeeded at or after the certificate's last renewal (the
+ * renewer runs post tasks after recording the renewal) delivered the certificate of that
+ * renewal, the one the database names; a newest run that failed counts as one failure. */
+static const char SCHEMA_V2[] =
+    "CREATE TABLE task_state ("
+    "  cert TEXT NOT NULL REFERENCES certificates (name) ON DELETE CASCADE ON UPDATE CASCADE,"
+    "  task TEXT NOT NULL CHECK (task <> ''),"
+    "  delivered TEXT NOT NULL DEFAULT '',"
+    "  delivered_at INTEGER NOT NULL DEFAULT 0,"
+    "  failure_count INTEGER NOT NULL DEFAULT 0,"
+    "  last_attempt INTEGER NOT NULL DEFAULT 0,"
+    "  last_ok INTEGER NOT NULL DEFAULT -1 CHECK (last_ok IN (-1, 0, 1)),"
+    "  last_message TEXT NOT NULL DEFAULT '',"
+    "  PRIMARY KEY (cert, task)"
+    ") WITHOUT ROWID;"
+    "INSERT INTO task_state (cert, task, delivered, delivered_at, failure_count, last_attempt,"
+    "                        last_ok, last_message)"
+    "  SELECT n.cert, n.task,"
+    "    CASE WHEN n.ok = 1 AND n.time >= c.last_renewal THEN c.thumbprint ELSE '' END,"
+    "    CASE WHEN n.ok = 1 AND n.time >= c.last_renewal AND c.thumbprint <> '' THEN n.time"
+    "         ELSE 0 END,"
+    "    1 - n.ok, n.time, n.ok, n.message"
+    "  FROM (SELECT cert, task, time, ok, message, row_number() OVER (PARTITION BY cert, task"
+    "        ORDER BY time DESC, id DESC) AS age FROM task_runs) AS n"
+    "  JOIN certificates AS c ON c.name = n.cert"
+    "  WHERE n.age = 1;"
+    "PRAGMA user_version = 2;";
+
+static int migrate_to_2(sqlite3 *conn)
+{
+    return sqlite3_exec(conn, SCHEMA_V2, NULL, NULL, NULL);
+}
+
 /* Migration I takes the database from version I to I + 1 and sets user_version to I + 1; all run
- * in one transaction. Version 2 is one more function here and STATE_SCHEMA_VERSION 2. */
+ * in one transaction. A new version is one more function here and STATE_SCHEMA_VERSION + 1. */
 static int (*const migrations[])(sqlite3 *conn) = {
     migrate_to_1,
+    migrate_to_2,
 };
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == STATE_SCHEMA_VERSION,
                "one migration per schema version");
@@ -169,6 +208,8 @@ enum stmt_id {
     ST_TASK_RUNS_ALL,
     ST_TASK_RUNS_CERT,
     ST_FAILING_TASKS,
+    ST_TASK_STATE_PUT,
+    ST_TASK_STATES,
     ST_COUNT
 };
 
@@ -205,6 +246,22 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_FAILING_TASKS] = "SELECT task FROM (SELECT task, ok, row_number() OVER (PARTITION BY task "
                          "ORDER BY time DESC, id DESC) AS age FROM task_runs WHERE cert = ?1) "
                          "WHERE age = 1 AND ok = 0 ORDER BY task",
+    /* ?1 cert, ?2 task, ?3 ok, ?4 the thumbprint delivered ('' none), ?5 1 when the run counts
+     * as a failure, ?6 time, ?7 message. A success resets the failures, a delivery replaces the
+     * one recorded; a run that neither delivered nor failed (stopped) leaves both. */
+    [ST_TASK_STATE_PUT] =
+        "INSERT INTO task_state (cert, task, delivered, delivered_at, failure_count, last_attempt, "
+        "last_ok, last_message) VALUES (?1, ?2, ?4, CASE WHEN ?4 <> '' THEN ?6 ELSE 0 END, ?5, ?6, "
+        "?3, ?7) ON CONFLICT (cert, task) DO UPDATE SET "
+        "delivered = CASE WHEN excluded.delivered <> '' THEN excluded.delivered ELSE delivered END, "
+        "delivered_at = CASE WHEN excluded.delivered <> '' THEN excluded.delivered_at "
+        "ELSE delivered_at END, "
+        "failure_count = CASE WHEN excluded.last_ok = 1 THEN 0 "
+        "ELSE failure_count + excluded.failure_count END, "
+        "last_attempt = excluded.last_attempt, last_ok = excluded.last_ok, "
+        "last_message = excluded.last_message",
+    [ST_TASK_STATES] = "SELECT task, delivered, delivered_at, failure_count, last_attempt, last_ok, "
+                       "last_message FROM task_state WHERE cert = ?1 ORDER BY task",
 };
 
 struct state_db {
@@ -312,16 +369,19 @@ static int fsync_dir(const char *dir)
 }
 
 /* Create the database file 0600 ourselves: SQLite would create it 0644 & ~umask, and its -wal
- * and -shm files copy the database's mode. fchmod because the umask could have taken bits off. */
-static int create_db_file(struct state_db *db, const char *dir, struct errbuf *err)
+ * and -shm files copy the database's mode. fchmod because the umask could have taken bits off.
+ * *CREATED is 0 when another process created it first. */
+static int create_db_file(struct state_db *db, const char *dir, int *created, struct errbuf *err)
 {
     int fd = open(db->path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, STATE_FILE_MODE);
 
+    *created = 0;
     if (fd < 0) {
         if (errno == EEXIST)
             return 0;
         return errbuf_set_errno(err, "state %s: cannot create", db->path);
     }
+    *created = 1;
     if (fchmod(fd, STATE_FILE_MODE) < 0) {
         errbuf_set_errno(err, "state %s: cannot set mode %o", db->path, STATE_FILE_MODE);
         close(fd);
@@ -332,6 +392,40 @@ static int create_db_file(struct state_db *db, const char *dir, struct errbuf *e
     /* The new name must survive a crash like the data SQLite will fsync into it. */
     if (fsync_dir(dir) < 0)
         return errbuf_set_errno(err, "state %s: cannot sync directory %s", db->path, dir);
+    return 0;
+}
+
+/* The database file as MODE wants it: there and not empty (STATE_OPEN_EXISTING), or made when
+ * missing (STATE_OPEN_CREATE). SQLite would take a missing file, or one of 0 bytes, for a new
+ * database without a word, and a 0-byte file is a database that lost its history (a truncation, a
+ * full disk): only a run that says so starts over, and *ORIGIN tells the caller to say it. */
+static int check_db_file(struct state_db *db, const char *dir, enum state_open_mode mode,
+                         enum state_origin *origin, struct errbuf *err)
+{
+    struct stat st;
+    int created;
+
+    *origin = STATE_EXISTED;
+    if (stat(db->path, &st) == 0) {
+        if (!S_ISREG(st.st_mode))
+            return errbuf_set(err, "state %s: not a regular file", db->path);
+        if (st.st_size > 0)
+            return 0;
+        if (mode == STATE_OPEN_EXISTING)
+            return errbuf_set(err, "state %s: the database is empty (0 bytes): its history is "
+                                   "gone", db->path);
+        *origin = STATE_CREATED_OVER_EMPTY;
+        return 0;
+    }
+    if (errno != ENOENT)
+        return errbuf_set_errno(err, "state %s", db->path);
+    if (mode == STATE_OPEN_EXISTING)
+        return errbuf_set(err, "state %s: no database", db->path);
+    if (dir_create(dir, STATE_DIR_MODE, err) < 0)
+        return errbuf_prefix(err, "state %s", db->path);
+    if (create_db_file(db, dir, &created, err) < 0)
+        return -1;
+    *origin = created ? STATE_CREATED : STATE_EXISTED;
     return 0;
 }
 
@@ -489,12 +583,16 @@ static void db_free(struct state_db *db)
     free(db);
 }
 
-int state_open(const char *state_dir, struct state_db **out, struct errbuf *err)
+int state_open(const char *state_dir, enum state_open_mode mode, enum state_origin *origin,
+               struct state_db **out, struct errbuf *err)
 {
+    enum state_origin found = STATE_EXISTED;
     struct state_db *db;
     int version = 0;
 
     *out = NULL;
+    if (origin)
+        *origin = STATE_EXISTED;
     if (!state_dir || !state_dir[0])
         return errbuf_set(err, "state: no state directory");
     db = calloc(1, sizeof(*db));
@@ -505,12 +603,7 @@ int state_open(const char *state_dir, struct state_db **out, struct errbuf *err)
         free(db);
         return errbuf_set(err, "state %s: path too long", state_dir);
     }
-    if (dir_create(state_dir, STATE_DIR_MODE, err) < 0) {
-        errbuf_prefix(err, "state %s", db->path);
-        free(db);
-        return -1;
-    }
-    if (create_db_file(db, state_dir, err) < 0) {
+    if (check_db_file(db, state_dir, mode, &found, err) < 0) {
         free(db);
         return -1;
     }
@@ -545,6 +638,8 @@ int state_open(const char *state_dir, struct state_db **out, struct errbuf *err)
         errbuf_set(err, "state %s: cannot create mutex", db->path);
         goto fail;
     }
+    if (origin)
+        *origin = found;
     *out = db;
     return 0;
 fail:
@@ -663,10 +758,11 @@ int state_cert_put(struct state_db *db, const struct cert_record *rec, struct er
 
 /* ---- history --------------------------------------------------------------------------------- */
 
-/* Run ADD (bound by the caller) in a transaction that first makes sure CERT has a row. Called
- * with db->lock held; on failure the message is "state PATH: WHAT: reason". */
+/* Run ADD, then ALSO when not NULL (both bound by the caller), in a transaction that first makes
+ * sure CERT has a row. Called with db->lock held; on failure the message is "state PATH: WHAT:
+ * reason". */
 static int history_insert(struct state_db *db, const char *cert, sqlite3_stmt *add,
-                          const char *what, struct errbuf *err)
+                          sqlite3_stmt *also, const char *what, struct errbuf *err)
 {
     sqlite3_stmt *ensure = db->stmt[ST_CERT_ENSURE];
     int rc = stmt_run(db->stmt[ST_BEGIN]);
@@ -675,6 +771,8 @@ static int history_insert(struct state_db *db, const char *cert, sqlite3_stmt *a
         rc = stmt_run(ensure);
     if (rc == SQLITE_OK)
         rc = stmt_run(add);
+    if (rc == SQLITE_OK && also)
+        rc = stmt_run(also);
     if (rc == SQLITE_OK)
         rc = stmt_run(db->stmt[ST_COMMIT]);
     if (rc == SQLITE_OK)
@@ -682,18 +780,45 @@ static int history_insert(struct state_db *db, const char *cert, sqlite3_stmt *a
     fail(db, err, "%s", what);
     stmt_done(ensure);
     stmt_done(add);
+    if (also)
+        stmt_done(also);
     /* After a failed statement the transaction is open; after a failed COMMIT it may be. */
     if (!sqlite3_get_autocommit(db->conn))
         stmt_run(db->stmt[ST_ROLLBACK]);
     return -1;
 }
 
+/* The task state upsert for RUN, bound. Lock held. */
+static int bind_task_state(struct state_db *db, const struct state_task_run *run)
+{
+    sqlite3_stmt *put = db->stmt[ST_TASK_STATE_PUT];
+    const char *delivered = run->ok && run->delivered ? run->delivered : "";
+    int rc = bind_string(put, 1, run->cert);
+
+    if (rc == SQLITE_OK)
+        rc = bind_string(put, 2, run->task);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int(put, 3, run->ok ? 1 : 0);
+    if (rc == SQLITE_OK)
+        rc = bind_string(put, 4, delivered);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int(put, 5, !run->ok && !run->stopped);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(put, 6, (sqlite3_int64)run->when);
+    if (rc == SQLITE_OK)
+        rc = bind_string(put, 7, run->message);
+    return rc;
+}
+
 /* Bind the history row's values in the statement's column order (TASK and SERIAL only where the
- * table has them: NULL skips) and insert it. The one path both history tables are written by. */
+ * table has them: NULL skips) and insert it; with TASK_STATE, update the task's state in the same
+ * transaction. The one path both history tables are written by. */
 static int history_add(struct state_db *db, sqlite3_stmt *add, const char *what, const char *cert,
                        const char *task, time_t when, int ok, const char *serial,
-                       const char *message, struct errbuf *err)
+                       const char *message, const struct state_task_run *task_state,
+                       struct errbuf *err)
 {
+    sqlite3_stmt *also = task_state ? db->stmt[ST_TASK_STATE_PUT] : NULL;
     int col = 1, rc, ret;
 
     pthread_mutex_lock(&db->lock);
@@ -708,11 +833,15 @@ static int history_add(struct state_db *db, sqlite3_stmt *add, const char *what,
         rc = bind_string(add, col++, serial);
     if (rc == SQLITE_OK)
         rc = bind_string(add, col, message);
+    if (rc == SQLITE_OK && task_state)
+        rc = bind_task_state(db, task_state);
     if (rc == SQLITE_OK) {
-        ret = history_insert(db, cert, add, what, err);
+        ret = history_insert(db, cert, add, also, what, err);
     } else {
         ret = fail(db, err, "%s", what);
         stmt_done(add);
+        if (also)
+            stmt_done(also);
     }
     pthread_mutex_unlock(&db->lock);
     return ret;
@@ -727,22 +856,83 @@ int state_renewal_add(struct state_db *db, const char *cert, time_t when, int ok
         return -1;
     snprintf(what, sizeof(what), "cannot record renewal of '%s'", cert);
     return history_add(db, db->stmt[ST_RENEWAL_ADD], what, cert, NULL, when, ok,
-                       serial ? serial : "", message, err);
+                       serial ? serial : "", message, NULL, err);
+}
+
+int state_task_run_record(struct state_db *db, const struct state_task_run *run,
+                          struct errbuf *err)
+{
+    char what[512];
+
+    if (check_cert_name(db, run->cert, "cannot record task run", err) < 0)
+        return -1;
+    if (!run->task || !run->task[0])
+        return errbuf_set(err, "state %s: cannot record task run of '%s': no task name", db->path,
+                          run->cert);
+    snprintf(what, sizeof(what), "cannot record task run '%s' of '%s'", run->task, run->cert);
+    return history_add(db, db->stmt[ST_TASK_RUN_ADD], what, run->cert, run->task, run->when,
+                       run->ok, NULL, run->message, run, err);
 }
 
 int state_task_run_add(struct state_db *db, const char *cert, const char *task, time_t when, int ok,
                        const char *message, struct errbuf *err)
 {
-    char what[512];
+    struct state_task_run run = {
+        .cert = cert, .task = task, .when = when, .ok = ok, .message = message};
 
-    if (check_cert_name(db, cert, "cannot record task run", err) < 0)
+    return state_task_run_record(db, &run, err);
+}
+
+int state_task_records(struct state_db *db, const char *cert, struct task_record **out,
+                       size_t *count, struct errbuf *err)
+{
+    sqlite3_stmt *stmt = db->stmt[ST_TASK_STATES];
+    struct task_record *list = NULL, *grown;
+    size_t n = 0, cap = 0;
+    int rc, ret = -1;
+
+    *out = NULL;
+    *count = 0;
+    if (check_cert_name(db, cert, "cannot read task states", err) < 0)
         return -1;
-    if (!task || !task[0])
-        return errbuf_set(err, "state %s: cannot record task run of '%s': no task name", db->path,
-                          cert);
-    snprintf(what, sizeof(what), "cannot record task run '%s' of '%s'", task, cert);
-    return history_add(db, db->stmt[ST_TASK_RUN_ADD], what, cert, task, when, ok, NULL, message,
-                       err);
+    pthread_mutex_lock(&db->lock);
+    rc = bind_string(stmt, 1, cert);
+    while (rc == SQLITE_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        struct task_record *t;
+        rc = SQLITE_OK;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 8;
+            grown = cap <= SIZE_MAX / sizeof(*list) ? realloc(list, cap * sizeof(*list)) : NULL;
+            if (!grown) {
+                errbuf_set(err, "state %s: cannot read task states of '%s': out of memory",
+                           db->path, cert);
+                goto out;
+            }
+            list = grown;
+        }
+        t = &list[n++];
+        memset(t, 0, sizeof(*t));
+        column_text(stmt, 0, t->task, sizeof(t->task));
+        column_text(stmt, 1, t->delivered, sizeof(t->delivered));
+        t->delivered_at = (time_t)sqlite3_column_int64(stmt, 2);
+        t->failure_count = sqlite3_column_int(stmt, 3);
+        t->last_attempt = (time_t)sqlite3_column_int64(stmt, 4);
+        t->last_ok = sqlite3_column_int(stmt, 5);
+        column_text(stmt, 6, t->last_message, sizeof(t->last_message));
+    }
+    if (rc != SQLITE_DONE) {
+        fail(db, err, "cannot read task states of '%s'", cert);
+        goto out;
+    }
+    *out = list;
+    *count = n;
+    list = NULL;
+    ret = 0;
+out:
+    stmt_done(stmt);
+    pthread_mutex_unlock(&db->lock);
+    free(list);
+    return ret;
 }
 
 /* Collect the rows of STMT (bound, not yet stepped) into a malloc'd array. Lock held. */

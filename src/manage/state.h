@@ -1,7 +1,8 @@
 /* state.h — what ccs remembers between runs, in SQLite (STATE_DIR/ccs.db, WAL, with a schema
  * version and migrations): per managed certificate its current serial, thumbprint and validity,
  * the ARI window, the last attempt and its result, failure count and the next attempt allowed,
- * an unfinished order (crash safety); and a history of renewals and of task runs.
+ * an unfinished order (crash safety); per task the certificate its last success delivered and its
+ * consecutive failures; and a history of renewals and of task runs.
  *
  * Safe to call from several threads: one connection, used under a mutex. */
 #ifndef CCS_MANAGE_STATE_H
@@ -14,7 +15,7 @@
 #include "util/err.h"
 
 #define STATE_DB_FILE "ccs.db"
-#define STATE_SCHEMA_VERSION 1
+#define STATE_SCHEMA_VERSION 2
 
 struct state_db;
 
@@ -42,7 +43,23 @@ struct cert_record {
     time_t pending_since;
 };
 
-int state_open(const char *state_dir, struct state_db **out, struct errbuf *err);
+enum state_open_mode {
+    /* The database must be there and be one: `ccs status` and `ccs task run` never create it,
+     * and a 0-byte file (history lost) is an error, not an empty history. */
+    STATE_OPEN_EXISTING,
+    /* Create it when it is missing or 0 bytes; *ORIGIN says which, so the caller says so. */
+    STATE_OPEN_CREATE,
+};
+
+enum state_origin {
+    STATE_EXISTED,         /* opened as it was (migrated when older) */
+    STATE_CREATED,         /* there was no database: a new one */
+    STATE_CREATED_OVER_EMPTY, /* the file was 0 bytes: a new database in its place */
+};
+
+/* ORIGIN may be NULL. */
+int state_open(const char *state_dir, enum state_open_mode mode, enum state_origin *origin,
+               struct state_db **out, struct errbuf *err);
 void state_close(struct state_db *db);
 
 /* *FOUND = 0 and OUT zeroed (last_ok = -1, name set) when the certificate has no record yet. */
@@ -55,6 +72,37 @@ int state_renewal_add(struct state_db *db, const char *cert, time_t when, int ok
                       const char *serial, const char *message, struct errbuf *err);
 int state_task_run_add(struct state_db *db, const char *cert, const char *task, time_t when,
                        int ok, const char *message, struct errbuf *err);
+
+/* One run of a task, as the renewer records it: a history row and the task's state, in one
+ * transaction. */
+struct state_task_run {
+    const char *cert, *task;
+    time_t when;
+    int ok;
+    const char *message;
+    /* The thumbprint of the certificate a successful run delivered (the live one), or NULL. */
+    const char *delivered;
+    /* Cut short because ccs was asked to stop: recorded, not counted as a failure (the backoff
+     * is for tasks that fail, not for runs that were stopped). */
+    int stopped;
+};
+int state_task_run_record(struct state_db *db, const struct state_task_run *run,
+                          struct errbuf *err);
+
+/* What is known of one task of a certificate. */
+struct task_record {
+    char task[128];
+    char delivered[41];    /* thumbprint of the certificate its last success delivered; "" none */
+    time_t delivered_at;
+    int failure_count;     /* consecutive failures (stopped runs not counted) */
+    time_t last_attempt;   /* 0: never ran */
+    int last_ok;           /* 1 ok, 0 failed, -1 never ran */
+    char last_message[512];
+};
+
+/* Every task of CERT that has run, by task name. Free *OUT with free(). */
+int state_task_records(struct state_db *db, const char *cert, struct task_record **out,
+                       size_t *count, struct errbuf *err);
 
 struct history_row {
     char cert[256];

@@ -49,7 +49,7 @@ static int setup(void **state)
     f->tmp = testcert_tmpdir();
     snprintf(f->dir, sizeof(f->dir), "%s/state", f->tmp);
     snprintf(f->path, sizeof(f->path), "%s/%s", f->dir, STATE_DB_FILE);
-    if (state_open(f->dir, &f->db, &err) < 0) {
+    if (state_open(f->dir, STATE_OPEN_CREATE, NULL, &f->db, &err) < 0) {
         fprintf(stderr, "state_open: %s\n", err.msg);
         return -1;
     }
@@ -250,7 +250,7 @@ static void test_open_creates_private_dir_and_file(void **state)
     snprintf(path, sizeof(path), "%s/%s", dir, STATE_DB_FILE);
     snprintf(wal, sizeof(wal), "%s-wal", path);
     old = umask(0); /* the modes must not depend on the caller's umask */
-    must(state_open(dir, &db, &err), &err);
+    must(state_open(dir, STATE_OPEN_CREATE, NULL, &db, &err), &err);
     umask(old);
     assert_mode(dir, S_IFDIR, 0700);
     assert_mode(path, S_IFREG, 0600);
@@ -259,7 +259,7 @@ static void test_open_creates_private_dir_and_file(void **state)
     assert_mode(wal, S_IFREG, 0600); /* SQLite copies the database's mode */
     state_close(db);
     /* An existing database in an existing directory opens as well. */
-    must(state_open(dir, &db, &err), &err);
+    must(state_open(dir, STATE_OPEN_CREATE, NULL, &db, &err), &err);
     state_close(db);
     testcert_rmdir(tmp);
 }
@@ -273,7 +273,7 @@ static void test_open_bad_inputs(void **state)
     int fd;
 
     (void)state;
-    assert_int_equal(state_open("", &db, &err), -1);
+    assert_int_equal(state_open("", STATE_OPEN_CREATE, NULL, &db, &err), -1);
     assert_null(db);
     /* A file that is not a database is reported with its path. */
     snprintf(dir, sizeof(dir), "%s/state", tmp);
@@ -284,15 +284,73 @@ static void test_open_bad_inputs(void **state)
     memset(junk, 'J', sizeof(junk));
     assert_int_equal(write(fd, junk, sizeof(junk)), (ssize_t)sizeof(junk));
     close(fd);
-    assert_int_equal(state_open(dir, &db, &err), -1);
+    assert_int_equal(state_open(dir, STATE_OPEN_CREATE, NULL, &db, &err), -1);
     assert_null(db);
     assert_contains(err.msg, path);
     assert_contains(err.msg, "not a database");
     /* A state directory that cannot be created. */
     snprintf(dir, sizeof(dir), "%s/%s/sub", tmp, "state/ccs.db"); /* under a file */
-    assert_int_equal(state_open(dir, &db, &err), -1);
+    assert_int_equal(state_open(dir, STATE_OPEN_CREATE, NULL, &db, &err), -1);
     assert_contains(err.msg, "state ");
     assert_contains(err.msg, dir);
+    testcert_rmdir(tmp);
+}
+
+static off_t size_of(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) < 0)
+        fail_msg("stat %s: %s", path, strerror(errno));
+    return st.st_size;
+}
+
+/* STATE_OPEN_EXISTING never creates, and neither mode takes a 0-byte file for a new database
+ * without saying so. */
+static void test_open_modes(void **state)
+{
+    char *tmp = testcert_tmpdir();
+    char dir[PATH_MAX], path[PATH_MAX];
+    struct errbuf err = {""};
+    struct state_db *db = NULL;
+    enum state_origin origin = STATE_EXISTED;
+    struct cert_record rec;
+    int fd;
+
+    (void)state;
+    snprintf(dir, sizeof(dir), "%s/state", tmp);
+    snprintf(path, sizeof(path), "%s/%s", dir, STATE_DB_FILE);
+    /* Missing: EXISTING fails and creates nothing, not even the directory. */
+    assert_int_equal(state_open(dir, STATE_OPEN_EXISTING, &origin, &db, &err), -1);
+    assert_null(db);
+    assert_contains(err.msg, path);
+    assert_contains(err.msg, "no database");
+    assert_int_equal(access(dir, F_OK), -1);
+    /* CREATE makes it and says so; the next open finds it. */
+    must(state_open(dir, STATE_OPEN_CREATE, &origin, &db, &err), &err);
+    assert_int_equal(origin, STATE_CREATED);
+    full_record(&rec, "www", 1);
+    put(db, &rec);
+    state_close(db);
+    must(state_open(dir, STATE_OPEN_EXISTING, &origin, &db, &err), &err);
+    assert_int_equal(origin, STATE_EXISTED);
+    state_close(db);
+    must(state_open(dir, STATE_OPEN_CREATE, &origin, &db, &err), &err);
+    assert_int_equal(origin, STATE_EXISTED);
+    state_close(db);
+    /* 0 bytes (a truncated database): EXISTING refuses and leaves it; CREATE says it starts over. */
+    unlink(path);
+    fd = open(path, O_WRONLY | O_CREAT, 0600);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(state_open(dir, STATE_OPEN_EXISTING, &origin, &db, &err), -1);
+    assert_null(db);
+    assert_contains(err.msg, path);
+    assert_contains(err.msg, "empty (0 bytes)");
+    assert_int_equal(size_of(path), 0);
+    must(state_open(dir, STATE_OPEN_CREATE, &origin, &db, &err), &err);
+    assert_int_equal(origin, STATE_CREATED_OVER_EMPTY);
+    state_close(db);
+    assert_true(size_of(path) > 0);
     testcert_rmdir(tmp);
 }
 
@@ -602,6 +660,79 @@ static void test_failing_tasks(void **state)
 
 /* ---- persistence and schema ------------------------------------------------------------------ */
 
+static void task_outcome(struct state_db *db, const char *task, time_t when, int ok,
+                         const char *delivered, int stopped, const char *message)
+{
+    struct errbuf err = {""};
+    struct state_task_run run = {.cert = "web", .task = task, .when = when, .ok = ok,
+                                 .message = message, .delivered = delivered, .stopped = stopped};
+    must(state_task_run_record(db, &run, &err), &err);
+}
+
+static const struct task_record *find_task(const struct task_record *t, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(t[i].task, name) == 0)
+            return &t[i];
+    fail_msg("no task state for %s", name);
+    return NULL;
+}
+
+/* The task state follows the runs: failures count up and a success resets them; a delivery is
+ * kept until the next one; a stopped run is recorded but is no failure. Each run is also in the
+ * history. */
+static void test_task_state(void **state)
+{
+    struct fixture *f = *state;
+    struct errbuf err = {""};
+    struct task_record *t = NULL;
+    const struct task_record *ccs;
+    size_t n;
+
+    must(state_task_records(f->db, "web", &t, &n, &err), &err);
+    assert_int_equal(n, 0);
+    free(t);
+    task_outcome(f->db, "ccs", 100, 0, NULL, 0, "store read-only");
+    task_outcome(f->db, "ccs", 110, 0, "IGNORED", 0, "again"); /* a failure delivers nothing */
+    task_outcome(f->db, "ccs", 120, 0, NULL, 1, "stopped: ccs was asked to stop");
+    must(state_task_records(f->db, "web", &t, &n, &err), &err);
+    ccs = find_task(t, n, "ccs");
+    assert_int_equal(ccs->failure_count, 2);
+    assert_string_equal(ccs->delivered, "");
+    assert_int_equal(ccs->last_attempt, 120);
+    assert_int_equal(ccs->last_ok, 0);
+    assert_string_equal(ccs->last_message, "stopped: ccs was asked to stop");
+    free(t);
+    task_outcome(f->db, "ccs", 130, 1, "AAAA", 0, "written");
+    task_outcome(f->db, "pem", 130, 1, NULL, 0, "nothing delivered");
+    must(state_task_records(f->db, "web", &t, &n, &err), &err);
+    assert_int_equal(n, 2);
+    assert_string_equal(t[0].task, "ccs"); /* by name */
+    ccs = find_task(t, n, "ccs");
+    assert_int_equal(ccs->failure_count, 0);
+    assert_string_equal(ccs->delivered, "AAAA");
+    assert_int_equal(ccs->delivered_at, 130);
+    assert_string_equal(find_task(t, n, "pem")->delivered, "");
+    free(t);
+    task_outcome(f->db, "ccs", 140, 0, NULL, 0, "failed after");
+    task_outcome(f->db, "ccs", 150, 1, NULL, 0, "ok without a certificate");
+    must(state_task_records(f->db, "web", &t, &n, &err), &err);
+    ccs = find_task(t, n, "ccs");
+    assert_string_equal(ccs->delivered, "AAAA"); /* kept until the next delivery */
+    assert_int_equal(ccs->delivered_at, 130);
+    assert_int_equal(ccs->failure_count, 0);
+    free(t);
+    task_outcome(f->db, "ccs", 160, 1, "BBBB", 0, "next certificate");
+    must(state_task_records(f->db, "web", &t, &n, &err), &err);
+    assert_string_equal(find_task(t, n, "ccs")->delivered, "BBBB");
+    free(t);
+    assert_int_equal(task_run_count(f->db, "web"), 8);
+    /* Another certificate's tasks are its own. */
+    must(state_task_records(f->db, "other", &t, &n, &err), &err);
+    assert_int_equal(n, 0);
+    free(t);
+}
+
 static void test_reopen_persists(void **state)
 {
     struct fixture *f = *state;
@@ -615,7 +746,7 @@ static void test_reopen_persists(void **state)
     task_run(f->db, "persist", "deploy", 1001, 0, "failed");
     state_close(f->db);
     f->db = NULL;
-    must(state_open(f->dir, &f->db, &err), &err);
+    must(state_open(f->dir, STATE_OPEN_CREATE, NULL, &f->db, &err), &err);
     get(f->db, "persist", &out, &found);
     assert_int_equal(found, 1);
     assert_record_equal(&rec, &out);
@@ -672,10 +803,18 @@ static void test_existing_v1_database_opens(void **state)
     raw_exec(raw, "INSERT INTO certificates (name, serial, not_after, last_ok, failure_count)"
                   " VALUES ('legacy', '0A1B', 4102444800, 0, 3);"
                   "INSERT INTO renewals (cert, time, ok, serial, message)"
-                  " VALUES ('legacy', 1234, 1, '0A1B', 'from v1');");
+                  " VALUES ('legacy', 1234, 1, '0A1B', 'from v1');"
+                  /* Task history for version 2's seed: renewed at 1000 (thumbprint TP). */
+                  "INSERT INTO certificates (name, thumbprint, last_renewal)"
+                  " VALUES ('web', 'TP', 1000);"
+                  "INSERT INTO task_runs (cert, task, time, ok, message) VALUES"
+                  " ('web', 'ccs', 900, 0, 'old failure'),"
+                  " ('web', 'ccs', 1000, 1, 'delivered'),"     /* newest, after the renewal */
+                  " ('web', 'pem', 1001, 0, 'disk full'),"     /* newest failed */
+                  " ('web', 'notify', 500, 1, 'before it')");  /* before the renewal: owed */
     sqlite3_close(raw);
 
-    must(state_open(tmp, &db, &err), &err);
+    must(state_open(tmp, STATE_OPEN_CREATE, NULL, &db, &err), &err);
     get(db, "legacy", &out, &found);
     assert_int_equal(found, 1);
     assert_string_equal(out.serial, "0A1B");
@@ -688,6 +827,25 @@ static void test_existing_v1_database_opens(void **state)
     assert_row(&rows[0], "legacy", "", 1234, 1, "0A1B", "from v1");
     free(rows);
     renewal(db, "legacy", 2000, 1, "0C", "after reopen");
+    {
+        struct task_record *tasks;
+        must(state_task_records(db, "web", &tasks, &n, &err), &err);
+        assert_int_equal(n, 3);
+        assert_string_equal(tasks[0].task, "ccs");
+        assert_string_equal(tasks[0].delivered, "TP");
+        assert_int_equal(tasks[0].delivered_at, 1000);
+        assert_int_equal(tasks[0].failure_count, 0);
+        assert_int_equal(tasks[0].last_ok, 1);
+        assert_string_equal(tasks[1].task, "notify");
+        assert_string_equal(tasks[1].delivered, ""); /* ran before the renewal */
+        assert_int_equal(tasks[1].last_attempt, 500);
+        assert_string_equal(tasks[2].task, "pem");
+        assert_string_equal(tasks[2].delivered, "");
+        assert_int_equal(tasks[2].failure_count, 1);
+        assert_int_equal(tasks[2].last_ok, 0);
+        assert_string_equal(tasks[2].last_message, "disk full");
+        free(tasks);
+    }
     state_close(db);
 
     raw = raw_open(path);
@@ -708,10 +866,12 @@ static void test_newer_schema_refused(void **state)
     (void)state;
     snprintf(path, sizeof(path), "%s/%s", tmp, STATE_DB_FILE);
     raw = raw_open(path);
-    raw_exec(raw, "CREATE TABLE future (x); PRAGMA user_version = 2");
+    snprintf(want, sizeof(want), "CREATE TABLE future (x); PRAGMA user_version = %d",
+             STATE_SCHEMA_VERSION + 1);
+    raw_exec(raw, want);
     sqlite3_close(raw);
 
-    assert_int_equal(state_open(tmp, &db, &err), -1);
+    assert_int_equal(state_open(tmp, STATE_OPEN_CREATE, NULL, &db, &err), -1);
     assert_null(db);
     assert_contains(err.msg, path);
     snprintf(want, sizeof(want), "schema version %d", STATE_SCHEMA_VERSION + 1);
@@ -877,7 +1037,7 @@ static void child_main(const char *dir, int go_fd, int report_fd)
     int found, first = -1;
     char byte;
 
-    if (state_open(dir, &db, &err) < 0) {
+    if (state_open(dir, STATE_OPEN_CREATE, NULL, &db, &err) < 0) {
         rep.failures++;
         snprintf(rep.msg, sizeof(rep.msg), "open: %s", err.msg);
         goto report;
@@ -950,7 +1110,7 @@ static void test_second_process_not_blocked(void **state)
     }
     close(go[0]);
     close(report[1]);
-    if (state_open(dir, &db, &err) < 0) {
+    if (state_open(dir, STATE_OPEN_CREATE, NULL, &db, &err) < 0) {
         kill(pid, SIGKILL);
         waitpid(pid, &status, 0);
         fail_msg("parent: %s", err.msg);
@@ -1025,7 +1185,7 @@ static void processes_create_at_once(void)
             memset(&rec, 0, sizeof(rec));
             snprintf(rec.name, sizeof(rec.name), "creator-%d", i);
             rec.failure_count = i;
-            if (state_open(dir, &db, &err) < 0) {
+            if (state_open(dir, STATE_OPEN_CREATE, NULL, &db, &err) < 0) {
                 fprintf(stderr, "creator %d: %s\n", i, err.msg);
                 _exit(1);
             }
@@ -1045,7 +1205,7 @@ static void processes_create_at_once(void)
         assert_true(WIFEXITED(status));
         assert_int_equal(WEXITSTATUS(status), 0);
     }
-    must(state_open(dir, &db, &err), &err);
+    must(state_open(dir, STATE_OPEN_CREATE, NULL, &db, &err), &err);
     for (int i = 0; i < CREATORS; i++) {
         snprintf(name, sizeof(name), "creator-%d", i);
         get(db, name, &out, &found);
@@ -1069,6 +1229,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_open_creates_private_dir_and_file),
         cmocka_unit_test(test_open_bad_inputs),
+        cmocka_unit_test(test_open_modes),
         cmocka_unit_test_setup_teardown(test_get_unknown, setup, teardown),
         cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_upsert, setup, teardown),
@@ -1078,6 +1239,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_task_runs_newest_first, setup, teardown),
         cmocka_unit_test_setup_teardown(test_history_before_put, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failing_tasks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_task_state, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen_persists, setup, teardown),
         cmocka_unit_test(test_existing_v1_database_opens),
         cmocka_unit_test(test_newer_schema_refused),
