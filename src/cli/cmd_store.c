@@ -8,7 +8,7 @@
 #include "cli/cli.h"
 #include "store/check.h"
 #include "store/inspect.h"
-#include "store/lookup.h"
+#include "store/resolve.h"
 #include "util/log.h"
 
 static const char usage[] =
@@ -217,73 +217,168 @@ out:
 
 /* ---- lookup ---------------------------------------------------------------------------------- */
 
+/* The certificate a lookup shows: the one served, else what the deciding file holds now. */
+static const struct store_cert *shown_cert(const struct store_resolution *r)
+{
+    for (size_t i = 0; !r->cert && i < r->candidate_count; i++)
+        if (r->candidates[i].latest)
+            return r->candidates[i].latest;
+    return r->cert;
+}
+
+/* CERT's inspection with the names filled in again: the cache keeps none (cache.h). Free NAMES. */
+static struct pfx_inspection with_names(const struct store_cert *cert, struct cert_names *names)
+{
+    struct pfx_inspection insp = cert->insp;
+    struct errbuf err;
+
+    memset(names, 0, sizeof(*names));
+    if (insp.status == PFX_OK && cert_names_collect(insp.decoded.bundle.cert, names, &err) < 0)
+        log_warning("%s: cannot list the certificate's names: %s", cert->file, err.msg);
+    insp.names = *names;
+    return insp;
+}
+
+static json_t *lookup_certificate_json(const struct store_cert *cert)
+{
+    struct cert_names names;
+    struct pfx_inspection insp;
+    json_t *j;
+
+    if (cert->verdict == STORE_CERT_UNREADABLE)
+        return json_pack("{s:s, s:s, s:s}", "file", cert->file, "status", "unreadable", "error",
+                         cert->why);
+    insp = with_names(cert, &names);
+    j = summary_json(cert->file, &insp, time(NULL));
+    cert_names_free(&names);
+    return j;
+}
+
+static const char *outcome_name(enum store_candidate_outcome outcome)
+{
+    switch (outcome) {
+    case STORE_CANDIDATE_ABSENT:
+        return "absent";
+    case STORE_CANDIDATE_SERVED:
+        return "served";
+    case STORE_CANDIDATE_UNUSABLE:
+        return "not-served";
+    case STORE_CANDIDATE_NOT_LOADED:
+        return "not-loaded";
+    case STORE_CANDIDATE_NOT_TRIED:
+        break;
+    }
+    return "not-tried";
+}
+
+static void print_lookup_json(const struct store_resolution *r)
+{
+    const struct store_cert *cert = shown_cert(r);
+    json_t *tried = json_array(), *candidates = json_array();
+    char why[2 * ERRBUF_SIZE];
+
+    for (size_t i = 0; i < r->candidate_count; i++) {
+        const struct store_resolve_candidate *c = &r->candidates[i];
+        json_array_append_new(tried, json_string(c->file));
+        store_resolve_candidate_why(r, i, why, sizeof(why));
+        json_array_append_new(
+            candidates,
+            json_pack("{s:s, s:s, s:s?, s:s}", "file", c->file, "outcome", outcome_name(c->outcome),
+                      "verdict", c->latest ? store_cert_verdict_name(c->latest->verdict) : NULL,
+                      "why", why));
+    }
+    cli_print_json(json_pack("{s:s, s:s, s:s?, s:o, s:o, s:b, s:o}", "host", r->plan.host.unicode,
+                             "rule", store_resolve_rule_name(r->rule), "file", r->file, "tried",
+                             tried, "certificate",
+                             cert ? lookup_certificate_json(cert) : json_null(), "served",
+                             r->cert != NULL, "candidates", candidates));
+}
+
+static void print_certificate_text(const struct store_cert *cert)
+{
+    struct cert_names names;
+    struct pfx_inspection insp;
+    char when[32], sans[2048];
+
+    if (cert->verdict == STORE_CERT_UNREADABLE) {
+        printf("status: unreadable: %s\n", cert->why);
+        return;
+    }
+    if (cert->insp.status != PFX_OK) {
+        printf("status: %s: %s\n", pfx_status_text(cert->insp.status), cert->insp.error);
+        return;
+    }
+    insp = with_names(cert, &names);
+    sans_text(&insp, sans, sizeof(sans));
+    format_utc(insp.summary.not_after, when, sizeof(when));
+    printf("subject: %s\nnames:  %s\nissuer: %s\nexpires: %s (%ld days)\n"
+           "thumbprint: %s\nformat: %s (%s)\n",
+           insp.summary.subject, sans, insp.summary.issuer, when,
+           days_until(insp.summary.not_after, time(NULL)), insp.summary.thumbprint,
+           pfx_format_name(insp.decoded.format), insp.decoded.algorithms);
+    cert_names_free(&names);
+    if (cert->verdict == STORE_CERT_WRONG_NAME)
+        printf("warning: the certificate in %s does not name it\n", cert->file);
+    else if (cert->verdict != STORE_CERT_USABLE)
+        printf("not served: %s\n", cert->why);
+}
+
+static void print_lookup_text(const struct store_resolution *r)
+{
+    const struct store_cert *cert = shown_cert(r);
+    char why[2 * ERRBUF_SIZE];
+
+    printf("host:   %s\n", r->plan.host.unicode);
+    printf("tried:  %s%s%s\n", r->plan.exact_file, r->plan.wildcard_file[0] ? ", " : "",
+           r->plan.wildcard_file);
+    printf("rule:   %s\n", store_resolve_rule_name(r->rule));
+    if (r->file) {
+        printf("file:   %s\n", r->file);
+        if (cert)
+            print_certificate_text(cert);
+    } else {
+        printf("no file serves %s\n", r->plan.host.unicode);
+    }
+    for (size_t i = 0; i < r->candidate_count; i++) {
+        store_resolve_candidate_why(r, i, why, sizeof(why));
+        printf("%s %s: %s\n", i ? "       " : "why:   ", r->candidates[i].file, why);
+    }
+}
+
 static int cmd_lookup(int argc, char **argv)
 {
     struct store_args a;
     struct store *st = NULL;
+    struct store_cache *cache = NULL;
     struct secret password = {0};
-    struct store_lookup_result res = {0};
-    struct store_lookup_plan plan;
-    struct pfx_inspection insp = {0};
+    struct store_resolution res;
     struct errbuf err;
-    int covers = 0, rc = EXIT_FAILED;
-    char when[32], sans[2048];
+    int resolved = 0, rc = EXIT_FAILED;
 
     if (parse_args(argc, argv, 1, &a) != 0)
         return EXIT_FAILED;
     /* Validate the host before anything touches the store, as a server must. */
-    if (store_lookup_plan(a.host, strlen(a.host), &plan, &err) < 0) {
+    if (store_resolve_plan(a.host, strlen(a.host), &res.plan, &err) < 0) {
         log_error("lookup %s", err.msg);
         return EXIT_FAILED;
     }
     if (open_store_and_password(&a, &st, &password) < 0)
         goto out;
-    if (store_lookup(st, a.host, &res, &err) < 0) {
+    if (store_cache_new(st, password.value, NULL, &cache, &err) < 0 ||
+        store_resolve_planned(cache, &res.plan, 0, &res, &err) < 0) {
         log_error("%s", err.msg);
         goto out;
     }
-    if (res.rule != STORE_LOOKUP_NONE) {
-        store_inspect_bytes(res.data.data, res.data.len, password.value, &insp);
-        covers = insp.status == PFX_OK && cert_names_find_file(&insp.names, res.file) != NULL;
-    }
-    if (a.json) {
-        json_t *tried = json_pack("[s]", res.plan.exact_file);
-        if (res.plan.wildcard_file[0])
-            json_array_append_new(tried, json_string(res.plan.wildcard_file));
-        cli_print_json(json_pack("{s:s, s:s, s:s?, s:o, s:o, s:b}", "host",
-                                 res.plan.host.unicode, "rule", store_lookup_rule_name(res.rule),
-                                 "file", res.file, "tried", tried,
-                                 "certificate",
-                                 res.file ? summary_json(res.file, &insp, time(NULL)) : json_null(),
-                                 "served", res.file && insp.status == PFX_OK && covers));
-    } else {
-        printf("host:   %s\n", res.plan.host.unicode);
-        printf("tried:  %s%s%s\n", res.plan.exact_file, res.plan.wildcard_file[0] ? ", " : "",
-               res.plan.wildcard_file);
-        printf("rule:   %s\n", store_lookup_rule_name(res.rule));
-        if (res.file) {
-            printf("file:   %s\n", res.file);
-            if (insp.status != PFX_OK) {
-                printf("status: %s: %s\n", pfx_status_text(insp.status), insp.error);
-            } else {
-                sans_text(&insp, sans, sizeof(sans));
-                format_utc(insp.summary.not_after, when, sizeof(when));
-                printf("subject: %s\nnames:  %s\nissuer: %s\nexpires: %s (%ld days)\n"
-                       "thumbprint: %s\nformat: %s (%s)\n",
-                       insp.summary.subject, sans, insp.summary.issuer, when,
-                       days_until(insp.summary.not_after, time(NULL)), insp.summary.thumbprint,
-                       pfx_format_name(insp.decoded.format), insp.decoded.algorithms);
-                if (!covers)
-                    printf("warning: the certificate in %s does not name it\n", res.file);
-            }
-        } else {
-            printf("no file serves %s\n", res.plan.host.unicode);
-        }
-    }
-    rc = res.file && insp.status == PFX_OK && covers ? 0 : EXIT_FAILED;
+    resolved = 1;
+    if (a.json)
+        print_lookup_json(&res);
+    else
+        print_lookup_text(&res);
+    rc = res.cert ? 0 : EXIT_FAILED;
 out:
-    pfx_inspection_free(&insp);
-    store_lookup_result_free(&res);
+    if (resolved)
+        store_resolution_release(&res);
+    store_cache_free(cache);
     secret_free(&password);
     store_close(st);
     return rc;
