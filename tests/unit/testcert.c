@@ -103,9 +103,12 @@ void testcert_leaf(struct pfx_bundle *out, const struct test_ca *ca, const char 
 char *testcert_tmpdir(void)
 {
     const char *base = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-    char *dir = malloc(strlen(base) + 32);
+    size_t size = strlen(base) + 32;
+    char *dir = malloc(size);
 
-    sprintf(dir, "%s/ccs-unit-XXXXXX", base);
+    if (!dir)
+        die("out of memory");
+    snprintf(dir, size, "%s/ccs-unit-XXXXXX", base);
     if (!mkdtemp(dir))
         die("mkdtemp");
     return dir;
