@@ -456,8 +456,9 @@ static void describe_plan(struct run *r, const struct config_certificate *cert,
         cert->profile ? cert->profile : "");
     plan.dry_run = 1;
     plan.renewal_ok = 1;
-    tasks_run_phase(TASK_PHASE_PRE, &plan, record_task, &ctx, &pr);
-    tasks_run_phase(TASK_PHASE_POST, &plan, record_task, &ctx, &pr);
+    struct phase_hooks hooks = {NULL, record_task, &ctx};
+    tasks_run_phase(TASK_PHASE_PRE, &plan, &hooks, &pr);
+    tasks_run_phase(TASK_PHASE_POST, &plan, &hooks, &pr);
 }
 
 /* A run killed between installing a certificate and recording it leaves half the bookkeeping:
@@ -509,6 +510,7 @@ static void renew_one(struct run *r, struct acme_client **client,
     struct acme_issued issued = {0};
     struct task_env env;
     struct task_report_ctx tctx = {r, cert->name, out};
+    struct phase_hooks hooks = {NULL, record_task, &tctx};
     struct phase_result pre = {0}, post = {0};
     EVP_PKEY *key = NULL;
     X509 *live = NULL;
@@ -582,7 +584,7 @@ static void renew_one(struct run *r, struct acme_client **client,
     }
     say(r, "%s: renewing: %s", cert->name, d.why);
     env.renewal_ok = 1;
-    tasks_run_phase(TASK_PHASE_PRE, &env, record_task, &tctx, &pre);
+    tasks_run_phase(TASK_PHASE_PRE, &env, &hooks, &pre);
     if (pre.fatal_failure) {
         snprintf(out->message, sizeof(out->message), "a fatal pre-request task failed");
         note_failure(r, &rec, NULL, out->message);
@@ -643,7 +645,7 @@ static void renew_one(struct run *r, struct acme_client **client,
     }
 tasks:
     env.renewal_ok = ok;
-    tasks_run_phase(TASK_PHASE_POST, &env, record_task, &tctx, &post);
+    tasks_run_phase(TASK_PHASE_POST, &env, &hooks, &post);
     if (ok && !post.fatal_failure) {
         out->status = RENEW_RENEWED;
         snprintf(out->message, sizeof(out->message), "renewed%s",

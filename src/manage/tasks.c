@@ -5,9 +5,10 @@
  *    operator asked for it by name. Otherwise on-success fires on a successful renewal, on-error on
  *    a failed one, any on both, and manual never.
  *  - A skipped task is reported with ran = 0 and the reason. ok = 1 when its trigger did not fire
- *    (nothing was due), ok = 0 when it was skipped because an earlier task of the phase failed:
- *    its work is then not done, and the state DB should show it as failing. Skips never set
- *    fatal_failure; only a fatal task that ran and failed does.
+ *    (nothing was due), ok = 0 when it was skipped because an earlier task of the phase failed,
+ *    was held back (a retry still backing off), or ccs is stopping (then stopped = 1): its work is
+ *    then not done. Skips never set fatal_failure; only a fatal task that ran and failed does, and
+ *    a task cut short by a stop has not failed.
  *  - A failure in a phase sticks: every later task of that phase without run-if-previous-failed is
  *    skipped, even when a run-if-previous-failed task in between succeeded.
  *  - An exported PFX takes its password from the task's pfx-password-file, else the
@@ -34,12 +35,14 @@
 
 #include <openssl/pem.h>
 
+#include "manage/stop.h"
 #include "store/deploy.h"
 #include "util/bytes.h"
 #include "util/fileio.h"
 #include "util/log.h"
 #include "util/secret.h"
 #include "util/spawn.h"
+#include "util/testpoint.h"
 
 /* Exported files when the task sets no mode: certificates are public, keys are not. */
 #define EXPORT_CERT_MODE_DEFAULT 0644
@@ -431,23 +434,79 @@ static int export_prepare(const struct config_task *task, const struct task_env 
     return 0;
 }
 
-/* Give PATH its owner and group. lchown: a symlink swapped in after the rename is not followed. */
-static int export_chown(const char *path, long uid, long gid, struct errbuf *err)
+/* The order of the renames: the key first, so that a reader never finds a new certificate beside
+ * the old key (only, for as long as the renames take, the old certificate beside the new key,
+ * when the key changed at all); then the files that pair with it; then the self-contained ones. */
+static const enum export_kind rename_order[EXPORT_KINDS] = {EXPORT_KEY, EXPORT_FULLCHAIN,
+                                                            EXPORT_CERT, EXPORT_CHAIN, EXPORT_PFX};
+
+/* Stage every configured file (written, owned, flushed under a temp name). On failure the ones
+ * staged are discarded: no destination has changed. */
+static int export_stage(const struct export_file files[EXPORT_KINDS], long uid, long gid,
+                        struct file_stage stages[EXPORT_KINDS], struct errbuf *err)
 {
-    if (uid < 0 && gid < 0)
-        return 0;
-    if (lchown(path, (uid_t)uid, (gid_t)gid) < 0)
-        return errbuf_set_errno(err, "%s: cannot set owner/group", path);
+    for (int k = 0; k < EXPORT_KINDS; k++) {
+        stages[k].temp[0] = '\0';
+        if (files[k].path && file_stage(files[k].path, files[k].data.data, files[k].data.len,
+                                        files[k].mode, uid, gid, &stages[k], err) < 0) {
+            for (int j = 0; j < k; j++)
+                file_stage_discard(&stages[j]);
+            return -1;
+        }
+    }
     return 0;
+}
+
+/* Rename the staged files over their destinations, back to back in rename_order, then flush the
+ * directories. On a failed rename the rest are discarded; *RENAMED says how far it got. */
+static int export_commit(const struct config_task *task, struct file_stage stages[EXPORT_KINDS],
+                         const struct export_file files[EXPORT_KINDS], size_t *renamed,
+                         struct errbuf *err)
+{
+    int rc = 0;
+
+    *renamed = 0;
+    for (int i = 0; i < EXPORT_KINDS; i++) {
+        enum export_kind k = rename_order[i];
+        if (!files[k].path)
+            continue;
+        if (rc == 0 && file_stage_commit(&stages[k], err) == 0) {
+            ++*renamed;
+            test_point("export-renamed:%s.%s:%zu", task->certificate, task->name, *renamed);
+        } else {
+            file_stage_discard(&stages[k]);
+            rc = -1;
+        }
+    }
+    for (int k = 0; k < EXPORT_KINDS; k++)
+        if (files[k].path)
+            file_sync_parent(files[k].path);
+    return rc;
+}
+
+/* "PATH (MODE), PATH (MODE)[, owner O, group G]": what the export writes. */
+static void export_describe(const struct config_task *task,
+                            const struct export_file files[EXPORT_KINDS], char *out, size_t size)
+{
+    size_t listed = 0;
+
+    out[0] = '\0';
+    for (int k = 0; k < EXPORT_KINDS; k++)
+        if (files[k].path)
+            append(out, size, "%s%s (%04o)", listed++ ? ", " : "", files[k].path, files[k].mode);
+    if (task->owner || task->group)
+        append(out, size, ", owner %s, group %s", task->owner ? task->owner : "unchanged",
+               task->group ? task->group : "unchanged");
 }
 
 static void run_export(const struct config_task *task, const struct task_env *env,
                        struct task_result *out)
 {
     struct export_file files[EXPORT_KINDS] = {0};
+    struct file_stage stages[EXPORT_KINDS];
     struct errbuf err = {""};
-    size_t planned = 0, written = 0, failed = 0;
-    char done[ERRBUF_SIZE] = "", errors[ERRBUF_SIZE] = "";
+    char what[ERRBUF_SIZE];
+    size_t planned = 0, renamed = 0;
     long uid = -1, gid = -1;
 
     if (id_of("user", task->owner, user_lookup, &uid, &err) < 0 ||
@@ -456,31 +515,25 @@ static void run_export(const struct config_task *task, const struct task_env *en
         result_set(out, 0, "export: %s", err.msg);
         goto out;
     }
-    for (int k = 0; k < EXPORT_KINDS; k++) {
-        if (!files[k].path)
-            continue;
-        planned++;
-        if (!env->dry_run && (file_write_atomic(files[k].path, files[k].data.data,
-                                                files[k].data.len, files[k].mode, &err) < 0 ||
-                              export_chown(files[k].path, uid, gid, &err) < 0)) {
-            append(errors, sizeof(errors), "%s%s", failed++ ? "; " : "", err.msg);
-            continue;
-        }
-        written++;
-        append(done, sizeof(done), "%s%s (%04o)", written > 1 ? ", " : "", files[k].path,
-               files[k].mode);
-    }
-    if (task->owner || task->group)
-        append(done, sizeof(done), ", owner %s, group %s", task->owner ? task->owner : "unchanged",
-               task->group ? task->group : "unchanged");
-    if (env->dry_run)
-        result_set(out, 1, "dry run, nothing written: would write %s%s", done,
+    for (int k = 0; k < EXPORT_KINDS; k++)
+        planned += files[k].path != NULL;
+    export_describe(task, files, what, sizeof(what));
+    if (env->dry_run) {
+        result_set(out, 1, "dry run, nothing written: would write %s%s", what,
                    is_issued(env) ? "" : " once the certificate is issued");
-    else if (failed)
-        result_set(out, 0, "export: %zu of %zu files failed: %s; written: %s", failed, planned,
-                   errors, written ? done : "none");
-    else
-        result_set(out, 1, "wrote %s", done);
+        goto out;
+    }
+    if (export_stage(files, uid, gid, stages, &err) < 0) {
+        result_set(out, 0, "export: %s; nothing changed", err.msg);
+        goto out;
+    }
+    if (export_commit(task, stages, files, &renamed, &err) < 0) {
+        result_set(out, 0, "export: %s after %zu of %zu files were replaced; the export is redone "
+                           "in full",
+                   err.msg, renamed, planned);
+        goto out;
+    }
+    result_set(out, 1, "wrote %s", what);
 out:
     for (int k = 0; k < EXPORT_KINDS; k++)
         bytes_free(&files[k].data);
@@ -558,6 +611,7 @@ static void run_script(const struct config_task *task, const struct task_env *en
         result_set(out, 0, "%s", err.msg);
         goto out;
     case SPAWN_NOT_RUN:
+        out->stopped = errno == ECANCELED;
         errbuf_set_errno(&err, "script %s: cannot run it", task->program);
         result_set(out, 0, "%s", err.msg);
         goto out;
@@ -568,6 +622,7 @@ static void run_script(const struct config_task *task, const struct task_env *en
     snprintf(what, sizeof(what), "script %s %s", task->program, how);
     spawn_quote_tail(&err, what, &res);
     result_set(out, spawn_succeeded(&res), "%s", err.msg);
+    out->stopped = res.stopped;
 out:
     spawn_env_free(&senv);
 }
@@ -624,40 +679,65 @@ static void trigger_skip_reason(const struct config_task *task, const struct tas
                    task_trigger_name(task->trigger), env->renewal_ok ? "succeeded" : "failed");
 }
 
-void tasks_run_phase(enum task_phase phase, const struct task_env *env, task_report_fn report,
-                     void *report_ctx, struct phase_result *out)
+/* Run TASK, between the test points a kill test stops at. */
+static void run_between_points(const struct config_task *task, const struct task_env *env,
+                               struct task_result *result)
 {
-    const char *failed_task = NULL; /* the first task of this phase that failed */
+    test_point("task-start:%s.%s", task->certificate, task->name);
+    task_run(task, env, result);
+    test_point("task-done:%s.%s", task->certificate, task->name);
+}
+
+void tasks_run_phase(enum task_phase phase, const struct task_env *env,
+                     const struct phase_hooks *hooks, struct phase_result *out)
+{
+    const char *failed_task = NULL; /* the first task of this phase that failed (or is held) */
     struct task_result result;
 
     memset(out, 0, sizeof(*out));
     for (size_t i = 0; i < env->cfg->task_count; i++) {
         const struct config_task *task = &env->cfg->tasks[i];
+        enum task_pick pick = TASK_PICK_RUN;
 
         if (task->phase != phase || !task->certificate ||
             strcmp(task->certificate, env->cert->name) != 0)
             continue;
         memset(&result, 0, sizeof(result));
+        if (hooks && hooks->pick)
+            pick = hooks->pick(hooks->ctx, task, &result);
+        if (pick == TASK_PICK_IGNORE)
+            continue;
         if (!task_trigger_matches(task, env)) {
             trigger_skip_reason(task, env, &result);
             out->skipped++;
+        } else if (stop_requested()) {
+            result_set(&result, 0, "skipped: ccs is stopping");
+            result.stopped = 1;
+            out->skipped++;
+            out->stopped++;
+        } else if (pick == TASK_PICK_HOLD) {
+            result.ok = 0; /* WHY was set by the pick */
+            out->skipped++;
+            if (!failed_task)
+                failed_task = task->name;
         } else if (failed_task && !task->run_if_previous_failed) {
             result_set(&result, 0, "skipped: previous task %s failed", failed_task);
             out->skipped++;
         } else {
-            task_run(task, env, &result);
+            run_between_points(task, env, &result);
             out->ran++;
-            if (!result.ok) {
+            out->stopped += result.stopped;
+            if (!result.ok && !result.stopped) {
                 out->failed++;
                 if (task->fatal)
                     out->fatal_failure = 1;
-                if (!failed_task)
-                    failed_task = task->name;
             }
+            if (!result.ok && !failed_task)
+                failed_task = task->name;
         }
         log_debug("%s task %s.%s: %s", task_phase_name(phase), task->certificate, task->name,
                   result.message);
-        if (report)
-            report(report_ctx, task, &result);
+        if (hooks && hooks->report)
+            hooks->report(hooks->ctx, task, &result);
     }
 }

@@ -11,7 +11,13 @@
  * Sequencing: within a phase, tasks run in file order. A task runs when its trigger matches the
  * renewal's result (manual tasks only by `ccs task run`). After a failed task the rest of the
  * phase are skipped unless marked run-if-previous-failed. A fatal task's failure fails the
- * renewal (for a pre task: before anything is ordered). */
+ * renewal (for a pre task: before anything is ordered). Once ccs is asked to stop
+ * (manage/stop.h), no task starts: the rest of the phase is skipped as stopped.
+ *
+ * An export is one unit: every file is written under a temp name first, then the renames follow
+ * back to back, the key first (a reader never finds a new certificate beside the old key), and
+ * the task succeeds only after the last one. A failure before the renames changes nothing; one
+ * between them is reported, and the task is owed (manage/owed.h), so it is redone in full. */
 #ifndef CCS_MANAGE_TASKS_H
 #define CCS_MANAGE_TASKS_H
 
@@ -38,6 +44,8 @@ struct task_env {
 struct task_result {
     int ran;   /* 0: skipped (then WHY says why) */
     int ok;
+    int stopped; /* not started, or cut short, because ccs is stopping: its work is not done,
+                  * and it is no failure of the task's */
     char message[ERRBUF_SIZE]; /* what it did or would do, or why it failed / was skipped */
 };
 
@@ -51,13 +59,32 @@ void task_run(const struct config_task *task, const struct task_env *env, struct
 typedef void (*task_report_fn)(void *ctx, const struct config_task *task,
                                const struct task_result *result);
 
+/* Which tasks of a phase run this time (a retry of owed tasks runs only those, and not those
+ * still backing off). */
+enum task_pick {
+    TASK_PICK_RUN,    /* run it, when its trigger fires */
+    TASK_PICK_IGNORE, /* leave it out, unreported: nothing to do */
+    TASK_PICK_HOLD,   /* not now (WHY says why): reported skipped, its work not done, so the later
+                       * tasks of the phase are skipped as after a failure */
+};
+typedef enum task_pick (*task_pick_fn)(void *ctx, const struct config_task *task,
+                                       struct task_result *why);
+
+struct phase_hooks {
+    task_pick_fn pick; /* NULL: every task */
+    task_report_fn report;
+    void *ctx; /* for both */
+};
+
 struct phase_result {
     size_t ran, failed, skipped;
+    size_t stopped;    /* not started or cut short: ccs is stopping */
     int fatal_failure; /* a fatal task failed */
 };
 
-/* Run the tasks of ENV->cert in PHASE, in order, with triggers and sequencing as above. */
-void tasks_run_phase(enum task_phase phase, const struct task_env *env, task_report_fn report,
-                     void *report_ctx, struct phase_result *out);
+/* Run the tasks of ENV->cert in PHASE, in order, with triggers and sequencing as above. HOOKS
+ * may be NULL. */
+void tasks_run_phase(enum task_phase phase, const struct task_env *env,
+                     const struct phase_hooks *hooks, struct phase_result *out);
 
 #endif

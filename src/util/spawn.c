@@ -8,6 +8,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,8 +20,6 @@
 #define SPAWN_READ_CHUNK 4096
 /* How often a running program is checked for exit while its output is quiet. */
 #define SPAWN_POLL_INTERVAL_MS 50
-/* Between SIGTERM and SIGKILL for a program past its timeout: time to clean up, not to go on. */
-#define SPAWN_KILL_GRACE_MS 2000
 /* When output keeps flowing after the program exited (a background child holds the pipe), stop
  * after this many reads rather than wait on it. */
 #define SPAWN_DRAIN_READS_MAX 64
@@ -32,6 +31,24 @@
 #define SPAWN_ENV_INITIAL 32
 
 extern char **environ;
+
+/* Set by spawn_stop_all, from a signal handler: a lock-free atomic, seen by every thread. */
+static atomic_int stopping;
+
+void spawn_stop_all(void)
+{
+    atomic_store(&stopping, 1);
+}
+
+int spawn_stopping(void)
+{
+    return atomic_load(&stopping);
+}
+
+void spawn_stop_reset(void)
+{
+    atomic_store(&stopping, 0);
+}
 
 static long long now_ms(void)
 {
@@ -275,8 +292,9 @@ static void wait_for(pid_t pid, int fd, int timeout_s, struct spawn_result *res)
         long long left = deadline - now_ms();
         pid_t done;
 
-        if (left <= 0) {
-            res->timed_out = 1;
+        if (left <= 0 || spawn_stopping()) {
+            res->timed_out = left <= 0;
+            res->stopped = !res->timed_out;
             kill_group(pid, &res->status);
             break;
         }
@@ -299,6 +317,10 @@ enum spawn_start spawn_run(const struct spawn_options *opts, struct spawn_result
     pid_t pid;
 
     memset(result, 0, sizeof(*result));
+    if (spawn_stopping()) {
+        errno = ECANCELED;
+        return SPAWN_NOT_RUN;
+    }
     if (pipe2(pipefd, O_CLOEXEC) < 0 || fcntl(pipefd[0], F_SETFL, O_NONBLOCK) < 0) {
         outcome = SPAWN_NO_PIPE;
         goto out;
@@ -323,13 +345,16 @@ out:
 
 int spawn_succeeded(const struct spawn_result *result)
 {
-    return !result->timed_out && WIFEXITED(result->status) && WEXITSTATUS(result->status) == 0;
+    return !result->timed_out && !result->stopped && WIFEXITED(result->status) &&
+           WEXITSTATUS(result->status) == 0;
 }
 
 void spawn_describe(const struct spawn_result *result, int timeout_s, char *out, size_t out_size)
 {
     if (result->timed_out)
         snprintf(out, out_size, "timed out after %d s and was killed", timeout_s);
+    else if (result->stopped)
+        snprintf(out, out_size, "was stopped (ccs is stopping)");
     else if (WIFSIGNALED(result->status))
         snprintf(out, out_size, "failed (killed by signal %d)", WTERMSIG(result->status));
     else if (WEXITSTATUS(result->status) != 0)

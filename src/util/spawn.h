@@ -5,15 +5,22 @@
  * and an empty signal mask (ccs may ignore SIGPIPE; a script must not inherit that). stdin is
  * /dev/null; stderr — and stdout too, when asked — goes into a pipe of which the last
  * SPAWN_TAIL_MAX bytes are kept; no other descriptor of ours reaches it. Past its timeout the
- * whole group gets SIGTERM, then SIGKILL after a grace period, so what it started (a `sleep`, a
- * `curl`) goes with it. A program that exits while something it started still holds the pipe is
- * done when it exits: we do not wait for that. */
+ * whole group gets SIGTERM, then SIGKILL after a grace period (SPAWN_KILL_GRACE_MS), so what it
+ * started (a `sleep`, a `curl`) goes with it. A program that exits while something it started
+ * still holds the pipe is done when it exits: we do not wait for that.
+ *
+ * When ccs is asked to stop (spawn_stop_all, from manage/stop.c's signal handler), a running
+ * program gets the same treatment at once, and no new one is started. */
 #ifndef CCS_UTIL_SPAWN_H
 #define CCS_UTIL_SPAWN_H
 
 #include <stddef.h>
 
 #include "util/err.h"
+
+/* Between SIGTERM and SIGKILL for a program past its timeout, or running when ccs is asked to
+ * stop: time to clean up, not to go on. (systemd/ccs-renew.service's TimeoutStopSec allows for it.) */
+#define SPAWN_KILL_GRACE_MS 2000
 
 /* Kept from the program's output to quote in a message; the end is what explains a failure. */
 #define SPAWN_TAIL_MAX 2048
@@ -52,6 +59,7 @@ struct spawn_options {
 struct spawn_result {
     int status;    /* from waitpid */
     int timed_out; /* killed by us at the timeout */
+    int stopped;   /* killed by us because ccs was asked to stop */
     char tail[SPAWN_TAIL_MAX];
     size_t tail_len;
     int truncated; /* the tail is not the whole of the output */
@@ -60,8 +68,15 @@ struct spawn_result {
 enum spawn_start {
     SPAWN_RAN,     /* it ran: RESULT says how it ended */
     SPAWN_NO_PIPE, /* the output pipe could not be made (errno says why) */
-    SPAWN_NOT_RUN, /* posix_spawn failed (errno says why: ENOENT, EACCES, ...) */
+    SPAWN_NOT_RUN, /* posix_spawn failed (errno says why: ENOENT, EACCES, ...), or ccs is
+                    * stopping (ECANCELED) */
 };
+
+/* Stop every program running now (as at its timeout) and start no other. Async-signal-safe. */
+void spawn_stop_all(void);
+/* Whether spawn_stop_all was called since the last spawn_stop_reset. */
+int spawn_stopping(void);
+void spawn_stop_reset(void);
 
 /* Run OPTS->program and wait for it to end or be killed at its timeout. RESULT is zeroed first.
  * On SPAWN_NO_PIPE and SPAWN_NOT_RUN errno is set. */
@@ -70,8 +85,8 @@ enum spawn_start spawn_run(const struct spawn_options *opts, struct spawn_result
 /* Whether it exited with status 0 (and was not killed). */
 int spawn_succeeded(const struct spawn_result *result);
 
-/* How it ended: "succeeded (exit 0)", "failed (exit 3)", "failed (killed by signal 9)", or
- * "timed out after TIMEOUT_S s and was killed". */
+/* How it ended: "succeeded (exit 0)", "failed (exit 3)", "failed (killed by signal 9)",
+ * "timed out after TIMEOUT_S s and was killed", or "was stopped (ccs is stopping)". */
 void spawn_describe(const struct spawn_result *result, int timeout_s, char *out, size_t out_size);
 
 /* Set ERR to "WHAT: TAIL", the tail on one line (control characters become spaces, surrounding

@@ -2,7 +2,10 @@
  * export with modes and a PFX, scripts with their environment, exit codes and timeouts. Configs are
  * built in memory; certificates are made in-process (testcert.h) and written as PEM files in a
  * temp directory, as the renewer leaves them. */
+#include <dirent.h>
 #include <grp.h>
+#include <pthread.h>
+#include <signal.h>
 #include <pwd.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -19,9 +23,12 @@
 
 #include <openssl/pem.h>
 
+#include "manage/stop.h"
 #include "manage/tasks.h"
 #include "store/certinfo.h"
 #include "testcert.h"
+#include "util/spawn.h"
+#include "util/testpoint.h"
 
 #define STORE_PASSWORD "store-pw"
 #define PFX_PASSWORD "pfx-pw"
@@ -202,6 +209,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *f = *state;
+    stop_clear(); /* a stop test that failed half-way must not stop the next tests' tasks */
     testcert_rmdir(f->dir);
     testcert_ca_free(&f->ca);
     free(f);
@@ -250,8 +258,10 @@ static const struct record *record_of(const struct fixture *f, const char *task)
 
 static void run_phase(struct fixture *f, enum task_phase phase, struct phase_result *out)
 {
+    struct phase_hooks hooks = {NULL, record, f};
+
     f->record_count = 0;
-    tasks_run_phase(phase, &f->env, record, f, out);
+    tasks_run_phase(phase, &f->env, &hooks, out);
 }
 
 static void run_one(struct fixture *f, const struct config_task *t, struct task_result *r)
@@ -632,6 +642,23 @@ static void assert_same_file(const char *a, const char *b)
     free(tb);
 }
 
+static void copy_text(const char *from, const char *to, unsigned mode)
+{
+    char *text = read_text(from);
+    assert_non_null(text);
+    write_text(to, text, mode);
+    free(text);
+}
+
+static int same_file(const char *a, const char *b)
+{
+    char *ta = read_text(a), *tb = read_text(b);
+    int same = ta && tb && strcmp(ta, tb) == 0;
+    free(ta);
+    free(tb);
+    return same;
+}
+
 struct export_paths {
     char cert[600], chain[600], fullchain[600], key[600], pfx[600];
 };
@@ -830,6 +857,20 @@ static void test_export_dry_run_before_issuance(void **state)
     assert_contains(r.message, missing);
 }
 
+/* Files in DIR whose name holds ".tmp-": what an interrupted atomic write leaves. */
+static int count_temps(const char *dir)
+{
+    struct dirent *de;
+    DIR *d = opendir(dir);
+    int n = 0;
+
+    assert_non_null(d);
+    while ((de = readdir(d)) != NULL)
+        n += strstr(de->d_name, ".tmp-") != NULL;
+    closedir(d);
+    return n;
+}
+
 static void test_export_errors(void **state)
 {
     struct fixture *f = *state;
@@ -841,16 +882,23 @@ static void test_export_errors(void **state)
     assert_false(r.ok);
     assert_contains(r.message, "no file to export");
 
-    /* a write that fails does not stop the others, and is reported */
+    /* the export is one unit: a file that cannot be written leaves every destination as it was
+     * (the one that could be written too), and no temp file behind */
     path_in(f, ok_path, sizeof(ok_path), "fine.pem");
     path_in(f, bad_path, sizeof(bad_path), "missing-dir/chain.pem");
+    write_text(ok_path, "old content\n", 0644);
     t->cert_path = ok_path;
     t->chain_path = bad_path;
     run_one(f, t, &r);
     assert_false(r.ok);
-    assert_contains(r.message, "export: 1 of 2 files failed: ");
     assert_contains(r.message, bad_path);
-    assert_true(exists(ok_path));
+    assert_contains(r.message, "nothing changed");
+    {
+        char *text = read_text(ok_path);
+        assert_string_equal(text, "old content\n");
+        free(text);
+    }
+    assert_int_equal(count_temps(f->dir), 0);
 
     /* before issuance */
     f->env.cert_pem = NULL;
@@ -1036,6 +1084,187 @@ static void test_script_dry_run_not_run(void **state)
     free(t->program);
 }
 
+/* ---- an export is one unit ---- */
+
+/* Stopped after the first rename (the test point a kill test uses), an export has replaced the
+ * key and nothing else: a reader finds the old certificate with the new key, never the new
+ * certificate with the old key. Killed there, it leaves its other files' temps; the next export
+ * replaces everything. */
+static void test_export_renames_key_first(void **state)
+{
+    struct fixture *f = *state;
+    struct export_paths p;
+    struct config_task *t = add_full_export(f, &p);
+    struct task_result r;
+    int status, key_new, cert_old, fullchain_old, fullchain_new;
+    pid_t child;
+
+    t->pfx_path = NULL;
+    t->chain_path = NULL;
+    copy_text(f->prev_cert_pem, p.cert, 0644);
+    copy_text(f->prev_fullchain_pem, p.fullchain, 0644);
+    copy_text(f->prev_key_pem, p.key, 0600);
+    fflush(NULL);
+    child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        setenv(TEST_POINT_ENV, "export-renamed:www.files:1", 1);
+        task_run(t, &f->env, &r);
+        _exit(r.ok ? 0 : 1);
+    }
+    assert_int_equal(waitpid(child, &status, WUNTRACED), child);
+    if (!WIFSTOPPED(status))
+        fail_msg("the export did not stop after its first rename");
+    key_new = same_file(p.key, f->key_pem);           /* renamed first */
+    cert_old = same_file(p.cert, f->prev_cert_pem);   /* not yet */
+    fullchain_old = same_file(p.fullchain, f->prev_fullchain_pem);
+    kill(child, SIGKILL); /* before any assertion: a failed one must not leave it stopped */
+    assert_int_equal(waitpid(child, &status, 0), child);
+    assert_true(key_new);
+    assert_true(cert_old);
+    assert_true(fullchain_old);
+    assert_int_equal(count_temps(f->dir), 2); /* fullchain's and cert's, staged before the renames */
+
+    /* Let it go on instead: every file is replaced, and only then does the task succeed. */
+    child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        setenv(TEST_POINT_ENV, "export-renamed:www.files:2", 1);
+        task_run(t, &f->env, &r);
+        _exit(r.ok ? 0 : 1);
+    }
+    assert_int_equal(waitpid(child, &status, WUNTRACED), child);
+    if (!WIFSTOPPED(status))
+        fail_msg("the export did not stop after its second rename");
+    fullchain_new = same_file(p.fullchain, f->fullchain_pem); /* the key's pair next */
+    cert_old = same_file(p.cert, f->prev_cert_pem);
+    kill(child, SIGCONT);
+    assert_int_equal(waitpid(child, &status, 0), child);
+    assert_true(fullchain_new);
+    assert_true(cert_old);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_same_file(p.cert, f->cert_pem);
+    run_one(f, t, &r);
+    assert_true(r.ok);
+}
+
+/* ---- stopping ---- */
+
+struct stopper {
+    int after_ms;
+};
+
+static void *stop_later(void *arg)
+{
+    const struct stopper *s = arg;
+    struct timespec ts = {s->after_ms / 1000, (s->after_ms % 1000) * 1000000L};
+
+    nanosleep(&ts, NULL);
+    stop_request(SIGTERM);
+    return NULL;
+}
+
+/* A stop kills the running script's process group at once (not at its timeout) and starts no
+ * other task; neither counts as a failure. */
+static void test_stop_kills_script_and_skips_rest(void **state)
+{
+    struct fixture *f = *state;
+    struct config_task *slow = add_task(f, "slow", TASK_SCRIPT);
+    struct config_task *after;
+    struct stopper s = {300};
+    char pidfile[600], body[1400];
+    struct phase_result pr;
+    struct timespec start;
+    const struct record *rec;
+    pthread_t thread;
+    FILE *fp;
+    int child = 0;
+
+    path_in(f, pidfile, sizeof(pidfile), "child.pid");
+    snprintf(body, sizeof(body), "sleep 60 &\necho $! >%s\necho 'deploying'\nwait\n", pidfile);
+    slow->program = write_script(f, "slow.sh", body);
+    slow->timeout_s = 120;
+    after = add_export(f, "after", 0);
+    after->run_if_previous_failed = 1; /* even so: nothing starts once stopping */
+    stop_clear();
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    assert_int_equal(pthread_create(&thread, NULL, stop_later, &s), 0);
+    run_phase(f, TASK_PHASE_POST, &pr);
+    pthread_join(thread, NULL);
+    assert_true(seconds_since(&start) < (SPAWN_KILL_GRACE_MS / 1000.0) + 2.0);
+    assert_int_equal(stop_requested(), SIGTERM);
+    stop_clear();
+    rec = record_of(f, "slow");
+    assert_true(rec->ran);
+    assert_false(rec->ok);
+    assert_contains(rec->message, "was stopped (ccs is stopping)");
+    rec = record_of(f, "after");
+    assert_false(rec->ran);
+    assert_contains(rec->message, "skipped: ccs is stopping");
+    assert_int_equal(pr.stopped, 2);
+    assert_int_equal(pr.failed, 0);
+    /* the script's own child went with its process group */
+    fp = fopen(pidfile, "r");
+    assert_non_null(fp);
+    assert_int_equal(fscanf(fp, "%d", &child), 1);
+    fclose(fp);
+    {
+        char stat_path[64], text[256] = "";
+        FILE *st;
+        snprintf(stat_path, sizeof(stat_path), "/proc/%d/stat", child);
+        st = fopen(stat_path, "r");
+        if (st) { /* gone, or a zombie not yet reaped by its new parent */
+            if (!fgets(text, sizeof(text), st))
+                text[0] = '\0';
+            fclose(st);
+            assert_non_null(strstr(text, ") Z"));
+        }
+    }
+    free(slow->program);
+    free_export_paths(f);
+}
+
+/* The pick of a retry: IGNORE leaves a task out unreported; HOLD reports it skipped and counts as
+ * undone work, so the tasks after it are skipped unless run-if-previous-failed. */
+static enum task_pick pick_for_test(void *ctx, const struct config_task *task,
+                                    struct task_result *why)
+{
+    (void)ctx;
+    if (strcmp(task->name, "a") == 0)
+        return TASK_PICK_IGNORE;
+    if (strcmp(task->name, "b") == 0) {
+        snprintf(why->message, sizeof(why->message), "skipped: owed, backing off");
+        return TASK_PICK_HOLD;
+    }
+    return TASK_PICK_RUN;
+}
+
+static void test_pick(void **state)
+{
+    struct fixture *f = *state;
+    struct phase_hooks hooks = {pick_for_test, record, f};
+    struct phase_result pr;
+
+    add_export(f, "a", 0);
+    add_export(f, "b", 0);
+    add_export(f, "c", 0);
+    add_export(f, "d", 0)->run_if_previous_failed = 1;
+    f->record_count = 0;
+    tasks_run_phase(TASK_PHASE_POST, &f->env, &hooks, &pr);
+    free_export_paths(f);
+    assert_int_equal(f->record_count, 3);
+    assert_string_equal(f->records[0].task, "b");
+    assert_false(record_of(f, "b")->ran);
+    assert_false(record_of(f, "b")->ok);
+    assert_string_equal(record_of(f, "b")->message, "skipped: owed, backing off");
+    assert_false(record_of(f, "c")->ran);
+    assert_contains(record_of(f, "c")->message, "previous task b failed");
+    assert_true(record_of(f, "d")->ran && record_of(f, "d")->ok);
+    assert_int_equal(pr.ran, 1);
+    assert_int_equal(pr.failed, 0);
+    assert_int_equal(pr.skipped, 2);
+}
+
 static void test_script_program_errors(void **state)
 {
     struct fixture *f = *state;
@@ -1080,6 +1309,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_export_dry_run, setup, teardown),
         cmocka_unit_test_setup_teardown(test_export_dry_run_before_issuance, setup, teardown),
         cmocka_unit_test_setup_teardown(test_export_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_export_renames_key_first, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stop_kills_script_and_skips_rest, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pick, setup, teardown),
         cmocka_unit_test_setup_teardown(test_script_environment, setup, teardown),
         cmocka_unit_test_setup_teardown(test_script_failure_quotes_output, setup, teardown),
         cmocka_unit_test_setup_teardown(test_script_long_output, setup, teardown),

@@ -1,0 +1,38 @@
+/* testpoint.h — named points where a test stops the process, to kill or signal it at a chosen
+ * moment rather than a random one (a kill between two renames cannot be hit reliably by timing).
+ *
+ * With CCS_TEST_STOP_AT=NAME in the environment, the process stops itself (SIGSTOP) when it
+ * reaches the point NAME. The test waits until it is stopped (state T in /proc/PID/stat), then
+ * sends SIGKILL, or SIGTERM and SIGCONT. Without the variable — always, outside tests — a point
+ * costs a getenv. Names are "what:detail", e.g. "task-done:www.ccs", "export-renamed:www.pem:2";
+ * tests/e2e/renew_lib.sh lists the points the tests use. (Header only: nothing to link.) */
+#ifndef CCS_UTIL_TESTPOINT_H
+#define CCS_UTIL_TESTPOINT_H
+
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define TEST_POINT_ENV "CCS_TEST_STOP_AT"
+#define TEST_POINT_NAME_MAX 512
+
+static inline void test_point(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static inline void test_point(const char *fmt, ...)
+{
+    const char *want = getenv(TEST_POINT_ENV);
+    char name[TEST_POINT_NAME_MAX];
+    va_list ap;
+
+    if (!want || !want[0])
+        return;
+    va_start(ap, fmt);
+    vsnprintf(name, sizeof(name), fmt, ap);
+    va_end(ap);
+    if (strcmp(name, want) == 0)
+        kill(getpid(), SIGSTOP);
+}
+
+#endif
