@@ -16,14 +16,16 @@
  *       Prints one line a group:
  *         group=NAME handshakes=N errors=N timeouts=N wrong_cert=N seconds=S rate=R
  *         p50_us=X p90_us=X p99_us=X p999_us=X max_us=X
+ *       and `group=client cpu_pct=P`: the client's own CPU time over the run (near 100: the client
+ *       was the limit, not the server).
  *       and the first error message of each group on stderr. Exit 0, or 1 when a certificate
  *       did not name its host or nothing succeeded.
  *
- *   bench_serve_load probe --connect HOST:PORT --name NAME --since NS [--timeout-ms T]
+ *   bench_serve_load probe --connect HOST:PORT --name NAME --since NS [--pid PID] [--timeout-ms T]
  *       One handshake (with the echo) every 2 ms until one succeeds and serves NAME's certificate;
  *       prints the milliseconds from NS (CLOCK_REALTIME, `date +%s%N`, taken just before the
  *       server was started) to that success: the server's start time. Exit 1 after T ms
- *       (default 600,000) without one.
+ *       (default 600,000) without one, or as soon as process PID is gone (or a zombie).
  *
  *   bench_serve_load echo --port PORT
  *       The backend: accepts on 127.0.0.1:PORT and echoes each connection's bytes until EOF
@@ -42,6 +44,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -436,6 +439,15 @@ static int cmd_load(struct loop *lp, struct group *groups, int ngroups, double s
             break;
     }
     /* The rate is over the time connections were being started: in-flight ones finish after it. */
+    {
+        struct rusage ru;
+        double cpu;
+        getrusage(RUSAGE_SELF, &ru);
+        cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+              (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+        /* whether the client itself was the limit: near 100 % means it was */
+        printf("group=client cpu_pct=%.0f\n", 100.0 * cpu / ((double)(now_ns(CLOCK_MONOTONIC) - t0) / 1e9));
+    }
     for (int g = 0; g < ngroups; g++) {
         stats_print(&groups[g].stats, (double)(t_last - t0) / 1e9);
         if (groups[g].names.wrapped && groups[g].once == 0 && g == 0 && ngroups > 1)
@@ -450,7 +462,26 @@ static int cmd_load(struct loop *lp, struct group *groups, int ngroups, double s
 
 /* --- probe: the start time -------------------------------------------------------------------- */
 
-static int cmd_probe(struct loop *lp, const char *host, int64_t since_ns, int64_t timeout_ns)
+/* PID exists and is not a zombie (a server that died at start is our parent shell's zombie). */
+static int process_alive(long pid)
+{
+    char path[64], buf[512], *p;
+    FILE *f;
+    size_t n;
+
+    snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+    f = fopen(path, "r");
+    if (!f)
+        return 0;
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    p = strrchr(buf, ')');
+    return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
+}
+
+static int cmd_probe(struct loop *lp, const char *host, int64_t since_ns, int64_t timeout_ns,
+                     long pid)
 {
     struct group g;
     struct conn c;
@@ -464,8 +495,13 @@ static int cmd_probe(struct loop *lp, const char *host, int64_t since_ns, int64_
     g.conns = 1;
     while (now_ns(CLOCK_MONOTONIC) < deadline) {
         struct epoll_event ev;
-        int64_t conn_deadline;
 
+        if (pid > 0 && !process_alive(pid)) {
+            fprintf(stderr, "bench_serve_load: probe: the server (pid %ld) exited\n", pid);
+            return 1;
+        }
+
+        int64_t conn_deadline;
         memset(&c, 0, sizeof(c));
         c.fd = -1;
         c.g = &g;
@@ -553,7 +589,8 @@ static void usage(void)
     fprintf(stderr,
             "usage: bench_serve_load load --connect IP:PORT --names FILE [--conns C] [--seconds S]\n"
             "                             [--once] [--hot FILE --hot-conns C] [--timeout-ms T]\n"
-            "       bench_serve_load probe --connect IP:PORT --name NAME --since NS [--timeout-ms T]\n"
+            "       bench_serve_load probe --connect IP:PORT --name NAME --since NS [--pid PID]\n"
+            "                              [--timeout-ms T]\n"
             "       bench_serve_load echo --port PORT\n");
     exit(2);
 }
@@ -562,6 +599,7 @@ int main(int argc, char **argv)
 {
     const char *cmd, *connect_to = NULL, *names = NULL, *hot = NULL, *name = NULL;
     int conns = 1, hot_conns = 1, once = 0, port = 0;
+    long pid = 0;
     long timeout_ms = -1;
     double seconds = 10, since_ns = 0;
     struct loop lp;
@@ -597,6 +635,8 @@ int main(int argc, char **argv)
             timeout_ms = atol(v);
         else if (strcmp(a, "--since") == 0)
             since_ns = atof(v);
+        else if (strcmp(a, "--pid") == 0)
+            pid = atol(v);
         else if (strcmp(a, "--port") == 0)
             port = atoi(v);
         else
@@ -620,7 +660,7 @@ int main(int argc, char **argv)
             usage();
         lp.timeout_ns = DEFAULT_TIMEOUT_MS * 1000000LL;
         return cmd_probe(&lp, name, (int64_t)since_ns,
-                         (timeout_ms > 0 ? timeout_ms : PROBE_TIMEOUT_MS) * 1000000LL);
+                         (timeout_ms > 0 ? timeout_ms : PROBE_TIMEOUT_MS) * 1000000LL, pid);
     }
     if (strcmp(cmd, "load") != 0 || !names || conns < 1 || conns + hot_conns > MAX_CONNS ||
         hot_conns < 1 || seconds <= 0)
