@@ -24,6 +24,7 @@ int cmd_renew(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_task(int argc, char **argv);
 int cmd_config(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 /* Load the store password; warns when it is empty (IIS allows that, but anyone holding a file then
  * holds the key). Returns -1 after printing the error. */

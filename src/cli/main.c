@@ -22,6 +22,7 @@ static void usage(FILE *out)
           "  status        one row per managed certificate\n"
           "  task run      run a deployment task by hand\n"
           "  config check  every error in the configuration, with file and line\n"
+          "  serve         a TLS terminator serving each name's certificate from the store\n"
           "\n"
           "`ccs VERB --help` describes a verb's options. See README.md for the reference.\n",
           out);
@@ -49,6 +50,8 @@ int main(int argc, char **argv)
         return cmd_task(argc - 1, argv + 1);
     if (strcmp(argv[1], "config") == 0)
         return cmd_config(argc - 1, argv + 1);
+    if (strcmp(argv[1], "serve") == 0)
+        return cmd_serve(argc - 1, argv + 1);
     if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
         printf("ccs %s\n", CCS_VERSION);
         return 0;

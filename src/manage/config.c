@@ -35,6 +35,8 @@
 #include <sys/stat.h>
 
 #include <ini.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include "store/names.h"
 
@@ -134,6 +136,19 @@ enum value_kind {
     V_TRIGGER,
     V_DOMAINS, /* lists: may be repeated and continued on indented lines; they accumulate */
     V_CONTACT,
+    /* [serve] and [site] */
+    V_LISTEN,         /* list of ADDR:PORT (config_strings) */
+    V_HOSTS,          /* list of host names or *.parent, kept in A-label form */
+    V_ALPN,           /* list of protocol names */
+    V_BACKEND,        /* HOST:PORT or /path/of.sock */
+    V_ADDR_PORT,      /* one ADDR:PORT */
+    V_DEFAULT_CERT,   /* a host name or "reject" */
+    V_TLS_VERSION,    /* "1.2" or "1.3" */
+    V_PROXY_PROTOCOL, /* off, v1, v2 */
+    V_CIPHERS,        /* an OpenSSL cipher list (TLS 1.2) */
+    V_CIPHERSUITES,   /* an OpenSSL ciphersuite list (TLS 1.3) */
+    V_COUNT,          /* max-connections */
+    V_WORKERS,        /* "auto" or a count */
 };
 
 #define ONLY(type) (1u << (type))
@@ -211,12 +226,50 @@ static const struct key_def task_keys[] = {
 
 _Static_assert(COUNT(ccs_keys) <= SECTION_KEYS_MAX, "raise SECTION_KEYS_MAX");
 _Static_assert(COUNT(certificate_keys) <= SECTION_KEYS_MAX, "raise SECTION_KEYS_MAX");
+#define SERVE_FIELD(f) offsetof(struct config_serve, f)
+static const struct key_def serve_keys[] = {
+    {"listen", SERVE_FIELD(listen), V_LISTEN, 0},
+    {"store", SERVE_FIELD(store), V_TOKEN, 0},
+    {"backend", SERVE_FIELD(backend), V_BACKEND, 0},
+    {"default-certificate", SERVE_FIELD(default_certificate), V_DEFAULT_CERT, 0},
+    {"hosts", SERVE_FIELD(hosts), V_HOSTS, 0},
+    {"min-tls-version", SERVE_FIELD(min_tls_version), V_TLS_VERSION, 0},
+    {"ciphers", SERVE_FIELD(ciphers), V_CIPHERS, 0},
+    {"ciphersuites", SERVE_FIELD(ciphersuites), V_CIPHERSUITES, 0},
+    {"alpn", SERVE_FIELD(alpn), V_ALPN, 0},
+    {"proxy-protocol", SERVE_FIELD(proxy_protocol), V_PROXY_PROTOCOL, 0},
+    {"handshake-timeout", SERVE_FIELD(handshake_timeout_s), V_SECONDS, 0},
+    {"idle-timeout", SERVE_FIELD(idle_timeout_s), V_SECONDS, 0},
+    {"drain-timeout", SERVE_FIELD(drain_timeout_s), V_SECONDS, 0},
+    {"max-connections", SERVE_FIELD(max_connections), V_COUNT, 0},
+    {"workers", SERVE_FIELD(workers), V_WORKERS, 0},
+    {"user", SERVE_FIELD(user), V_ACCOUNT, 0},
+    {"admin", SERVE_FIELD(admin), V_ADDR_PORT, 0},
+};
+
+#define SITE_FIELD(f) offsetof(struct config_site, f)
+static const struct key_def site_keys[] = {
+    {"hosts", SITE_FIELD(hosts), V_HOSTS, 0},
+    {"backend", SITE_FIELD(backend), V_BACKEND, 0},
+    {"proxy-protocol", SITE_FIELD(proxy_protocol), V_PROXY_PROTOCOL, 0},
+};
+
 _Static_assert(COUNT(task_keys) <= SECTION_KEYS_MAX, "raise SECTION_KEYS_MAX");
+_Static_assert(COUNT(serve_keys) <= SECTION_KEYS_MAX, "raise SECTION_KEYS_MAX");
 
 /* The export task's outputs: at least one is required. */
 static const char *const export_path_keys[] = {"cert", "chain", "fullchain", "key", "pfx"};
 
-enum section_kind { SEC_NONE, SEC_SKIP, SEC_CCS, SEC_STORE, SEC_CERTIFICATE, SEC_TASK };
+enum section_kind {
+    SEC_NONE,
+    SEC_SKIP,
+    SEC_CCS,
+    SEC_STORE,
+    SEC_CERTIFICATE,
+    SEC_TASK,
+    SEC_SERVE,
+    SEC_SITE,
+};
 
 struct section_def {
     const char *name;
@@ -231,6 +284,8 @@ static const struct section_def sections[] = {
     {"store", SEC_STORE, 1, store_keys, COUNT(store_keys)},
     {"certificate", SEC_CERTIFICATE, 1, certificate_keys, COUNT(certificate_keys)},
     {"task", SEC_TASK, 1, task_keys, COUNT(task_keys)},
+    {"serve", SEC_SERVE, 0, serve_keys, COUNT(serve_keys)},
+    {"site", SEC_SITE, 1, site_keys, COUNT(site_keys)},
 };
 
 static const struct section_def *section_of(enum section_kind kind)
@@ -279,6 +334,9 @@ struct parser {
     struct meta *store_meta, *certificate_meta, *task_meta; /* parallel to the config's arrays */
     int out_of_memory;
     int closing; /* adding the closing notes, which may exceed CONFIG_ERRORS_MAX */
+    int serve_line;
+    struct meta serve_meta;
+    struct meta *site_meta; /* parallel to the config's sites */
 };
 
 static void add_error(struct parser *p, int line, const char *fmt, ...)
@@ -813,6 +871,255 @@ static int set_pfx_format(struct parser *p, const struct key_def *key, enum pfx_
     return -1;
 }
 
+/* ---- [serve] and [site]: values ------------------------------------------------------------ */
+
+static const char *const proxy_protocol_names[] = {"off", "v1", "v2"};
+static const char *const tls_version_names[] = {"1.2", "1.3"};
+/* ALPN protocol names are 1 to 255 octets (RFC 7301 §3.1). */
+#define ALPN_NAME_MAX 255
+/* sun_path of struct sockaddr_un, with its NUL. */
+#define UNIX_PATH_ROOM 108
+
+const char *proxy_protocol_mode_name(enum proxy_protocol_mode m)
+{
+    return name_in(proxy_protocol_names, COUNT(proxy_protocol_names), (int)m);
+}
+
+/* A backend host name: letters, digits, '-', '.' and '_', at most DNS_NAME_MAX. */
+static int plain_host_name(const char *h, size_t len)
+{
+    return len > 0 && len <= DNS_NAME_MAX && h[0] != '-' && h[0] != '.' &&
+           strspn(h, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._") == len;
+}
+
+int config_split_host_port(const char *value, int names_allowed, char *host, size_t host_size,
+                           int *port, char *why, size_t why_size)
+{
+    const char *colon, *start = value;
+    unsigned char addr[sizeof(struct in6_addr)];
+    size_t hlen;
+    char *end;
+    long n;
+
+    if (value[0] == '[') {
+        const char *close = strchr(value, ']');
+        if (!close || close[1] != ':') {
+            snprintf(why, why_size, "an IPv6 address is written [ADDR]:PORT");
+            return -1;
+        }
+        start = value + 1;
+        hlen = (size_t)(close - start);
+        colon = close + 1;
+    } else {
+        colon = strrchr(value, ':');
+        if (!colon) {
+            snprintf(why, why_size, "expected ADDR:PORT");
+            return -1;
+        }
+        hlen = (size_t)(colon - value);
+        if (memchr(value, ':', hlen)) {
+            snprintf(why, why_size, "an IPv6 address is written in brackets: [ADDR]:PORT");
+            return -1;
+        }
+    }
+    if (hlen == 0 || hlen >= host_size) {
+        snprintf(why, why_size, "no address before the port");
+        return -1;
+    }
+    memcpy(host, start, hlen);
+    host[hlen] = '\0';
+    if (start != value ? inet_pton(AF_INET6, host, addr) != 1
+                       : inet_pton(AF_INET, host, addr) != 1 &&
+                             (!names_allowed || !plain_host_name(host, hlen))) {
+        snprintf(why, why_size, "%s",
+                 start != value ? "not an IPv6 address between the brackets"
+                 : names_allowed
+                     ? "not an IPv4 address, an [IPv6] address or a host name"
+                     : "not an IPv4 address (an IPv6 one is written [ADDR]:PORT)");
+        return -1;
+    }
+    errno = 0;
+    n = isdigit((unsigned char)colon[1]) ? strtol(colon + 1, &end, 10) : -1;
+    if (n < 1 || n > PORT_MAX || *end || errno) {
+        snprintf(why, why_size, "the port is not a number from 1 to %d", PORT_MAX);
+        return -1;
+    }
+    *port = (int)n;
+    return 0;
+}
+
+static int check_host_port(struct parser *p, const struct key_def *key, const char *value,
+                           int names_allowed)
+{
+    char host[LINE_ROOM], why[128];
+    int port;
+
+    if (config_split_host_port(value, names_allowed, host, sizeof(host), &port, why,
+                               sizeof(why)) < 0)
+        return bad_value(p, key, value, "%s", why);
+    return 0;
+}
+
+static int set_backend(struct parser *p, const struct key_def *key, char **field, const char *value)
+{
+    if (value[0] == '/') {
+        if (strlen(value) >= UNIX_PATH_ROOM)
+            return bad_value(p, key, value, "a unix socket path has at most %d characters",
+                             UNIX_PATH_ROOM - 1);
+    } else if (check_host_port(p, key, value, 1) < 0) {
+        return -1;
+    }
+    return set_string(field, dup_or_flag(p, value));
+}
+
+/* A host name a server serves (or, with WILDCARD_OK, "*.parent"), normalised into its A-label
+ * form: SNI names arrive in that form. */
+static int served_host(struct parser *p, const struct key_def *key, const char *value,
+                       int wildcard_ok, char *ace, size_t size)
+{
+    struct store_name name;
+    struct errbuf err;
+
+    if (store_name_is_ip_literal(value, strlen(value)))
+        return bad_value(p, key, value,
+                         "an IP address: certificates are looked up by host name (SNI)");
+    if (store_name_normalise(value, strlen(value), &name, &err) < 0) {
+        add_error(p, p->line, "%s: %s", key->name, err.msg);
+        return -1;
+    }
+    if (name.wildcard && !wildcard_ok)
+        return bad_value(p, key, value, "a wildcard; name one host");
+    snprintf(ace, size, "%s", name.ace);
+    return 0;
+}
+
+static int add_string(struct parser *p, struct config_strings *list, const char *item)
+{
+    if (grow_one(p, (void **)&list->items, list->count, sizeof(*list->items)) < 0 ||
+        grow_one(p, (void **)&list->lines, list->count, sizeof(*list->lines)) < 0)
+        return -1;
+    list->items[list->count] = dup_or_flag(p, item);
+    if (!list->items[list->count])
+        return -1;
+    list->lines[list->count++] = p->line;
+    return 0;
+}
+
+/* One item of listen, hosts or alpn. */
+static int add_serve_item(struct parser *p, const struct key_def *key, struct config_strings *list,
+                          const char *item)
+{
+    char ace[DNS_NAME_MAX + 1];
+    const char *keep = item;
+
+    if (key->kind == V_LISTEN && check_host_port(p, key, item, 0) < 0)
+        return -1;
+    if (key->kind == V_HOSTS) {
+        if (served_host(p, key, item, 1, ace, sizeof(ace)) < 0)
+            return -1;
+        keep = ace;
+    }
+    if (key->kind == V_ALPN &&
+        (strlen(item) > ALPN_NAME_MAX || strspn(item, "abcdefghijklmnopqrstuvwxyz"
+                                                      "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._/") !=
+                                              strlen(item)))
+        return bad_value(p, key, item,
+                         "not a protocol name such as h2 or http/1.1 (letters, digits, "
+                         "'-', '.', '_', '/'; at most %d)",
+                         ALPN_NAME_MAX);
+    for (size_t i = 0; i < list->count; i++)
+        if (strcmp(list->items[i], keep) == 0)
+            return bad_value(p, key, item, "listed twice (first at line %d)", list->lines[i]);
+    return add_string(p, list, keep);
+}
+
+static int add_serve_list(struct parser *p, const struct key_def *key, struct config_strings *list,
+                          const char *value)
+{
+    char *copy = dup_or_flag(p, value), *save = NULL;
+    int rc = 0;
+
+    if (!copy)
+        return -1;
+    for (char *item = strtok_r(copy, ", \t", &save); item; item = strtok_r(NULL, ", \t", &save))
+        rc |= add_serve_item(p, key, list, item);
+    free(copy);
+    return rc;
+}
+
+/* An OpenSSL cipher list must select something: OpenSSL skips words it does not know, so a list
+ * of typos would otherwise leave no cipher at all, found out at the first handshake. */
+static int set_ciphers(struct parser *p, const struct key_def *key, char **field, const char *value)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    int ok;
+
+    if (!ctx) {
+        p->out_of_memory = 1;
+        return -1;
+    }
+    ok = key->kind == V_CIPHERS ? SSL_CTX_set_cipher_list(ctx, value)
+                                : SSL_CTX_set_ciphersuites(ctx, value);
+    SSL_CTX_free(ctx);
+    ERR_clear_error();
+    if (ok != 1)
+        return bad_value(p, key, value,
+                         key->kind == V_CIPHERS
+                             ? "selects no TLS 1.2 cipher OpenSSL knows (see openssl-ciphers(1))"
+                             : "not a list of TLS 1.3 ciphersuites OpenSSL knows, such as "
+                               "TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256");
+    return set_string(field, dup_or_flag(p, value));
+}
+
+/* The values of the keys only [serve] and [site] have. */
+static int set_serve_value(struct parser *p, const struct key_def *key, void *field,
+                           const char *value)
+{
+    char ace[DNS_NAME_MAX + 1];
+    int i = 0;
+
+    switch (key->kind) {
+    case V_LISTEN:
+    case V_HOSTS:
+    case V_ALPN:
+        return add_serve_list(p, key, field, value);
+    case V_BACKEND:
+        return set_backend(p, key, field, value);
+    case V_ADDR_PORT:
+        if (check_host_port(p, key, value, 0) < 0)
+            return -1;
+        return set_string(field, dup_or_flag(p, value));
+    case V_DEFAULT_CERT:
+        if (strcmp(value, SERVE_DEFAULT_CERTIFICATE_REJECT) == 0)
+            return set_string(field, dup_or_flag(p, value));
+        if (served_host(p, key, value, 0, ace, sizeof(ace)) < 0)
+            return -1;
+        return set_string(field, dup_or_flag(p, ace));
+    case V_TLS_VERSION:
+        if (parse_choice(p, key, value, tls_version_names, COUNT(tls_version_names), &i) < 0)
+            return -1;
+        *(int *)field = i == 0 ? TLS1_2_VERSION : TLS1_3_VERSION;
+        return 0;
+    case V_PROXY_PROTOCOL:
+        if (parse_choice(p, key, value, proxy_protocol_names, COUNT(proxy_protocol_names), &i) <
+            0)
+            return -1;
+        *(enum proxy_protocol_mode *)field = (enum proxy_protocol_mode)i;
+        return 0;
+    case V_CIPHERS:
+    case V_CIPHERSUITES:
+        return set_ciphers(p, key, field, value);
+    case V_COUNT:
+        return parse_int(p, key, value, 1, SERVE_CONNECTIONS_MAX, field);
+    case V_WORKERS:
+        if (strcmp(value, "auto") == 0)
+            return *(int *)field = 0, 0;
+        return parse_int(p, key, value, 1, SERVE_WORKERS_MAX, field);
+    default:
+        return -1;
+    }
+}
+
 /* Parse VALUE for KEY into ENTITY's field. Reports and returns -1 on a bad value. */
 static int set_value(struct parser *p, const struct key_def *key, void *entity, struct meta *m,
                      const char *value)
@@ -862,6 +1169,19 @@ static int set_value(struct parser *p, const struct key_def *key, void *entity, 
     case V_DOMAINS:
     case V_CONTACT:
         return add_list(p, key, entity, m, value);
+    case V_LISTEN:
+    case V_HOSTS:
+    case V_ALPN:
+    case V_BACKEND:
+    case V_ADDR_PORT:
+    case V_DEFAULT_CERT:
+    case V_TLS_VERSION:
+    case V_PROXY_PROTOCOL:
+    case V_CIPHERS:
+    case V_CIPHERSUITES:
+    case V_COUNT:
+    case V_WORKERS:
+        return set_serve_value(p, key, field, value);
     default:
         return set_choice(p, key, field, value);
     }
@@ -1001,6 +1321,53 @@ static void open_task(struct parser *p, const char *full)
     snprintf(p->label, sizeof(p->label), "[task \"%s\"]", full);
 }
 
+static void open_serve(struct parser *p)
+{
+    struct config *cfg = p->cfg;
+
+    if (p->serve_line) {
+        add_error(p, p->line, "duplicate section [serve] (first at line %d)", p->serve_line);
+        return;
+    }
+    cfg->serve = calloc(1, sizeof(*cfg->serve));
+    if (!cfg->serve) {
+        p->out_of_memory = 1;
+        return;
+    }
+    p->serve_line = p->line;
+    set_where(&cfg->serve->where, p);
+    cfg->serve->min_tls_version = TLS1_2_VERSION;
+    cfg->serve->proxy_protocol = PROXY_PROTOCOL_OFF;
+    cfg->serve->handshake_timeout_s = SERVE_DEFAULT_HANDSHAKE_TIMEOUT_S;
+    cfg->serve->idle_timeout_s = SERVE_DEFAULT_IDLE_TIMEOUT_S;
+    cfg->serve->drain_timeout_s = SERVE_DEFAULT_DRAIN_TIMEOUT_S;
+    cfg->serve->max_connections = SERVE_DEFAULT_MAX_CONNECTIONS;
+    p->kind = SEC_SERVE;
+    snprintf(p->label, sizeof(p->label), "[serve]");
+}
+
+static void open_site(struct parser *p, const char *name)
+{
+    struct config *cfg = p->cfg;
+    struct config_site *site;
+
+    if (check_name(p, "site", name, 1) < 0)
+        return;
+    for (size_t i = 0; i < cfg->site_count; i++)
+        if (strcmp(cfg->sites[i].name, name) == 0)
+            add_error(p, p->line, "duplicate section [site \"%s\"] (first at line %d)", name,
+                      cfg->sites[i].where.line);
+    if (grow_one(p, (void **)&cfg->sites, cfg->site_count, sizeof(*cfg->sites)) < 0 ||
+        grow_one(p, (void **)&p->site_meta, cfg->site_count, sizeof(*p->site_meta)) < 0)
+        return;
+    site = &cfg->sites[cfg->site_count];
+    site->name = dup_or_flag(p, name);
+    set_where(&site->where, p);
+    p->index = cfg->site_count++;
+    p->kind = SEC_SITE;
+    snprintf(p->label, sizeof(p->label), "[site \"%s\"]", name);
+}
+
 static void open_section(struct parser *p, const char *kind, const char *name)
 {
     const struct section_def *def = NULL;
@@ -1019,7 +1386,7 @@ static void open_section(struct parser *p, const char *kind, const char *name)
     else if (!def)
         add_error(p, p->line,
                   "unknown section [%s] (sections: [ccs], [store \"NAME\"], "
-                  "[certificate \"NAME\"], [task \"CERT.TASK\"])",
+                  "[certificate \"NAME\"], [task \"CERT.TASK\"], [serve], [site \"NAME\"])",
                   buf);
     else if (def->named && !name)
         add_error(p, p->line, "section [%s] needs a name: [%s \"NAME\"]", kind, kind);
@@ -1031,6 +1398,10 @@ static void open_section(struct parser *p, const char *kind, const char *name)
         open_store(p, name);
     else if (def->kind == SEC_CERTIFICATE)
         open_certificate(p, name);
+    else if (def->kind == SEC_SERVE)
+        open_serve(p);
+    else if (def->kind == SEC_SITE)
+        open_site(p, name);
     else
         open_task(p, name);
 }
@@ -1180,19 +1551,33 @@ static void *current_entity(struct parser *p, struct meta **m)
     case SEC_TASK:
         *m = &p->task_meta[p->index];
         return &p->cfg->tasks[p->index];
+    case SEC_SERVE:
+        *m = &p->serve_meta;
+        return p->cfg->serve;
+    case SEC_SITE:
+        *m = &p->site_meta[p->index];
+        return &p->cfg->sites[p->index];
     default:
         return NULL;
     }
+}
+
+/* Keys that take several values: repeated, or continued on indented lines. */
+static int list_kind(enum value_kind kind)
+{
+    return kind == V_DOMAINS || kind == V_CONTACT || kind == V_LISTEN || kind == V_HOSTS ||
+           kind == V_ALPN;
 }
 
 /* The continuation of a list key keeps its inline comment in inih; drop it here. */
 static int continued_value(struct parser *p, const struct key_def *key, const char *value,
                            char **copy)
 {
-    if (key->kind != V_DOMAINS && key->kind != V_CONTACT) {
+    if (!list_kind(key->kind)) {
         add_error(p, p->line,
-                  "indented line continues \"%s\", which takes one value (only domains and "
-                  "contact continue on indented lines; unindent it to start a key)",
+                  "indented line continues \"%s\", which takes one value (only domains, "
+                  "contact, listen, hosts and alpn continue on indented lines; unindent it to "
+                  "start a key)",
                   key->name);
         return -1;
     }
@@ -1241,7 +1626,7 @@ static int on_key(void *user, const char *section, const char *name, const char 
         if (continued_value(p, &sec->keys[k], value, &copy) < 0)
             return 1;
         value = copy;
-    } else if (m->key_line[k] && sec->keys[k].kind != V_DOMAINS && sec->keys[k].kind != V_CONTACT) {
+    } else if (m->key_line[k] && !list_kind(sec->keys[k].kind)) {
         add_error(p, p->line, "duplicate key \"%s\" in %s (first at line %d)", name, p->label,
                   m->key_line[k]);
         return 1;
@@ -1547,6 +1932,74 @@ static void finish_tasks(struct parser *p)
     }
 }
 
+/* ---- [serve] and [site]: cross-references ------------------------------------------------- */
+
+/* Every host is routed by one section only. */
+static void check_host_owner(struct parser *p, const char *host, int line, const char *label,
+                             const struct config_strings *before, const char *before_label)
+{
+    for (size_t i = 0; i < before->count; i++)
+        if (strcmp(before->items[i], host) == 0)
+            add_error(p, line, "host \"%s\" in %s is already listed in %s (line %d)", host, label,
+                      before_label, before->lines[i]);
+}
+
+static void finish_serve(struct parser *p)
+{
+    const struct config *cfg = p->cfg;
+    const struct config_serve *sv = cfg->serve;
+    const struct meta *m = &p->serve_meta;
+    struct suggestion s = {NULL, 0};
+    char buf[CONFIG_NAME_MAX + 32];
+    int line;
+
+    if (!sv) {
+        if (cfg->site_count)
+            add_error(p, cfg->sites[0].where.line,
+                      "[site \"%s\"] needs a [serve] section (listen, store, backend)",
+                      cfg->sites[0].name);
+        return;
+    }
+    require(p, m, SEC_SERVE, "[serve]", sv->where.line, "listen");
+    require(p, m, SEC_SERVE, "[serve]", sv->where.line, "store");
+    require(p, m, SEC_SERVE, "[serve]", sv->where.line, "backend");
+    line = good_line(m, SEC_SERVE, "store");
+    if (line && !config_find_store(cfg, sv->store)) {
+        for (size_t i = 0; i < cfg->store_count; i++)
+            suggest_consider(&s, sv->store, cfg->stores[i].name);
+        add_error(p, line, "[serve] names store \"%s\", but there is no [store \"%s\"]%s",
+                  sv->store, sv->store, hint(&s, buf, sizeof(buf)));
+    }
+}
+
+static void finish_sites(struct parser *p)
+{
+    const struct config *cfg = p->cfg;
+    char label[sizeof(p->label)], other[sizeof(p->label)];
+
+    for (size_t i = 0; i < cfg->site_count; i++) {
+        struct config_site *site = &cfg->sites[i];
+        const struct meta *m = &p->site_meta[i];
+
+        snprintf(label, sizeof(label), "[site \"%s\"]", site->name);
+        require(p, m, SEC_SITE, label, site->where.line, "hosts");
+        require(p, m, SEC_SITE, label, site->where.line, "backend");
+        site->proxy_protocol_set = seen_line(m, SEC_SITE, "proxy-protocol") != 0;
+        if (!site->proxy_protocol_set && cfg->serve)
+            site->proxy_protocol = cfg->serve->proxy_protocol;
+        for (size_t h = 0; h < site->hosts.count; h++) {
+            if (cfg->serve)
+                check_host_owner(p, site->hosts.items[h], site->hosts.lines[h], label,
+                                 &cfg->serve->hosts, "[serve]");
+            for (size_t j = 0; j < i; j++) {
+                snprintf(other, sizeof(other), "[site \"%s\"]", cfg->sites[j].name);
+                check_host_owner(p, site->hosts.items[h], site->hosts.lines[h], label,
+                                 &cfg->sites[j].hosts, other);
+            }
+        }
+    }
+}
+
 /* ---- loading ----------------------------------------------------------------------------- */
 
 /* The config file's directory, absolute. */
@@ -1606,6 +2059,7 @@ static void free_metas(struct parser *p)
     free(p->store_meta);
     free(p->certificate_meta);
     free(p->task_meta);
+    free(p->site_meta);
 }
 
 int config_load(const char *path, struct config *out, struct config_errors *errors)
@@ -1631,6 +2085,8 @@ int config_load(const char *path, struct config *out, struct config_errors *erro
         finish_stores(&p);
         finish_certificates(&p);
         finish_tasks(&p);
+        finish_serve(&p);
+        finish_sites(&p);
     }
     free(p.buf);
     free_metas(&p);
@@ -1645,6 +2101,15 @@ int config_load(const char *path, struct config *out, struct config_errors *erro
         return 0;
     config_free(out);
     return -1;
+}
+
+static void config_strings_free(struct config_strings *list)
+{
+    for (size_t i = 0; i < list->count; i++)
+        free(list->items[i]);
+    free(list->items);
+    free(list->lines);
+    memset(list, 0, sizeof(*list));
 }
 
 void config_free(struct config *cfg)
@@ -1700,6 +2165,26 @@ void config_free(struct config *cfg)
         free(t->program);
     }
     free(cfg->tasks);
+    if (cfg->serve) {
+        struct config_serve *sv = cfg->serve;
+        config_strings_free(&sv->listen);
+        config_strings_free(&sv->hosts);
+        config_strings_free(&sv->alpn);
+        free(sv->store);
+        free(sv->backend);
+        free(sv->default_certificate);
+        free(sv->ciphers);
+        free(sv->ciphersuites);
+        free(sv->user);
+        free(sv->admin);
+        free(sv);
+    }
+    for (size_t i = 0; i < cfg->site_count; i++) {
+        config_strings_free(&cfg->sites[i].hosts);
+        free(cfg->sites[i].name);
+        free(cfg->sites[i].backend);
+    }
+    free(cfg->sites);
     memset(cfg, 0, sizeof(*cfg));
 }
 

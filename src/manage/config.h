@@ -12,6 +12,10 @@
  *                          own keys: store (deploy-ccs); cert, chain, fullchain, key, pfx,
  *                          pfx-password-file, mode, owner, group (export); program, timeout
  *                          (script)
+ *   [serve]                listen, store, backend, default-certificate, hosts, min-tls-version,
+ *                          ciphers, ciphersuites, alpn, proxy-protocol, handshake-timeout,
+ *                          idle-timeout, drain-timeout, max-connections, workers, user, admin
+ *   [site "NAME"]          hosts, backend, proxy-protocol
  *
  * Every error is reported with its file and line, and loading goes on to find them all; unknown
  * sections and keys are errors (a typo must not silently disable a task). Secrets are file
@@ -116,6 +120,55 @@ struct config_task {
     int timeout_s;
 };
 
+/* ---- [serve] and [site "NAME"]: `ccs serve`, the TLS terminator (man ccs-serve(1)) ---------- */
+
+#define SERVE_DEFAULT_HANDSHAKE_TIMEOUT_S 10 /* a client that has not said hello in 10 s is gone */
+#define SERVE_DEFAULT_IDLE_TIMEOUT_S 300    /* hitch's and stunnel's idle defaults are minutes */
+#define SERVE_DEFAULT_DRAIN_TIMEOUT_S 30    /* after SIGTERM: systemd's TimeoutStopSec is 90 s */
+#define SERVE_DEFAULT_MAX_CONNECTIONS 10000
+#define SERVE_WORKERS_MAX 256
+#define SERVE_CONNECTIONS_MAX 1000000
+/* "reject" as default-certificate: clients without a certificate of their own get an alert. */
+#define SERVE_DEFAULT_CERTIFICATE_REJECT "reject"
+
+enum proxy_protocol_mode { PROXY_PROTOCOL_OFF, PROXY_PROTOCOL_V1, PROXY_PROTOCOL_V2 };
+const char *proxy_protocol_mode_name(enum proxy_protocol_mode m);
+
+/* Values of a list key, with the line each came from (for messages about duplicates). */
+struct config_strings {
+    char **items;
+    int *lines;
+    size_t count;
+};
+
+struct config_serve {
+    struct config_where where;
+    struct config_strings listen; /* required: "ADDR:PORT", IPv4 or [IPv6] literal */
+    char *store;                  /* required: names a [store] */
+    char *backend;                /* required: "HOST:PORT", "[IPv6]:PORT" or "/path/of.sock" */
+    char *default_certificate;    /* a host name in the store, or "reject" (the default) */
+    struct config_strings hosts;  /* names `ccs serve --check` checks for the default backend */
+    int min_tls_version;          /* TLS1_2_VERSION (default) or TLS1_3_VERSION */
+    char *ciphers;                /* TLS 1.2 cipher list; NULL: ccs's default */
+    char *ciphersuites;           /* TLS 1.3 suites; NULL: OpenSSL's default */
+    struct config_strings alpn;   /* protocols offered, in preference order; none by default */
+    enum proxy_protocol_mode proxy_protocol;
+    int handshake_timeout_s, idle_timeout_s, drain_timeout_s;
+    int max_connections;
+    int workers;  /* 0: one per CPU the process may run on */
+    char *user;   /* NULL: stay who started it */
+    char *admin;  /* "ADDR:PORT" of /metrics and /healthz; NULL: none */
+};
+
+struct config_site {
+    char *name;
+    struct config_where where;
+    struct config_strings hosts; /* required: host names or "*.parent" (one label) */
+    char *backend;               /* required, as [serve] backend */
+    enum proxy_protocol_mode proxy_protocol;
+    int proxy_protocol_set; /* else [serve]'s */
+};
+
 struct config {
     char *path;
     char *state_dir, *server, *ca_bundle, *eab_kid, *eab_hmac_file, *live_dir;
@@ -131,6 +184,9 @@ struct config {
     size_t certificate_count;
     struct config_task *tasks; /* in file order: the order tasks run in */
     size_t task_count;
+    struct config_serve *serve; /* NULL: no [serve] section */
+    struct config_site *sites;
+    size_t site_count;
 };
 
 struct config_error {
@@ -154,5 +210,10 @@ void config_errors_free(struct config_errors *errors);
 const struct config_store *config_find_store(const struct config *cfg, const char *name);
 const struct config_certificate *config_find_certificate(const struct config *cfg,
                                                          const char *name);
+
+/* Split a listen or backend address "ADDR:PORT" (ADDR an IPv4 literal, an [IPv6] literal, or for
+ * a backend a host name) into HOST and PORT. Fails, saying why in WHY, on anything else. */
+int config_split_host_port(const char *value, int names_allowed, char *host, size_t host_size,
+                           int *port, char *why, size_t why_size);
 
 #endif

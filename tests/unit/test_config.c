@@ -1133,6 +1133,137 @@ static void test_example_config_loads(void **state)
     free(text);
 }
 
+/* ---- [serve] and [site] (issue 13) --------------------------------------------------------- */
+
+static void test_serve_sections(void **state)
+{
+    struct config cfg;
+    const struct config_serve *sv;
+    (void)state;
+    stub("store.pass");
+    load_ok("[store \"main\"]\n"
+            "location = /srv/ccs\n"
+            "password-file = store.pass\n"
+            "[serve]\n"
+            "listen = 0.0.0.0:443, [::]:443\n"
+            "listen = 127.0.0.1:8443\n"
+            "store = main\n"
+            "backend = 127.0.0.1:8080\n"
+            "default-certificate = WWW.Example.com.\n"
+            "hosts = www.example.com, *.example.org\n"
+            "  bücher.example\n"
+            "alpn = h2, http/1.1\n"
+            "min-tls-version = 1.3\n"
+            "proxy-protocol = v2\n"
+            "workers = auto\n"
+            "user = ccs\n"
+            "admin = [::1]:9100\n"
+            "[site \"api\"]\n"
+            "hosts = api.example.com *.api.example.com\n"
+            "backend = /run/api.sock\n"
+            "[site \"legacy\"]\n"
+            "hosts = old.example.com\n"
+            "backend = legacy.internal:80\n"
+            "proxy-protocol = off\n",
+            &cfg);
+    sv = cfg.serve;
+    assert_non_null(sv);
+    assert_int_equal(sv->listen.count, 3);
+    assert_string_equal(sv->listen.items[1], "[::]:443");
+    assert_string_equal(sv->default_certificate, "www.example.com");
+    assert_int_equal(sv->hosts.count, 3);
+    assert_string_equal(sv->hosts.items[1], "*.example.org");
+    assert_string_equal(sv->hosts.items[2], "xn--bcher-kva.example"); /* SNI's form */
+    assert_int_equal(sv->alpn.count, 2);
+    assert_int_equal(sv->min_tls_version, 0x0304);
+    assert_int_equal(sv->proxy_protocol, PROXY_PROTOCOL_V2);
+    assert_int_equal(sv->workers, 0);
+    assert_int_equal(sv->handshake_timeout_s, SERVE_DEFAULT_HANDSHAKE_TIMEOUT_S);
+    assert_int_equal(sv->idle_timeout_s, SERVE_DEFAULT_IDLE_TIMEOUT_S);
+    assert_int_equal(sv->max_connections, SERVE_DEFAULT_MAX_CONNECTIONS);
+    assert_null(sv->ciphers);
+    assert_int_equal(cfg.site_count, 2);
+    assert_string_equal(cfg.sites[0].backend, "/run/api.sock");
+    assert_int_equal(cfg.sites[0].proxy_protocol, PROXY_PROTOCOL_V2); /* [serve]'s */
+    assert_int_equal(cfg.sites[0].proxy_protocol_set, 0);
+    assert_int_equal(cfg.sites[1].proxy_protocol, PROXY_PROTOCOL_OFF); /* its own */
+    config_free(&cfg);
+}
+
+static void test_serve_defaults(void **state)
+{
+    struct config cfg;
+    (void)state;
+    stub("p");
+    load_ok("[store \"s\"]\nlocation = /x\npassword-file = p\n"
+            "[serve]\nlisten = 127.0.0.1:443\nstore = s\nbackend = [::1]:80\n",
+            &cfg);
+    assert_null(cfg.serve->default_certificate); /* reject */
+    assert_int_equal(cfg.serve->min_tls_version, 0x0303);
+    assert_int_equal(cfg.serve->proxy_protocol, PROXY_PROTOCOL_OFF);
+    assert_int_equal(cfg.serve->alpn.count, 0);
+    assert_int_equal(cfg.site_count, 0);
+    config_free(&cfg);
+    load_ok("[ccs]\n", &cfg);
+    assert_null(cfg.serve);
+    config_free(&cfg);
+}
+
+static void test_serve_errors(void **state)
+{
+    struct config_errors e;
+    (void)state;
+    stub("p");
+    load_bad("[store \"main\"]\n"                      /* 1 */
+             "location = /x\n"                          /* 2 */
+             "password-file = p\n"                      /* 3 */
+             "[serve]\n"                                /* 4 */
+             "listen = 127.0.0.1:443, 1.2.3.4\n"        /* 5 */
+             "listen = ::1:443 127.0.0.1:443\n"         /* 6 */
+             "store = mian\n"                           /* 7 */
+             "default-certificate = *.example.com\n"    /* 8 */
+             "hosts = 10.0.0.1, a..b, ok.example\n"     /* 9 */
+             "alpn = h2 h2\n"                           /* 10 */
+             "ciphers = NOTHING-KNOWN\n"                /* 11 */
+             "proxy-protocol = v3\n"                    /* 12 */
+             "min-tls-version = 1.1\n"                  /* 13 */
+             "workers = 0\n"                            /* 14 */
+             "max-connections = many\n"                 /* 15 */
+             "admin = localhost:9100\n"                 /* 16 */
+             "[serve]\n"                                /* 17 */
+             "[site \"api\"]\n"                         /* 18 */
+             "hosts = ok.example\n"                     /* 19 */
+             "backend = [::1:80\n"                      /* 20 */
+             "[site \"x\"]\n"                           /* 21 */
+             "backend = 127.0.0.1:99999\n",             /* 22 */
+             &e, 20);
+    expect(&e, 4, "missing key \"backend\" in [serve]");
+    expect(&e, 5, "listen \"1.2.3.4\": expected ADDR:PORT");
+    expect(&e, 6, "listen \"::1:443\": an IPv6 address is written in brackets");
+    expect(&e, 6, "listen \"127.0.0.1:443\": listed twice (first at line 5)");
+    expect(&e, 7, "no [store \"mian\"] (did you mean \"main\"?)");
+    expect(&e, 8, "a wildcard; name one host");
+    expect(&e, 9, "an IP address");
+    expect(&e, 9, "hosts:");
+    expect(&e, 10, "alpn \"h2\": listed twice");
+    expect(&e, 11, "selects no TLS 1.2 cipher");
+    expect(&e, 12, "not one of off, v1, v2");
+    expect(&e, 13, "not one of 1.2, 1.3");
+    expect(&e, 14, "out of range (1 to 256)");
+    expect(&e, 15, "not a whole number");
+    expect(&e, 16, "not an IPv4 address");
+    expect(&e, 17, "duplicate section [serve] (first at line 4)");
+    expect(&e, 19, "host \"ok.example\" in [site \"api\"] is already listed in [serve] (line 9)");
+    expect(&e, 20, "an IPv6 address is written [ADDR]:PORT");
+    expect(&e, 21, "missing key \"hosts\" in [site \"x\"]");
+    expect(&e, 22, "the port is not a number from 1 to 65535");
+    config_errors_free(&e);
+
+    load_bad("[site \"a\"]\nhosts = a.example\nbackend = /run/a.sock\n", &e, 1);
+    expect(&e, 1, "[site \"a\"] needs a [serve] section");
+    config_errors_free(&e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1159,6 +1290,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_error_flood_is_capped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_names, setup, teardown),
         cmocka_unit_test_setup_teardown(test_example_config_loads, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_serve_sections, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_serve_defaults, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_serve_errors, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
