@@ -8,12 +8,14 @@
 #include <openssl/pem.h>
 
 #include "cli/cli.h"
+#include "cli/cli_store.h"
 #include "store/deploy.h"
 #include "util/log.h"
 
 static const char usage[] =
-    "ccs deploy --store DIR (--cert FILE --key FILE [--chain FILE] | --pfx FILE "
-    "--pfx-password-file FILE)\n"
+    "ccs deploy --store DIR|\\\\SERVER\\SHARE\\FOLDER (--cert FILE --key FILE [--chain FILE] | "
+    "--pfx FILE --pfx-password-file FILE)\n"
+    "                  " CLI_SMB_USAGE "\n"
     "                  [--password-file FILE] [--format compat|aes256] [--previous OLD.pem]\n"
     "                  [--mode OCTAL] [--group GROUP] [--force] [--dry-run] [--json]";
 
@@ -23,11 +25,12 @@ struct deploy_args {
     unsigned mode;
     long gid;
     int force, dry_run, json;
+    struct cli_smb_args smb;
 };
 
 enum { OPT_STORE = 256, OPT_CERT, OPT_KEY, OPT_CHAIN, OPT_PFX, OPT_PFX_PASSWORD_FILE,
        OPT_PASSWORD_FILE, OPT_FORMAT, OPT_PREVIOUS, OPT_MODE, OPT_GROUP, OPT_FORCE, OPT_DRY_RUN,
-       OPT_JSON, OPT_HELP };
+       OPT_JSON, OPT_HELP, OPT_SMB };
 
 static const struct option options[] = {
     {"store", required_argument, NULL, OPT_STORE},
@@ -45,6 +48,7 @@ static const struct option options[] = {
     {"dry-run", no_argument, NULL, OPT_DRY_RUN},
     {"json", no_argument, NULL, OPT_JSON},
     {"help", no_argument, NULL, OPT_HELP},
+    CLI_SMB_OPTIONS(OPT_SMB),
     {NULL, 0, NULL, 0},
 };
 
@@ -87,6 +91,8 @@ static int parse_args(int argc, char **argv, struct deploy_args *a)
             printf("usage: %s\n", usage);
             exit(0);
         default:
+            if (cli_smb_option(c, OPT_SMB, &a->smb))
+                break;
             return cli_usage_error(usage, "unknown option");
         }
     }
@@ -268,10 +274,8 @@ int cmd_deploy(int argc, char **argv)
         return EXIT_FAILED;
     if (cli_crypto_init() < 0)
         return EXIT_FAILED;
-    if (store_open(a.store, NULL, &st, &err) < 0) {
-        log_error("%s", err.msg);
+    if (cli_store_open(a.store, &a.smb, &st) < 0)
         goto out;
-    }
     if (cli_load_store_password(a.password_file, &password) < 0)
         goto out;
     if ((a.pfx ? load_from_pfx(&a, &bundle) : load_from_pem(&a, &bundle)) < 0)

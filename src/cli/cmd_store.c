@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "cli/cli.h"
+#include "cli/cli_store.h"
 #include "store/check.h"
 #include "store/inspect.h"
 #include "store/resolve.h"
@@ -14,14 +15,17 @@
 static const char usage[] =
     "ccs store list --store DIR [--password-file FILE] [--json]\n"
     "       ccs store lookup HOST --store DIR [--password-file FILE] [--json]\n"
-    "       ccs store check --store DIR [--password-file FILE] [--warn-days N] [--json]";
+    "       ccs store check --store DIR [--password-file FILE] [--warn-days N] [--json]\n"
+    "   DIR may be an SMB share: \\\\SERVER\\SHARE\\FOLDER, //SERVER/SHARE/FOLDER or\n"
+    "   smb://SERVER[:PORT]/SHARE/FOLDER, with " CLI_SMB_USAGE;
 
 struct store_args {
     const char *store, *password_file, *host;
     int json, warn_days;
+    struct cli_smb_args smb;
 };
 
-enum { OPT_STORE = 256, OPT_PASSWORD_FILE, OPT_JSON, OPT_WARN_DAYS, OPT_HELP };
+enum { OPT_STORE = 256, OPT_PASSWORD_FILE, OPT_JSON, OPT_WARN_DAYS, OPT_HELP, OPT_SMB };
 
 static const struct option options[] = {
     {"store", required_argument, NULL, OPT_STORE},
@@ -29,6 +33,7 @@ static const struct option options[] = {
     {"json", no_argument, NULL, OPT_JSON},
     {"warn-days", required_argument, NULL, OPT_WARN_DAYS},
     {"help", no_argument, NULL, OPT_HELP},
+    CLI_SMB_OPTIONS(OPT_SMB),
     {NULL, 0, NULL, 0},
 };
 
@@ -55,6 +60,8 @@ static int parse_args(int argc, char **argv, int want_host, struct store_args *a
             printf("usage: %s\n", usage);
             exit(0);
         default:
+            if (cli_smb_option(c, OPT_SMB, &a->smb))
+                break;
             return cli_usage_error(usage, "unknown option");
         }
     }
@@ -121,14 +128,10 @@ static json_t *summary_json(const char *file, const struct pfx_inspection *insp,
 static int open_store_and_password(const struct store_args *a, struct store **st,
                                    struct secret *password)
 {
-    struct errbuf err;
-
     if (cli_crypto_init() < 0)
         return -1;
-    if (store_open(a->store, NULL, st, &err) < 0) {
-        log_error("%s", err.msg);
+    if (cli_store_open(a->store, &a->smb, st) < 0)
         return -1;
-    }
     return cli_load_store_password(a->password_file, password);
 }
 

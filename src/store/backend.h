@@ -88,6 +88,8 @@ struct store {
 
 /* Backends. Each fills ST->ops, ST->impl and ST->display; LOCATION is what the user gave. */
 int store_local_open(const char *path, struct store *st, struct errbuf *err);
+int store_smb_open(const char *location, const struct store_smb_options *opts, struct store *st,
+                   struct errbuf *err);
 
 /* Take and release the I/O mutex around a backend call (nothing when the backend is thread-safe):
  * for the files of src/store that call ops directly (watch.c). */

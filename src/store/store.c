@@ -28,28 +28,6 @@ enum store_location_kind store_location_kind(const char *location)
     return STORE_LOCATION_LOCAL;
 }
 
-/* An SMB location as it may be printed: scheme, host, port and path, never "user:password@" —
- * "smb://alice:pw@fs/certs" becomes "smb://fs/certs". */
-static void smb_display_name(const char *location, char *out, size_t out_size)
-{
-    const char *rest = location, *at, *slash;
-    const char *scheme = "";
-
-    if (strncmp(location, "smb://", 6) == 0) {
-        scheme = "smb://";
-        rest = location + 6;
-    } else {
-        scheme = location[0] == '\\' ? "\\\\" : "//";
-        rest = location + 2;
-    }
-    /* user info can only appear before the first separator after the host */
-    slash = rest + strcspn(rest, "/\\");
-    at = memchr(rest, '@', (size_t)(slash - rest));
-    if (at)
-        rest = at + 1;
-    snprintf(out, out_size, "%s%s", scheme, rest);
-}
-
 /* ---- open and close ------------------------------------------------------------------------- */
 
 static void store_free(struct store *st)
@@ -71,20 +49,16 @@ int store_open(const char *location, const struct store_open_options *opts, stru
         opts = &defaults;
     if (!location || !*location)
         return errbuf_set(err, "store location is empty");
-    if (store_location_kind(location) == STORE_LOCATION_SMB) {
-        char shown[512];
-        smb_display_name(location, shown, sizeof(shown));
-        return errbuf_set(err, "store %s: SMB shares are not supported yet by this build of ccs "
-                               "(mount the share and give the mount point, for now)",
-                          shown);
-    }
     st = calloc(1, sizeof(*st));
     if (!st)
         return errbuf_set(err, "out of memory");
     pthread_mutex_init(&st->io_mutex, NULL);
     pthread_mutex_init(&st->writer_mutex, NULL);
     st->lease_seconds = opts->lease_seconds ? opts->lease_seconds : STORE_LEASE_DEFAULT_SECONDS;
-    rc = store_local_open(location, st, err);
+    if (store_location_kind(location) == STORE_LOCATION_SMB)
+        rc = store_smb_open(location, &opts->smb, st, err);
+    else
+        rc = store_local_open(location, st, err);
     if (rc < 0) {
         store_free(st);
         return -1;

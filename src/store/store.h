@@ -92,9 +92,23 @@ enum store_lock_kind {
  * A deploy renews its lease as it writes, so this bounds a stall, not a deploy's length. */
 #define STORE_LEASE_DEFAULT_SECONDS 120
 
+/* How long an SMB store waits for the server before "timed out" (connect, any one request). */
+#define STORE_SMB_DEFAULT_TIMEOUT_MS 20000
+
+/* SMB stores only; ignored for a local path. With none of credentials_file, kerberos and guest,
+ * the systemd credential ccs-smb-credentials ($CREDENTIALS_DIRECTORY) is used when present. */
+struct store_smb_options {
+    const char *credentials_file; /* Samba format (username =, password =, domain =), mode 0600 */
+    int kerberos;                 /* the running user's Kerberos credential cache */
+    int encrypt;                  /* require SMB3 encryption: refused when the server cannot */
+    int guest;                    /* guest access without credentials (and without signing) */
+    unsigned timeout_ms;          /* 0: STORE_SMB_DEFAULT_TIMEOUT_MS */
+};
+
 struct store_open_options {
     enum store_lock_kind lock;
     unsigned lease_seconds; /* 0: STORE_LEASE_DEFAULT_SECONDS */
+    struct store_smb_options smb;
 };
 
 enum store_location_kind {
@@ -111,6 +125,10 @@ enum store_location_kind store_location_kind(const char *location);
 int store_open(const char *location, const struct store_open_options *opts, struct store **out,
                struct errbuf *err);
 void store_close(struct store *st);
+
+/* Nonzero when ERR (from any store function) says the store could not be reached or did not
+ * answer in time ("server unreachable", "timed out"): worth retrying later, unlike a refusal. */
+int store_error_is_transient(const struct errbuf *err);
 
 /* A name for the store that is safe to print and log: never a password or a user name. */
 const char *store_display_name(const struct store *st);

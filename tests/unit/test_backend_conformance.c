@@ -113,12 +113,128 @@ static void destroy_local(struct backend_location *loc)
     (STORE_CAP_POSIX_MODE | STORE_CAP_ATOMIC_REPLACE | STORE_CAP_DURABLE_SYNC |                    \
      STORE_CAP_SYMLINKS | STORE_CAP_CHANGE_NOTIFY)
 
-/* One line per backend configuration. The SMB backend adds its row here (a make function that
- * starts a test smbd on loopback and gives the share's URL as the location and its directory as
- * backing_dir), and every case below then runs against it too. */
+/* ---- the SMB row: a real smbd on loopback (tests/e2e/smb_server.sh) ------------------------ */
+
+/* The test server, started once for the whole run by the first SMB case and stopped at exit. */
+struct smb_server {
+    int started, failed;
+    char dir[PATH_MAX];         /* the server's temp directory */
+    char port[16];
+    char rw_dir[PATH_MAX];      /* the directory of share "rw" */
+    char credentials[PATH_MAX]; /* the test user's credentials file */
+    char user[64];
+    int case_count;
+    pid_t owner; /* the process that started it */
+};
+static struct smb_server SMBD;
+
+/* tests/e2e/smb_server.sh, found from this file's own path (CMake compiles it by full path). */
+static void smb_script(char *out, size_t size)
+{
+    const char *slash = strrchr(__FILE__, '/');
+    snprintf(out, size, "%.*s/../e2e/smb_server.sh", slash ? (int)(slash - __FILE__) : 1,
+             slash ? __FILE__ : ".");
+}
+
+static void smb_server_stop(void)
+{
+    char script[PATH_MAX], cmd[3 * PATH_MAX];
+
+    /* Only the process that started it: a forked child that exits through exit() must not. */
+    if (!SMBD.started || getpid() != SMBD.owner)
+        return;
+    smb_script(script, sizeof(script));
+    snprintf(cmd, sizeof(cmd), "sh '%s' stop '%s' && rm -rf '%s'", script, SMBD.dir, SMBD.dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "smb row: could not stop the test smbd in %s\n", SMBD.dir);
+    SMBD.started = 0;
+}
+
+/* One "KEY=value" line of the script's output into SMBD. */
+static void smb_server_fact(const char *line)
+{
+    static const struct {
+        const char *key;
+        size_t offset, size;
+    } FACTS[] = {
+        {"SMB_PORT=", offsetof(struct smb_server, port), sizeof(SMBD.port)},
+        {"SMB_RW=", offsetof(struct smb_server, rw_dir), sizeof(SMBD.rw_dir)},
+        {"SMB_CREDS=", offsetof(struct smb_server, credentials), sizeof(SMBD.credentials)},
+        {"SMB_USER=", offsetof(struct smb_server, user), sizeof(SMBD.user)},
+    };
+    for (size_t i = 0; i < sizeof(FACTS) / sizeof(FACTS[0]); i++)
+        if (strncmp(line, FACTS[i].key, strlen(FACTS[i].key)) == 0)
+            snprintf((char *)&SMBD + FACTS[i].offset, FACTS[i].size, "%.*s",
+                     (int)strcspn(line + strlen(FACTS[i].key), "\n"), line + strlen(FACTS[i].key));
+}
+
+static int smb_server_start(void)
+{
+    char script[PATH_MAX], cmd[3 * PATH_MAX], line[PATH_MAX + 32];
+    char tmpl[] = "/tmp/ccs-smbd.XXXXXX";
+    FILE *p;
+
+    if (SMBD.started || SMBD.failed)
+        return SMBD.started ? 0 : -1;
+    SMBD.failed = 1;
+    if (!mkdtemp(tmpl))
+        return -1;
+    snprintf(SMBD.dir, sizeof(SMBD.dir), "%s", tmpl);
+    smb_script(script, sizeof(script));
+    snprintf(cmd, sizeof(cmd), "sh '%s' start '%s'", script, SMBD.dir);
+    fflush(NULL); /* the child shares our stdio buffers until it execs */
+    p = popen(cmd, "r");
+    if (!p)
+        return -1;
+    while (fgets(line, sizeof(line), p))
+        smb_server_fact(line);
+    SMBD.started = 1; /* from here on, stop it at exit even if the facts are incomplete */
+    SMBD.owner = getpid();
+    atexit(smb_server_stop);
+    if (pclose(p) != 0 || !SMBD.port[0] || !SMBD.rw_dir[0] || !SMBD.credentials[0]) {
+        fprintf(stderr, "smb row: %s failed (see %s/log.smbd)\n", cmd, SMBD.dir);
+        return -1;
+    }
+    SMBD.failed = 0;
+    return 0;
+}
+
+/* A fresh folder in share "rw" per case, owned like the share (smbd serves it as the test user). */
+static int make_smb(struct backend_location *loc)
+{
+    struct stat share;
+    char name[32];
+
+    if (smb_server_start() < 0)
+        return -1;
+    snprintf(name, sizeof(name), "case-%d", ++SMBD.case_count);
+    snprintf(loc->backing_dir, sizeof(loc->backing_dir), "%s/%s", SMBD.rw_dir, name);
+    if (stat(SMBD.rw_dir, &share) < 0 || mkdir(loc->backing_dir, 0755) < 0 ||
+        (geteuid() == 0 && chown(loc->backing_dir, share.st_uid, share.st_gid) < 0))
+        return -1;
+    snprintf(loc->location, sizeof(loc->location), "smb://127.0.0.1:%s/rw/%s", SMBD.port, name);
+    loc->opts = (struct store_open_options){
+        .lock = STORE_LOCK_DEFAULT,
+        .lease_seconds = SHORT_LEASE_SECONDS,
+        .smb = {.credentials_file = SMBD.credentials},
+    };
+    return 0;
+}
+
+static void destroy_smb(struct backend_location *loc)
+{
+    testcert_rmdir(strdup(loc->backing_dir));
+}
+
+/* What the SMB backend can do: notification only (no modes, no sync, no links, and libsmbclient's
+ * rename replaces in two steps, see backend_smb.c). */
+#define SMB_CAPS STORE_CAP_CHANGE_NOTIFY
+
+/* One line per backend configuration; every case below runs against each. */
 static const struct backend_row ROWS[] = {
     {"local", make_local, destroy_local, LOCAL_CAPS, STORE_LOCK_HANDLE},
     {"local-lease", make_local_lease, destroy_local, LOCAL_CAPS, STORE_LOCK_LEASE},
+    {"smb", make_smb, destroy_smb, SMB_CAPS, STORE_LOCK_LEASE},
 };
 #define ROW_COUNT (sizeof(ROWS) / sizeof(ROWS[0]))
 
@@ -1039,12 +1155,16 @@ static void test_remove_and_stat(void **state)
 
 /* ---- locations that name a share (row-independent) ------------------------------------------- */
 
-/* Not a row: whatever backends exist, a location's credentials never reach a message. */
+/* Not a row: whatever backends exist, a location's credentials never reach a message. A location
+ * carrying "user:password@" is refused outright (credentials belong in a credentials file); one
+ * without reaches the backend, whose errors name the store and never the user or password of the
+ * credentials file it was given. */
 static void test_smb_location_display(void **state)
 {
-    static const char *const secret_locations[] = {"smb://alice:secret@host/share/dir",
-                                                   "smb://alice:secret@host:4450/share/dir",
-                                                   "//host/share", "\\\\host\\share\\dir"};
+    static const char *const locations[] = {"smb://alice:secret@host.invalid/share/dir",
+                                            "smb://alice:secret@host.invalid:4450/share/dir",
+                                            "//host.invalid/share", "\\\\host.invalid\\share\\dir"};
+    char *dir = testcert_tmpdir(), creds[PATH_MAX + 32];
     (void)state;
 
     assert_int_equal(store_location_kind("smb://alice:secret@host/share/dir"), STORE_LOCATION_SMB);
@@ -1053,22 +1173,60 @@ static void test_smb_location_display(void **state)
     assert_int_equal(store_location_kind("/srv/ccs"), STORE_LOCATION_LOCAL);
     assert_int_equal(store_location_kind("relative/store"), STORE_LOCATION_LOCAL);
 
-    for (size_t i = 0; i < sizeof(secret_locations) / sizeof(secret_locations[0]); i++) {
+    snprintf(creds, sizeof(creds), "%s/credentials", dir);
+    posix_write(creds, "username = alice\npassword = secret\ndomain = EXAMPLE\n");
+    assert_int_equal(chmod(creds, 0600), 0);
+    for (size_t i = 0; i < sizeof(locations) / sizeof(locations[0]); i++) {
+        struct store_open_options opts = {.smb = {.credentials_file = creds}};
         struct store *st = NULL;
         struct errbuf err = {""};
 
-        /* Until the SMB backend lands: "not supported yet", naming the location. The SMB issue
-         * replaces this expectation with its own (a refused connection, say), keeping the rest. */
-        assert_int_equal(store_open(secret_locations[i], NULL, &st, &err), -1);
+        assert_int_equal(store_open(locations[i], &opts, &st, &err), -1);
         assert_null(st);
-        print_message("%s -> %s\n", secret_locations[i], err.msg);
+        print_message("%s -> %s\n", locations[i], err.msg);
         assert_true(strstr(err.msg, "host") != NULL);
         assert_true(strstr(err.msg, "share") != NULL);
         assert_true(strstr(err.msg, "alice") == NULL);
         assert_true(strstr(err.msg, "secret") == NULL);
-        assert_true(strcasestr(err.msg, "SMB") != NULL);
-        assert_true(strcasestr(err.msg, "not supported") != NULL);
+        assert_true(strstr(err.msg, "EXAMPLE") == NULL);
+        if (strchr(locations[i], '@'))
+            assert_true(strstr(err.msg, "user name or password") != NULL);
+        else /* .invalid never resolves (RFC 6761) */
+            assert_true(strstr(err.msg, "server unreachable") != NULL);
     }
+    testcert_rmdir(dir);
+}
+
+/* Against the real server: the display name of an open store and the message of a refused
+ * password carry neither the user nor the password. */
+static void test_smb_credentials_never_shown(void **state)
+{
+    char *dir = testcert_tmpdir(), wrong[PATH_MAX + 32], location[PATH_MAX];
+    struct backend_location loc;
+    struct store *st = NULL;
+    struct errbuf err = {""};
+    (void)state;
+
+    assert_int_equal(make_smb(&loc), 0);
+    if (store_open(loc.location, &loc.opts, &st, &err) < 0)
+        fail_msg("open: %s", err.msg);
+    assert_null(strstr(store_display_name(st), SMBD.user));
+    assert_string_equal(store_display_name(st), loc.location);
+    store_close(st);
+
+    snprintf(wrong, sizeof(wrong), "%s/wrong", dir);
+    posix_write(wrong, "username = nosuchuser\npassword = not-the-password-42\n");
+    assert_int_equal(chmod(wrong, 0600), 0);
+    loc.opts.smb.credentials_file = wrong;
+    snprintf(location, sizeof(location), "%s", loc.location);
+    assert_int_equal(store_open(location, &loc.opts, &st, &err), -1);
+    print_message("wrong password -> %s\n", err.msg);
+    assert_non_null(strstr(err.msg, "authentication failed"));
+    assert_non_null(strstr(err.msg, location));
+    assert_null(strstr(err.msg, "not-the-password-42"));
+    assert_null(strstr(err.msg, "nosuchuser"));
+    destroy_smb(&loc);
+    testcert_rmdir(dir);
 }
 
 /* ---- the matrix ------------------------------------------------------------------------------ */
@@ -1095,7 +1253,7 @@ static const struct conformance_case CASES[] = {
 
 int main(void)
 {
-    static struct CMUnitTest tests[ROW_COUNT * CASE_COUNT + 1];
+    static struct CMUnitTest tests[ROW_COUNT * CASE_COUNT + 2];
     static char names[ROW_COUNT * CASE_COUNT][128];
     size_t n = 0;
 
@@ -1107,5 +1265,7 @@ int main(void)
         }
     tests[n++] = (struct CMUnitTest){"smb locations never show credentials",
                                      test_smb_location_display, NULL, NULL, NULL};
+    tests[n++] = (struct CMUnitTest){"smb credentials never shown (real server)",
+                                     test_smb_credentials_never_shown, NULL, NULL, NULL};
     return _cmocka_run_group_tests("backend_conformance", tests, n, NULL, NULL);
 }
