@@ -14,8 +14,11 @@
  * Threads: libsmbclient is not thread-safe, not even with one context per thread (field notes §7:
  * two threads with their own contexts crashed in talloc). Every libsmbclient call in this process
  * therefore runs under one process-wide mutex (LIB_MUTEX), inside the store's own I/O mutex, so the
- * lock order is always store I/O mutex, then LIB_MUTEX. A fork() waits for it (pthread_atfork), so
- * a child never inherits libsmbclient half-way through a call.
+ * lock order is always store I/O mutex, then LIB_MUTEX (then libtevent's own, inside the library).
+ * The notification helper is forked holding LIB_MUTEX, so it never inherits libsmbclient half-way
+ * through a call. (Not with pthread_atfork: libtevent's fork handler takes its mutex before any
+ * handler registered earlier, which inverts that order — TSan saw it.) Any other fork() while a
+ * thread is inside libsmbclient gives a child that must exec before using a store.
  *
  * Transport security: SMB2 or later only (smbc_setOptionProtocols). Signing is required: the one
  * way libsmbclient's public API asks for required signing is an encryption level above "none"
@@ -141,7 +144,6 @@ struct smb_store {
 };
 
 static pthread_mutex_t LIB_MUTEX = PTHREAD_MUTEX_INITIALIZER;
-static pthread_once_t LIB_ONCE = PTHREAD_ONCE_INIT;
 
 static void lib_lock(void)
 {
@@ -160,11 +162,6 @@ static void lib_yield(void)
     pthread_mutex_unlock(&LIB_MUTEX);
     sched_yield();
     pthread_mutex_lock(&LIB_MUTEX);
-}
-
-static void lib_init(void)
-{
-    pthread_atfork(lib_lock, lib_unlock, lib_unlock);
 }
 
 static struct smb_store *smb_of(struct store *st)
@@ -785,8 +782,10 @@ static int smb_watch_open(struct store *st, struct backend_watch **out, struct e
         free(w);
         return errbuf_set_errno(err, "store %s: cannot watch the share", st->display);
     }
-    /* fork() takes LIB_MUTEX (pthread_atfork): the child never inherits a call half-way. */
+    /* Under LIB_MUTEX: the child never inherits a libsmbclient call half-way. */
+    lib_lock();
     w->pid = fork();
+    lib_unlock(); /* in both: the child is a copy of this thread, holding it */
     if (w->pid == 0) {
         close(fds[0]);
         helper_main(smb_of(st), fds[1], parent);
@@ -1025,7 +1024,6 @@ int store_smb_open(const char *location, const struct store_smb_options *opts, s
     struct smb_store *ss;
     int rc;
 
-    pthread_once(&LIB_ONCE, lib_init);
     smb_location_display(location, st->display, sizeof(st->display));
     ss = calloc(1, sizeof(*ss));
     if (!ss)
