@@ -123,21 +123,14 @@ static void relay_step(struct conn *c)
     struct ev_loop *loop = c->w->loop;
     unsigned wants = 0;
     int moved = 0;
+    enum relay_status status = relay_pump(&c->relay, CONN_RELAY_BUDGET, &wants, &moved);
 
-    switch (relay_pump(&c->relay, CONN_RELAY_BUDGET, &wants, &moved)) {
-    case RELAY_DONE:
+    if (status == RELAY_DONE || status == RELAY_ERROR) {
+        if (status == RELAY_ERROR)
+            log_debug("a connection to %s closed: the %s failed", c->backend->label,
+                      c->relay.error);
         conn_close(c);
         return;
-    case RELAY_ERROR:
-        log_debug("connection from a client of %s closed: the %s failed", c->backend->label,
-                  c->relay.error);
-        conn_close(c);
-        return;
-    case RELAY_AGAIN:
-        ev_feed_event(loop, &c->cio, EV_CUSTOM); /* after the others' turn */
-        break;
-    case RELAY_WAIT:
-        break;
     }
     if (moved)
         c->last_activity = ev_now(loop);
@@ -146,6 +139,11 @@ static void relay_step(struct conn *c)
     watch(loop, &c->bio,
           ((wants & RELAY_BACKEND_READ) ? EV_READ : 0) |
               ((wants & RELAY_BACKEND_WRITE) ? EV_WRITE : 0));
+    /* The budget ran out with work left (possibly inside OpenSSL's buffers, where no descriptor
+     * event will announce it): come back after the other connections' turn. Fed after the
+     * watchers are set, since stopping a watcher drops its pending events. */
+    if (status == RELAY_AGAIN)
+        ev_feed_event(loop, &c->cio, EV_CUSTOM);
 }
 
 static void start_relay(struct conn *c)

@@ -3,6 +3,8 @@
 
   backend.py echo PORT            echo every byte back as it comes; after the client's FIN, send
                                   what is left, then FIN (half-close passes through both ways)
+  backend.py echo-unix PATH       the same on a unix socket
+  backend.py tag PORT TEXT        send TEXT and a newline first, then echo (tells backends apart)
   backend.py http PORT DIR        HTTP/1.1: GET /NAME sends DIR/NAME; PUT /NAME stores the body in
                                   DIR/NAME and answers its SHA-256 (hex)
   backend.py proxy-echo PORT LOG  read a PROXY protocol header (v1 or v2) with a parser of its own,
@@ -180,10 +182,32 @@ def serve_tcp(port, handler):
         threading.Thread(target=handler, args=(conn,), daemon=True).start()
 
 
+def tag_then_echo(conn, text):
+    conn.sendall(text.encode() + b"\n")
+    echo(conn)
+
+
+def serve_unix(path, handler):
+    if os.path.exists(path):
+        os.unlink(path)
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.bind(path)
+    s.listen(1024)
+    while True:
+        conn, _ = s.accept()
+        threading.Thread(target=handler, args=(conn,), daemon=True).start()
+
+
 def main():
-    mode, port = sys.argv[1], int(sys.argv[2])
+    mode = sys.argv[1]
+    if mode == "echo-unix":
+        serve_unix(sys.argv[2], echo)
+        return
+    port = int(sys.argv[2])
     if mode == "echo":
         serve_tcp(port, echo)
+    elif mode == "tag":
+        serve_tcp(port, lambda c: tag_then_echo(c, sys.argv[3]))
     elif mode == "proxy-echo":
         lock = threading.Lock()
         serve_tcp(port, lambda c: proxy_echo(c, sys.argv[3], lock))
@@ -196,7 +220,7 @@ def main():
 
         Server(("127.0.0.1", port), FileHandler).serve_forever()
     else:
-        sys.exit("usage: backend.py echo|http|proxy-echo PORT [DIR|LOG]")
+        sys.exit("usage: backend.py echo|tag|http|proxy-echo PORT [TEXT|DIR|LOG], echo-unix PATH")
 
 
 if __name__ == "__main__":
