@@ -7,6 +7,7 @@
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
 #include <openssl/bn.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/x509v3.h>
 
@@ -88,21 +89,28 @@ static int add_ip_san(struct cert_names *n, const ASN1_OCTET_STRING *ip)
 }
 
 /* The CN counts as a host name when it looks like one: no spaces and at least one dot, or a single
- * label that validates (e.g. "localhost"). */
+ * label that validates (e.g. "localhost"). It is read as text whatever its string type: a
+ * BMPString (UTF-16) or UniversalString CN is converted to UTF-8 first, never taken as raw bytes. */
 static int add_common_name(struct cert_names *n, X509 *cert)
 {
     X509_NAME *subject = X509_get_subject_name(cert);
     int idx = X509_NAME_get_index_by_NID(subject, NID_commonName, -1);
-    const ASN1_STRING *cn;
+    unsigned char *text = NULL;
+    int len, rc;
 
     if (idx < 0)
         return 0;
-    cn = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, idx));
-    const char *raw = (const char *)ASN1_STRING_get0_data(cn);
-    size_t len = (size_t)ASN1_STRING_length(cn);
-    if (memchr(raw, ' ', len))
+    len = ASN1_STRING_to_UTF8(&text, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, idx)));
+    if (len < 0) {
+        /* Not convertible (a BMPString of odd length, say): not a host name. */
+        ERR_clear_error();
         return 0;
-    return add_dns(n, raw, len, memchr(raw, '.', len) != NULL);
+    }
+    rc = memchr(text, ' ', (size_t)len)
+             ? 0
+             : add_dns(n, (const char *)text, (size_t)len, memchr(text, '.', (size_t)len) != NULL);
+    OPENSSL_free(text);
+    return rc;
 }
 
 int cert_names_collect(X509 *cert, struct cert_names *out, struct errbuf *err)

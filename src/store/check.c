@@ -85,6 +85,37 @@ static int check_file_name(struct check_report *r, const char *file, const struc
     return 0;
 }
 
+/* Windows and Java pair the key with its certificate by localKeyID (field notes §4): a key the
+ * leaf's localKeyID does not name imports as a certificate without a private key, which IIS loads
+ * and cannot bind — however well the key matches. */
+static int check_pairing(struct check_report *r, const char *file, const struct pfx_decoded *d)
+{
+    static const char *const codes[] = {
+        [PFX_PAIR_NO_KEY_ID] = "no-key-id",
+        [PFX_PAIR_OTHER_CERT] = "key-id-on-chain",
+        [PFX_PAIR_UNMATCHED] = "key-id-unmatched",
+    };
+
+    if (d->bundle.key && d->key_matches && d->pairing != PFX_PAIRED &&
+        d->pairing != PFX_PAIR_NO_KEY &&
+        add(r, file, CHECK_ERROR, codes[d->pairing],
+            "%s: IIS (and Java) pair a key with its certificate by localKeyID, so the certificate "
+            "loads without its private key; `ccs deploy --pfx` rewrites it paired",
+            pfx_pairing_text(d->pairing)) < 0)
+        return -1;
+    if (d->key_count > 1 &&
+        add(r, file, CHECK_WARNING, "several-keys",
+            "holds %d private keys; judged by the one paired with the leaf by localKeyID",
+            d->key_count) < 0)
+        return -1;
+    if (!d->leaf_first &&
+        add(r, file, CHECK_WARNING, "leaf-not-first",
+            "the leaf is not the first certificate in the file; some readers (Mono, older Go "
+            "libraries) take the first certificate for the leaf") < 0)
+        return -1;
+    return 0;
+}
+
 static int check_pfx_contents(struct check_report *r, const char *file,
                               const struct pfx_inspection *insp, const struct check_options *opts)
 {
@@ -101,6 +132,8 @@ static int check_pfx_contents(struct check_report *r, const char *file,
     if (insp->decoded.bundle.key && !insp->decoded.key_matches &&
         add(r, file, CHECK_ERROR, "key-mismatch",
             "the private key does not match the certificate %s", s->subject) < 0)
+        return -1;
+    if (check_pairing(r, file, &insp->decoded) < 0)
         return -1;
     if (!insp->chain_has_issuer &&
         add(r, file, CHECK_ERROR, "chain-incomplete",
@@ -154,7 +187,7 @@ static int check_pfx_file(struct store *st, struct check_report *r, const struct
         static const char *const codes[] = {
             [PFX_NOT_PKCS12] = "not-pkcs12",         [PFX_TRUNCATED] = "truncated",
             [PFX_WRONG_PASSWORD] = "wrong-password", [PFX_DAMAGED] = "damaged",
-            [PFX_NO_CERT] = "no-certificate",
+            [PFX_NO_CERT] = "no-certificate",        [PFX_TOO_COSTLY] = "too-costly",
         };
         rc = add(r, e->name, CHECK_ERROR, codes[insp.status], "%s", insp.error);
     } else {

@@ -50,19 +50,63 @@ int store_name_is_ip_literal(const char *raw, size_t len)
     return inet_pton(AF_INET, buf, addr) == 1 || inet_pton(AF_INET6, buf, addr) == 1;
 }
 
-/* The octet-level rules, checked before anything interprets the name: these are the characters that
- * would change the meaning of a path. */
-static int check_octets(const char *raw, size_t len, struct errbuf *err)
+/* A rule broken by the name as UTS #46 mapped it (MAPPED non-NULL) or as given: say which. */
+static int reject_rule(struct errbuf *err, const char *raw, size_t len, const char *mapped,
+                       const char *why)
 {
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)raw[i];
+    char text[ERRBUF_SIZE / 2], shown[160];
+
+    if (!mapped)
+        return reject(err, raw, len, why);
+    store_name_escape(mapped, strlen(mapped), shown, sizeof(shown));
+    snprintf(text, sizeof(text), "%s (after IDNA mapping: \"%s\")", why, shown);
+    return reject(err, raw, len, text);
+}
+
+/* The octet-level rules: the characters that would change the meaning of a path. Checked on the
+ * input before anything interprets it, and again on the final name (MAPPED, see reject_rule). */
+static int check_octets(const char *s, size_t n, const char *raw, size_t len, const char *mapped,
+                        struct errbuf *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
         if (c == '\0')
-            return reject(err, raw, len, "contains a NUL byte");
-        if (c < 0x20 || c == 0x7f)
-            return reject(err, raw, len, "contains a control character");
+            return reject_rule(err, raw, len, mapped, "contains a NUL byte");
+        /* C0, DEL, and C1 (U+0080..U+009F, UTF-8 C2 80..C2 9F) */
+        if (c < 0x20 || c == 0x7f ||
+            (c == 0xc2 && i + 1 < n && (unsigned char)s[i + 1] >= 0x80 &&
+             (unsigned char)s[i + 1] <= 0x9f))
+            return reject_rule(err, raw, len, mapped, "contains a control character");
         if (c == '/' || c == '\\')
-            return reject(err, raw, len, "contains a path separator ('/' or '\\')");
+            return reject_rule(err, raw, len, mapped, "contains a path separator ('/' or '\\')");
     }
+    return 0;
+}
+
+static int label_count(const char *name)
+{
+    int n = 1;
+    for (; *name; name++)
+        n += *name == '.';
+    return n;
+}
+
+/* The label rules, for NAME without its wildcard prefix: checked on the input (clear messages
+ * before any work) and again on the final Unicode name that becomes the file name — mapping can
+ * turn a full-stop variant into '.', so only the final name is proof. */
+static int check_labels(const char *name, int wildcard, const char *raw, size_t len,
+                        const char *mapped, struct errbuf *err)
+{
+    if (strchr(name, '*'))
+        return reject_rule(err, raw, len, mapped, "'*' is allowed only as the whole first label");
+    if (*name == '\0' || *name == '.' || strstr(name, "..") || name[strlen(name) - 1] == '.')
+        return reject_rule(err, raw, len, mapped, "empty label");
+    if (name[0] == '_' && (name[1] == '.' || name[1] == '\0'))
+        return reject_rule(err, raw, len, mapped,
+                           "a first label of '_' is reserved for wildcard file names");
+    if (wildcard && label_count(name) < 2)
+        return reject_rule(err, raw, len, mapped,
+                           "a wildcard must cover a name of at least two labels");
     return 0;
 }
 
@@ -95,12 +139,42 @@ static int check_ace_labels(const char *ace, const char *raw, size_t len, struct
     }
 }
 
-static int label_count(const char *name)
+/* An A-label is taken only if decoding and re-encoding it gives it back: a label that encodes
+ * what UTS #46 would map or IDNA2008 disallows (a fullwidth solidus, say) is not the name it
+ * seems, and libidn2 passes A-labels through without that check. */
+static int check_a_labels_round_trip(const char *ace, const char *raw, size_t len,
+                                     struct errbuf *err)
 {
-    int n = 1;
-    for (; *name; name++)
-        n += *name == '.';
-    return n;
+    const char *label = ace;
+
+    for (;;) {
+        const char *dot = strchr(label, '.');
+        size_t n = dot ? (size_t)(dot - label) : strlen(label);
+        char alabel[DNS_LABEL_MAX + 1], why[160];
+        char *ulabel = NULL, *again = NULL;
+        int ok;
+
+        if (n >= 4 && n <= DNS_LABEL_MAX && strncmp(label, "xn--", 4) == 0) {
+            memcpy(alabel, label, n);
+            alabel[n] = '\0';
+            ok = idn2_to_unicode_8z8z(alabel, &ulabel, 0) == IDN2_OK &&
+                 idn2_lookup_u8((const uint8_t *)ulabel, (uint8_t **)&again,
+                                IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL) == IDN2_OK &&
+                 strcmp(again, alabel) == 0;
+            free(ulabel);
+            free(again);
+            if (!ok) {
+                snprintf(why, sizeof(why),
+                         "A-label \"%s\" does not round-trip (decoding and re-encoding it gives "
+                         "another name)",
+                         alabel);
+                return reject(err, raw, len, why);
+            }
+        }
+        if (!dot)
+            return 0;
+        label = dot + 1;
+    }
 }
 
 int store_name_normalise(const char *raw, size_t len, struct store_name *out, struct errbuf *err)
@@ -118,7 +192,7 @@ int store_name_normalise(const char *raw, size_t len, struct store_name *out, st
         snprintf(why, sizeof(why), "longer than %d octets", DNS_NAME_MAX);
         return reject(err, raw, len, why);
     }
-    if (check_octets(raw, len, err) < 0)
+    if (check_octets(raw, len, raw, len, NULL, err) < 0)
         return -1;
     for (size_t i = 0; i < len; i++)
         lowered[i] = (raw[i] >= 'A' && raw[i] <= 'Z') ? (char)(raw[i] - 'A' + 'a') : raw[i];
@@ -133,14 +207,8 @@ int store_name_normalise(const char *raw, size_t len, struct store_name *out, st
         out->wildcard = 1;
         rest += 2;
     }
-    if (strchr(rest, '*'))
-        return reject(err, raw, raw_len, "'*' is allowed only as the whole first label");
-    if (*rest == '\0' || *rest == '.' || strstr(rest, "..") || rest[strlen(rest) - 1] == '.')
-        return reject(err, raw, raw_len, "empty label");
-    if (rest[0] == '_' && (rest[1] == '.' || rest[1] == '\0'))
-        return reject(err, raw, raw_len, "a first label of '_' is reserved for wildcard file names");
-    if (out->wildcard && label_count(rest) < 2)
-        return reject(err, raw, raw_len, "a wildcard must cover a name of at least two labels");
+    if (check_labels(rest, out->wildcard, raw, raw_len, NULL, err) < 0)
+        return -1;
 
     /* UTS #46 non-transitional mapping (folds case of non-ASCII too), NFC, then IDNA2008 rules. It
      * accepts U-labels and A-labels alike and returns the A-label form. */
@@ -162,14 +230,19 @@ int store_name_normalise(const char *raw, size_t len, struct store_name *out, st
         reject(err, raw, raw_len, why);
         goto out;
     }
-    if (check_ace_labels(ace, raw, raw_len, err) < 0)
-        goto out;
+    /* Every rule again, on what the name became: the structure of the final Unicode name first
+     * (its messages are the clearest), then the A-label form's characters and lengths. */
     rc = idn2_to_unicode_8z8z(ace, &unicode, 0);
     if (rc != IDN2_OK) {
         snprintf(why, sizeof(why), "refused by IDNA2008: %s", idn2_strerror(rc));
         reject(err, raw, raw_len, why);
         goto out;
     }
+    if (check_octets(unicode, strlen(unicode), raw, raw_len, unicode, err) < 0 ||
+        check_labels(unicode, out->wildcard, raw, raw_len, unicode, err) < 0 ||
+        check_ace_labels(ace, raw, raw_len, err) < 0 ||
+        check_a_labels_round_trip(ace, raw, raw_len, err) < 0)
+        goto out;
     snprintf(out->ace, sizeof(out->ace), "%s%s", out->wildcard ? "*." : "", ace);
     snprintf(out->unicode, sizeof(out->unicode), "%s%s", out->wildcard ? "*." : "", unicode);
     snprintf(out->file, sizeof(out->file), "%s%s%s", out->wildcard ? "_." : "", unicode,

@@ -5,6 +5,9 @@
  * so every name is normalised before it becomes a file name:
  *   lower-case; one trailing dot removed; IDN in Unicode NFC (via libidn2, from `xn--` or Unicode
  *   input, UTS #46 non-transitional mapping then IDNA2008); a leading `*.` written as `_.`.
+ * Every rule (labels, `_`, `*`, `/`, `\`, controls, length) is checked on the final Unicode name
+ * that becomes the file name, after mapping (which can turn a full-stop variant into '.'), and an
+ * `xn--` label is accepted only if decoding and re-encoding it gives it back.
  * Invariant: a name that fails validation never becomes a path. Everything that builds a path from a
  * name (deploy, lookup, serve) goes through store_name_normalise() first. */
 #ifndef CCS_STORE_NAMES_H

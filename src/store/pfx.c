@@ -1,5 +1,6 @@
 #include "store/pfx.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,8 +56,26 @@ const char *pfx_status_text(enum pfx_status status)
         return "wrong password";
     case PFX_DAMAGED:
         return "damaged";
+    case PFX_TOO_COSTLY:
+        return "refused";
     default:
         return "no certificate";
+    }
+}
+
+const char *pfx_pairing_text(enum pfx_pairing pairing)
+{
+    switch (pairing) {
+    case PFX_PAIRED:
+        return "the key's localKeyID names the leaf";
+    case PFX_PAIR_NO_KEY_ID:
+        return "no localKeyID ties the key to the leaf";
+    case PFX_PAIR_OTHER_CERT:
+        return "the key's localKeyID names a chain certificate, not the leaf";
+    case PFX_PAIR_UNMATCHED:
+        return "the key's localKeyID names no certificate in the file";
+    default:
+        return "no key to pair";
     }
 }
 
@@ -379,29 +398,127 @@ static enum pfx_status classify_unparsable(const unsigned char *data, size_t len
     return PFX_NOT_PKCS12;
 }
 
+/* ---- the cost of opening: iteration counts are attacker-chosen ------------------------------ */
+
+struct cost {
+    int64_t total; /* iterations spent (or about to be) on this file so far */
+};
+
+/* Account for one key derivation of ITER iterations for WHAT ("MAC", "private key", ...). Refuses
+ * (PFX_TOO_COSTLY) above the per-count or the per-file limit, before anything is derived. */
+static enum pfx_status spend(struct cost *c, const char *what, int64_t iter, struct errbuf *err)
+{
+    if (iter < 1)
+        iter = 1; /* what OpenSSL does with 0 or a negative count */
+    if (iter > PFX_READ_ITERATIONS_MAX) {
+        errbuf_set(err,
+                   "refused: the %s iteration count is %lld, above the %d ccs accepts (real "
+                   "writers use 2048 to 100000; .NET refuses above 600000)",
+                   what, (long long)iter, PFX_READ_ITERATIONS_MAX);
+        return PFX_TOO_COSTLY;
+    }
+    c->total += iter;
+    if (c->total > PFX_READ_ITERATIONS_TOTAL_MAX) {
+        errbuf_set(err,
+                   "refused: the iteration counts add up to more than %d by the %s (too many "
+                   "encrypted parts)",
+                   PFX_READ_ITERATIONS_TOTAL_MAX, what);
+        return PFX_TOO_COSTLY;
+    }
+    return PFX_OK;
+}
+
+/* An iteration count from DER; one too large for int64 is reported as INT64_MAX (refused). */
+static int64_t iteration_count(const ASN1_INTEGER *iter)
+{
+    int64_t n;
+    if (!iter)
+        return 1; /* DEFAULT 1 (RFC 7292 MacData; PBEParameter has no default) */
+    if (!ASN1_INTEGER_get_int64(&n, iter)) {
+        ERR_clear_error();
+        return ASN1_STRING_length(iter) > 0 && !(iter->type & V_ASN1_NEG) ? INT64_MAX : 1;
+    }
+    return n;
+}
+
+/* Account for the key derivation of the password-based encryption ALG (a part or the key). Only
+ * PBKDF2 is accepted under PBES2: scrypt's cost parameters would need limits of their own, and no
+ * PFX writer we know of uses it. */
+static enum pfx_status spend_on_pbe(struct cost *c, const char *what, const X509_ALGOR *alg,
+                                    struct errbuf *err)
+{
+    const ASN1_OBJECT *obj;
+    int64_t iter = 1;
+    int ok = 0;
+
+    X509_ALGOR_get0(&obj, NULL, NULL, alg);
+    if (OBJ_obj2nid(obj) == NID_pbes2) {
+        PBE2PARAM *pbe2 = ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(PBE2PARAM), alg->parameter);
+        PBKDF2PARAM *kdf = NULL;
+        if (pbe2 && OBJ_obj2nid(pbe2->keyfunc->algorithm) != NID_id_pbkdf2) {
+            errbuf_set(err, "refused: the %s is encrypted with key derivation %s; ccs reads PBKDF2 "
+                            "only",
+                       what, OBJ_nid2sn(OBJ_obj2nid(pbe2->keyfunc->algorithm)));
+            PBE2PARAM_free(pbe2);
+            return PFX_TOO_COSTLY;
+        }
+        if (pbe2)
+            kdf = ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(PBKDF2PARAM), pbe2->keyfunc->parameter);
+        if (kdf) {
+            iter = iteration_count(kdf->iter);
+            ok = 1;
+        }
+        PBKDF2PARAM_free(kdf);
+        PBE2PARAM_free(pbe2);
+    } else {
+        PBEPARAM *pbe = ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(PBEPARAM), alg->parameter);
+        if (pbe) {
+            iter = iteration_count(pbe->iter);
+            ok = 1;
+        }
+        PBEPARAM_free(pbe);
+    }
+    ERR_clear_error();
+    if (!ok) {
+        errbuf_set(err, "damaged: unreadable encryption parameters for the %s (%s)", what,
+                   OBJ_nid2sn(OBJ_obj2nid(obj)));
+        return PFX_DAMAGED;
+    }
+    return spend(c, what, iter, err);
+}
+
 /* MAC check. *PASS_USED receives the form of the password that verified (NULL for the "no
  * password" convention that some tools use for an empty password). */
 static enum pfx_status verify_mac(PKCS12 *p12, const char *password, const char **pass_used,
-                                  char *mac_text, size_t mac_text_size, struct errbuf *err)
+                                  struct cost *cost, char *mac_text, size_t mac_text_size,
+                                  struct errbuf *err)
 {
     const X509_ALGOR *mac_alg = NULL;
+    const ASN1_INTEGER *mac_iter = NULL;
     const ASN1_OBJECT *obj;
+    enum pfx_status status;
 
     *pass_used = password;
     if (!PKCS12_mac_present(p12)) {
         snprintf(mac_text, mac_text_size, "no MAC");
         return PFX_OK;
     }
-    PKCS12_get0_mac(NULL, &mac_alg, NULL, NULL, p12);
+    PKCS12_get0_mac(NULL, &mac_alg, NULL, &mac_iter, p12);
     X509_ALGOR_get0(&obj, NULL, NULL, mac_alg);
     snprintf(mac_text, mac_text_size, "MAC %s", OBJ_nid2sn(OBJ_obj2nid(obj)));
+    if ((status = spend(cost, "MAC", iteration_count(mac_iter), err)) != PFX_OK)
+        return status;
     ERR_clear_error();
     if (PKCS12_verify_mac(p12, password, -1))
         return PFX_OK;
-    if (password[0] == '\0' && PKCS12_verify_mac(p12, NULL, 0)) {
-        *pass_used = NULL;
-        ERR_clear_error();
-        return PFX_OK;
+    if (password[0] == '\0') {
+        if ((status = spend(cost, "MAC", iteration_count(mac_iter), err)) != PFX_OK)
+            return status;
+        if (PKCS12_verify_mac(p12, NULL, 0)) {
+            *pass_used = NULL;
+            ERR_clear_error();
+            return PFX_OK;
+        }
     }
     /* OpenSSL 3.0 returns failure with an empty error queue when the MAC simply differs (wrong
      * password); a queued error means it could not compute the MAC at all. */
@@ -415,14 +532,104 @@ static enum pfx_status verify_mac(PKCS12 *p12, const char *password, const char 
     return PFX_DAMAGED;
 }
 
+/* ---- walking the bags ------------------------------------------------------------------------ */
+
+/* A bag's localKeyID, copied (NULL when it has none). */
+static ASN1_OCTET_STRING *local_key_id(const PKCS12_SAFEBAG *bag)
+{
+    const ASN1_TYPE *t = PKCS12_SAFEBAG_get0_attr(bag, NID_localKeyID);
+    return t && t->type == V_ASN1_OCTET_STRING ? ASN1_OCTET_STRING_dup(t->value.octet_string)
+                                               : NULL;
+}
+
+struct key_item {
+    EVP_PKEY *key;
+    ASN1_OCTET_STRING *id;
+};
+
 struct walk {
     const char *pass;
     int passlen;
+    struct cost cost;
+    enum pfx_status status; /* why walk_safes failed */
     STACK_OF(X509) *certs;
-    EVP_PKEY *key;
+    ASN1_OCTET_STRING **cert_ids; /* localKeyID of certs[i], or NULL */
+    int cert_id_count;            /* entries in cert_ids */
+    struct key_item *keys;
+    int key_count;
     struct protection key_prot, cert_prot;
     char friendly[256];
 };
+
+static void walk_free(struct walk *w)
+{
+    for (int i = 0; i < w->cert_id_count; i++)
+        ASN1_OCTET_STRING_free(w->cert_ids[i]);
+    free(w->cert_ids);
+    sk_X509_pop_free_all(w->certs);
+    for (int i = 0; i < w->key_count; i++) {
+        EVP_PKEY_free(w->keys[i].key);
+        ASN1_OCTET_STRING_free(w->keys[i].id);
+    }
+    free(w->keys);
+}
+
+static int add_key(struct walk *w, EVP_PKEY *key, const PKCS12_SAFEBAG *bag, struct errbuf *err)
+{
+    struct key_item *grown = realloc(w->keys, ((size_t)w->key_count + 1) * sizeof(*grown));
+
+    if (!grown) {
+        EVP_PKEY_free(key);
+        return errbuf_set(err, "out of memory");
+    }
+    w->keys = grown;
+    grown[w->key_count].key = key;
+    grown[w->key_count].id = local_key_id(bag);
+    w->key_count++;
+    return 0;
+}
+
+static int add_cert(struct walk *w, X509 *cert, const PKCS12_SAFEBAG *bag, struct errbuf *err)
+{
+    int n = sk_X509_num(w->certs);
+    ASN1_OCTET_STRING **grown = realloc(w->cert_ids, ((size_t)n + 1) * sizeof(*grown));
+
+    if (grown)
+        w->cert_ids = grown;
+    if (!grown || !sk_X509_push(w->certs, cert)) {
+        X509_free(cert);
+        return errbuf_set(err, "out of memory");
+    }
+    w->cert_ids[n] = local_key_id(bag);
+    w->cert_id_count = n + 1;
+    return 0;
+}
+
+static int take_key_bag(struct walk *w, const PKCS12_SAFEBAG *bag, int type, struct errbuf *err)
+{
+    PKCS8_PRIV_KEY_INFO *p8;
+    EVP_PKEY *key;
+
+    if (type == NID_pkcs8ShroudedKeyBag) {
+        const X509_ALGOR *alg;
+        X509_SIG_get0(PKCS12_SAFEBAG_get0_pkcs8(bag), &alg, NULL);
+        describe_protection(alg, &w->key_prot);
+        if ((w->status = spend_on_pbe(&w->cost, "private key", alg, err)) != PFX_OK)
+            return -1;
+        w->status = PFX_DAMAGED;
+        p8 = PKCS12_decrypt_skey_ex(bag, w->pass, w->passlen, NULL, NULL);
+        if (!p8)
+            return errbuf_set_ssl(err, "damaged: cannot decrypt the private key");
+        key = EVP_PKCS82PKEY(p8);
+        PKCS8_PRIV_KEY_INFO_free(p8);
+    } else {
+        snprintf(w->key_prot.text, sizeof(w->key_prot.text), "none");
+        key = EVP_PKCS82PKEY(PKCS12_SAFEBAG_get0_p8inf(bag));
+    }
+    if (!key)
+        return errbuf_set_ssl(err, "damaged: cannot parse the private key");
+    return add_key(w, key, bag, err);
+}
 
 static int take_bag(struct walk *w, const PKCS12_SAFEBAG *bag, struct errbuf *err)
 {
@@ -430,26 +637,8 @@ static int take_bag(struct walk *w, const PKCS12_SAFEBAG *bag, struct errbuf *er
     char *name;
 
     if (type == NID_pkcs8ShroudedKeyBag || type == NID_keyBag) {
-        PKCS8_PRIV_KEY_INFO *p8 = NULL;
-        EVP_PKEY *key;
-        if (w->key)
-            return 0; /* IIS uses the first key; so do we */
-        if (type == NID_pkcs8ShroudedKeyBag) {
-            const X509_ALGOR *alg;
-            X509_SIG_get0(PKCS12_SAFEBAG_get0_pkcs8(bag), &alg, NULL);
-            describe_protection(alg, &w->key_prot);
-            p8 = PKCS12_decrypt_skey_ex(bag, w->pass, w->passlen, NULL, NULL);
-            if (!p8)
-                return errbuf_set_ssl(err, "damaged: cannot decrypt the private key");
-            key = EVP_PKCS82PKEY(p8);
-            PKCS8_PRIV_KEY_INFO_free(p8);
-        } else {
-            snprintf(w->key_prot.text, sizeof(w->key_prot.text), "none");
-            key = EVP_PKCS82PKEY(PKCS12_SAFEBAG_get0_p8inf(bag));
-        }
-        if (!key)
-            return errbuf_set_ssl(err, "damaged: cannot parse the private key");
-        w->key = key;
+        if (take_key_bag(w, bag, type, err) < 0)
+            return -1;
     } else if (type == NID_certBag) {
         X509 *cert;
         if (PKCS12_SAFEBAG_get_bag_nid(bag) != NID_x509Certificate)
@@ -457,10 +646,8 @@ static int take_bag(struct walk *w, const PKCS12_SAFEBAG *bag, struct errbuf *er
         cert = PKCS12_SAFEBAG_get1_cert(bag);
         if (!cert)
             return errbuf_set_ssl(err, "damaged: cannot parse a certificate");
-        if (!sk_X509_push(w->certs, cert)) {
-            X509_free(cert);
-            return errbuf_set(err, "out of memory");
-        }
+        if (add_cert(w, cert, bag, err) < 0)
+            return -1;
     } else {
         return 0;
     }
@@ -476,6 +663,7 @@ static int walk_safes(PKCS12 *p12, struct walk *w, struct errbuf *err)
     STACK_OF(PKCS7) *safes = PKCS12_unpack_authsafes(p12);
     int rc = -1;
 
+    w->status = PFX_DAMAGED;
     if (!safes)
         return errbuf_set_ssl(err, "damaged: cannot read the PFX contents");
     for (int i = 0; i < sk_PKCS7_num(safes); i++) {
@@ -486,7 +674,11 @@ static int walk_safes(PKCS12 *p12, struct walk *w, struct errbuf *err)
         if (nid == NID_pkcs7_data) {
             bags = PKCS12_unpack_p7data(p7);
         } else if (nid == NID_pkcs7_encrypted) {
-            describe_protection(p7->d.encrypted->enc_data->algorithm, &w->cert_prot);
+            const X509_ALGOR *alg = p7->d.encrypted->enc_data->algorithm;
+            describe_protection(alg, &w->cert_prot);
+            if ((w->status = spend_on_pbe(&w->cost, "certificates", alg, err)) != PFX_OK)
+                goto out;
+            w->status = PFX_DAMAGED;
             bags = PKCS12_unpack_p7encdata(p7, w->pass, w->passlen);
         } else {
             continue;
@@ -525,19 +717,92 @@ static enum pfx_format classify_format(const struct walk *w, const char *mac_tex
     return PFX_FORMAT_OTHER;
 }
 
-/* The leaf is the certificate matching the key; without a match, the first that is not a CA. */
-static int pick_leaf(STACK_OF(X509) *certs, EVP_PKEY *key, int *matches)
+/* ---- pairing the key with its certificate ------------------------------------------------------ */
+
+struct pair {
+    int key, cert; /* indexes into walk.keys and walk.certs; key -1: no key */
+    int key_matches;
+    enum pfx_pairing pairing;
+};
+
+static int same_id(const ASN1_OCTET_STRING *a, const ASN1_OCTET_STRING *b)
 {
-    *matches = 0;
-    for (int i = 0; key && i < sk_X509_num(certs); i++)
-        if (key_matches_cert(key, sk_X509_value(certs, i))) {
-            *matches = 1;
-            return i;
+    return a && b && ASN1_OCTET_STRING_cmp(a, b) == 0;
+}
+
+static int is_ca(X509 *cert)
+{
+    return X509_check_ca(cert) != 0;
+}
+
+/* The pairing a reader that goes by localKeyID (Windows, Java) makes: the key/certificate pair
+ * with equal ids whose key matches the certificate, a non-CA certificate first. */
+static int pair_by_key_id(const struct walk *w, struct pair *out)
+{
+    int best_score = -1;
+
+    for (int k = 0; k < w->key_count; k++)
+        for (int c = 0; c < sk_X509_num(w->certs); c++) {
+            X509 *cert = sk_X509_value(w->certs, c);
+            int score;
+            if (!same_id(w->keys[k].id, w->cert_ids[c]) || !key_matches_cert(w->keys[k].key, cert))
+                continue;
+            score = !is_ca(cert);
+            if (score > best_score) {
+                best_score = score;
+                *out = (struct pair){k, c, 1, PFX_PAIRED};
+            }
         }
-    for (int i = 0; i < sk_X509_num(certs); i++)
-        if (X509_check_ca(sk_X509_value(certs, i)) == 0)
-            return i;
-    return 0;
+    return best_score >= 0;
+}
+
+/* Without a localKeyID pair: the first certificate a key matches, and what its id says instead. */
+static void pair_by_public_key(const struct walk *w, struct pair *out)
+{
+    int n = sk_X509_num(w->certs);
+
+    for (int k = 0; k < w->key_count; k++)
+        for (int c = 0; c < n; c++) {
+            const ASN1_OCTET_STRING *id = w->keys[k].id;
+            if (!key_matches_cert(w->keys[k].key, sk_X509_value(w->certs, c)))
+                continue;
+            *out = (struct pair){k, c, 1, PFX_PAIR_NO_KEY_ID};
+            if (!id)
+                return;
+            for (int o = 0; o < n; o++)
+                if (same_id(id, w->cert_ids[o])) {
+                    out->pairing = PFX_PAIR_OTHER_CERT;
+                    return;
+                }
+            if (w->cert_ids[c])
+                out->pairing = PFX_PAIR_UNMATCHED;
+            return;
+        }
+    /* No key matches any certificate: the first key (if any) and the first non-CA certificate. */
+    *out = (struct pair){w->key_count ? 0 : -1, 0, 0, PFX_PAIR_NO_KEY};
+    for (int c = n - 1; c >= 0; c--)
+        if (!is_ca(sk_X509_value(w->certs, c)))
+            out->cert = c;
+}
+
+/* Move the chosen key and leaf out of W into OUT; the rest of the chain follows the leaf. */
+static void take_pair(struct walk *w, struct pair *p, struct pfx_decoded *out)
+{
+    if (!pair_by_key_id(w, p))
+        pair_by_public_key(w, p);
+    out->key_matches = p->key_matches;
+    out->pairing = p->pairing;
+    out->leaf_first = p->cert == 0;
+    out->key_count = w->key_count;
+    if (p->key >= 0) {
+        out->bundle.key = w->keys[p->key].key;
+        w->keys[p->key].key = NULL;
+    }
+    ASN1_OCTET_STRING_free(w->cert_ids[p->cert]);
+    memmove(&w->cert_ids[p->cert], &w->cert_ids[p->cert + 1],
+            (size_t)(w->cert_id_count - p->cert - 1) * sizeof(*w->cert_ids));
+    w->cert_id_count--;
+    out->bundle.cert = sk_X509_delete(w->certs, p->cert);
 }
 
 enum pfx_status pfx_decode(const unsigned char *data, size_t len, const char *password,
@@ -546,9 +811,9 @@ enum pfx_status pfx_decode(const unsigned char *data, size_t len, const char *pa
     const unsigned char *p = data;
     PKCS12 *p12;
     struct walk w;
+    struct pair pair;
     char mac_text[64];
     enum pfx_status status;
-    int leaf;
 
     memset(out, 0, sizeof(*out));
     memset(&w, 0, sizeof(w));
@@ -556,7 +821,7 @@ enum pfx_status pfx_decode(const unsigned char *data, size_t len, const char *pa
     p12 = len > 0 && len < (size_t)0x7fffffff ? d2i_PKCS12(NULL, &p, (long)len) : NULL;
     if (!p12)
         return classify_unparsable(data, len, err);
-    status = verify_mac(p12, password, &w.pass, mac_text, sizeof(mac_text), err);
+    status = verify_mac(p12, password, &w.pass, &w.cost, mac_text, sizeof(mac_text), err);
     if (status != PFX_OK)
         goto out;
     w.passlen = w.pass ? -1 : 0;
@@ -564,9 +829,14 @@ enum pfx_status pfx_decode(const unsigned char *data, size_t len, const char *pa
     snprintf(w.key_prot.text, sizeof(w.key_prot.text), "none");
     w.certs = sk_X509_new_null();
     status = PFX_DAMAGED;
-    if (!w.certs || walk_safes(p12, &w, err) < 0) {
+    if (!w.certs) {
+        errbuf_set(err, "out of memory");
+        goto out;
+    }
+    if (walk_safes(p12, &w, err) < 0) {
+        status = w.status;
         /* Without a MAC, a wrong password only shows as a decryption failure. */
-        if (!PKCS12_mac_present(p12)) {
+        if (status == PFX_DAMAGED && !PKCS12_mac_present(p12)) {
             errbuf_set(err, "wrong password (cannot decrypt the PFX with the password given)");
             status = PFX_WRONG_PASSWORD;
         }
@@ -577,12 +847,9 @@ enum pfx_status pfx_decode(const unsigned char *data, size_t len, const char *pa
         status = PFX_NO_CERT;
         goto out;
     }
-    leaf = pick_leaf(w.certs, w.key, &out->key_matches);
-    out->bundle.cert = sk_X509_delete(w.certs, leaf);
+    take_pair(&w, &pair, out);
     out->bundle.chain = w.certs;
-    out->bundle.key = w.key;
     w.certs = NULL;
-    w.key = NULL;
     pfx_order_chain(out->bundle.cert, out->bundle.chain);
     out->format = classify_format(&w, mac_text);
     snprintf(out->algorithms, sizeof(out->algorithms), "key %s, certs %s, %s", w.key_prot.text,
@@ -590,8 +857,7 @@ enum pfx_status pfx_decode(const unsigned char *data, size_t len, const char *pa
     snprintf(out->friendly, sizeof(out->friendly), "%s", w.friendly);
     status = PFX_OK;
 out:
-    sk_X509_pop_free_all(w.certs);
-    EVP_PKEY_free(w.key);
+    walk_free(&w);
     PKCS12_free(p12);
     ERR_clear_error();
     return status;

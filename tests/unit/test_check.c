@@ -13,6 +13,7 @@
 #include <cmocka.h>
 #include <openssl/pkcs12.h>
 
+#include "pfxforge.h"
 #include "store/check.h"
 #include "testcert.h"
 
@@ -186,10 +187,79 @@ static void test_seeded_defects(void **state)
     testcert_rmdir(f.dir);
 }
 
+/* A leaf for NAME.example with its CA, written as SPEC says (pfxforge.h) to NAME.example.pfx. */
+static void write_forged(struct fixture *f, const char *name, struct pfxforge spec)
+{
+    struct pfx_bundle leaf;
+    struct bytes der;
+    char host[128], sans[160], file[160];
+
+    snprintf(host, sizeof(host), "%s.example", name);
+    snprintf(sans, sizeof(sans), "DNS:%s", host);
+    snprintf(file, sizeof(file), "%s.pfx", host);
+    testcert_leaf(&leaf, &f->ca, host, sans, f->now - 60, f->now + 90 * 86400L);
+    spec.bundle = &leaf;
+    spec.password = PASSWORD;
+    pfxforge(&spec, &der);
+    write_file(f, file, der.data, der.len, 0640);
+    bytes_free(&der);
+    pfx_bundle_free(&leaf);
+}
+
+/* What makes Windows pair the key with the wrong certificate (issue 12, item 4), and a file whose
+ * iteration count would stall the check for hours (item 1). */
+static void test_key_pairing_and_cost(void **state)
+{
+    struct fixture f;
+    struct check_report r;
+    struct check_options o;
+    struct store *st;
+    struct errbuf err;
+    EVP_PKEY *decoy = testcert_key(0);
+    (void)state;
+
+    assert_int_equal(pfx_crypto_init(&err), 0);
+    testcert_ca(&f.ca, "Pairing CA");
+    f.dir = testcert_tmpdir();
+    f.now = time(NULL);
+    write_forged(&f, "paired", (struct pfxforge){0});
+    write_forged(&f, "nokeyid", (struct pfxforge){.key_id = PFXFORGE_ID_NONE});
+    write_forged(&f, "chainid", (struct pfxforge){.key_id = PFXFORGE_ID_CHAIN});
+    write_forged(&f, "twokeys", (struct pfxforge){.extra_key = decoy});
+    write_forged(&f, "leaflast", (struct pfxforge){.leaf_last = 1});
+    write_forged(&f, "hostile", (struct pfxforge){.mac_iter = 2147483647LL});
+
+    assert_int_equal(store_open(f.dir, NULL, &st, &err), 0);
+    o = (struct check_options){.password = PASSWORD, .warn_days = 14, .now = f.now};
+    alarm(60); /* watchdog: before the cap, the hostile file took hours (nothing timed here) */
+    assert_int_equal(store_check(st, &o, &r, &err), 0);
+    alarm(0);
+
+    assert_int_equal(count_for(&r, "paired.example.pfx"), 0);
+    assert_int_equal(find(&r, "nokeyid.example.pfx", "no-key-id")->severity, CHECK_ERROR);
+    assert_int_equal(count_for(&r, "nokeyid.example.pfx"), 1);
+    assert_int_equal(find(&r, "chainid.example.pfx", "key-id-on-chain")->severity, CHECK_ERROR);
+    assert_int_equal(count_for(&r, "chainid.example.pfx"), 1);
+    /* Two keys: judged by the one the leaf's localKeyID names, so no key-mismatch. */
+    assert_int_equal(find(&r, "twokeys.example.pfx", "several-keys")->severity, CHECK_WARNING);
+    assert_int_equal(count_for(&r, "twokeys.example.pfx"), 1);
+    assert_int_equal(find(&r, "leaflast.example.pfx", "leaf-not-first")->severity, CHECK_WARNING);
+    assert_int_equal(count_for(&r, "leaflast.example.pfx"), 1);
+    assert_non_null(strstr(find(&r, "hostile.example.pfx", "too-costly")->message, "2147483647"));
+    assert_int_equal(r.errors, 3);
+
+    check_report_free(&r);
+    store_close(st);
+    EVP_PKEY_free(decoy);
+    testcert_ca_free(&f.ca);
+    testcert_rmdir(f.dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_seeded_defects),
+        cmocka_unit_test(test_key_pairing_and_cost),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

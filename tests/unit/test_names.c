@@ -127,6 +127,31 @@ static void test_rejections(void **state)
     }
 }
 
+/* UTS #46 mapping happens inside libidn2; the rules must hold for what comes out (issue 12). */
+static void test_rules_after_mapping(void **state)
+{
+    (void)state;
+    /* An ideographic (and a fullwidth) full stop maps to '.': "_.t.test" is the wildcard file of
+     * t.test, which a certificate without a wildcard must never write. */
+    assert_rejected("_\xe3\x80\x82t.test", "reserved for wildcard file names");
+    assert_rejected("_\xe3\x80\x82t.test", "after IDNA mapping: \"_.t.test\"");
+    assert_rejected("_\xef\xbc\x8et.test", "reserved for wildcard file names");
+    /* A fullwidth asterisk maps to '*', a fullwidth solidus to '/', a fullwidth reverse solidus
+     * to '\\'. */
+    assert_rejected("\xef\xbc\x8a.example.com", "'*' is allowed only as the whole first label");
+    assert_rejected("a\xef\xbc\x8f" "b.example", "path separator");
+    assert_rejected("a\xef\xbc\xbc" "b.example", "path separator");
+    /* Full-stop variants between ordinary labels are just dots. */
+    assert_file("www\xe3\x80\x82" "example\xef\xbc\x8e" "com", "www.example.com.pfx");
+    /* An A-label that decodes to a fullwidth solidus (U+FF0F, "a／b"): libidn2 passes it through,
+     * and the file "a／b.test.pfx" would be one the next check calls bad. */
+    assert_rejected("xn--ab-1u3n.test", "does not round-trip");
+    assert_rejected("shop.xn--ab-1u3n.test", "\"xn--ab-1u3n\" does not round-trip");
+    /* Round-tripping A-labels are still fine, wildcard included. */
+    assert_file("xn--zca.example", "\xc3\x9f.example.pfx");
+    assert_file("*.xn--bcher-kva.example", "_.b\xc3\xbc" "cher.example.pfx");
+}
+
 static void test_error_escapes_value(void **state)
 {
     struct store_name n;
@@ -203,6 +228,7 @@ int main(void)
         cmocka_unit_test(test_idn_both_forms),     cmocka_unit_test(test_rejections),
         cmocka_unit_test(test_error_escapes_value), cmocka_unit_test(test_ip_literals),
         cmocka_unit_test(test_lookup_table),       cmocka_unit_test(test_lookup_rejects),
+        cmocka_unit_test(test_rules_after_mapping),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

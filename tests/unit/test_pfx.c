@@ -11,6 +11,9 @@
 #include <openssl/pem.h>
 #include <openssl/pkcs12.h>
 
+#include <unistd.h>
+
+#include "pfxforge.h"
 #include "store/pfx.h"
 #include "testcert.h"
 
@@ -241,6 +244,142 @@ static void test_pem_errors(void **state)
     bytes_free(&cut);
 }
 
+/* ---- hostile iteration counts (issue 12) ------------------------------------------------------ */
+
+/* 2^31 - 1: the largest count a signed 32-bit reader takes; hours of work for OpenSSL. */
+#define HOSTILE_ITERATIONS 2147483647LL
+
+/* Watchdog: before the cap, each decode below ran for hours. A test that fails must end, so the
+ * process is killed (and the test fails) if one call takes a minute; nothing here measures speed. */
+#define WATCHDOG_SECONDS 60
+
+static void expect_refused(struct fixture *f, struct pfxforge spec, const char *what)
+{
+    struct bytes der;
+    struct pfx_decoded dec;
+    struct errbuf err = {""};
+    enum pfx_status st;
+    char needle[128];
+
+    spec.bundle = &f->leaf;
+    spec.password = "pw";
+    pfxforge(&spec, &der);
+    alarm(WATCHDOG_SECONDS);
+    st = pfx_decode(der.data, der.len, "pw", &dec, &err);
+    alarm(0);
+    if (st != PFX_TOO_COSTLY)
+        fail_msg("%s: status %s (%s), expected refused", what, pfx_status_text(st), err.msg);
+    snprintf(needle, sizeof(needle), "the %s iteration count is %lld", what, HOSTILE_ITERATIONS);
+    if (!strstr(err.msg, needle))
+        fail_msg("\"%s\" lacks \"%s\"", err.msg, needle);
+    assert_string_equal(pfx_status_text(st), "refused");
+    bytes_free(&der);
+}
+
+static void test_hostile_iteration_counts(void **state)
+{
+    struct fixture *f = *state;
+
+    for (int aes = 0; aes <= 1; aes++) {
+        expect_refused(f, (struct pfxforge){.aes256 = aes, .mac_iter = HOSTILE_ITERATIONS}, "MAC");
+        expect_refused(f, (struct pfxforge){.aes256 = aes, .key_iter = HOSTILE_ITERATIONS},
+                       "private key");
+        expect_refused(f, (struct pfxforge){.aes256 = aes, .cert_iter = HOSTILE_ITERATIONS},
+                       "certificates");
+    }
+}
+
+/* The limit is a limit, not a ban on large counts: the cap itself is exceeded by one to refuse,
+ * and a count of 100,000 (the most a real writer uses) opens. */
+static void test_iteration_limit_edges(void **state)
+{
+    struct fixture *f = *state;
+    struct bytes der;
+    struct pfx_decoded dec;
+    struct errbuf err = {""};
+
+    pfxforge(&(struct pfxforge){.bundle = &f->leaf, .password = "pw",
+                                .mac_iter = PFX_READ_ITERATIONS_MAX + 1LL},
+             &der);
+    assert_int_equal(pfx_decode(der.data, der.len, "pw", &dec, &err), PFX_TOO_COSTLY);
+    assert_non_null(strstr(err.msg, "1000001"));
+    bytes_free(&der);
+    pfxforge(&(struct pfxforge){.bundle = &f->leaf, .password = "pw", .mac_iter = 100000,
+                                .key_iter = 100000, .cert_iter = 100000},
+             &der);
+    if (pfx_decode(der.data, der.len, "pw", &dec, &err) != PFX_OK)
+        fail_msg("100,000 iterations: %s", err.msg);
+    assert_true(dec.key_matches);
+    pfx_decoded_free(&dec);
+    bytes_free(&der);
+}
+
+/* ---- localKeyID pairing (issue 12) ------------------------------------------------------------- */
+
+static void decode_forged(struct fixture *f, struct pfxforge spec, struct pfx_decoded *dec)
+{
+    struct bytes der;
+    struct errbuf err = {""};
+
+    spec.bundle = &f->leaf;
+    spec.password = "pw";
+    pfxforge(&spec, &der);
+    if (pfx_decode(der.data, der.len, "pw", dec, &err) != PFX_OK)
+        fail_msg("%s", err.msg);
+    bytes_free(&der);
+}
+
+static void expect_leaf_and_key(struct fixture *f, const struct pfx_decoded *dec)
+{
+    assert_int_equal(X509_cmp(dec->bundle.cert, f->leaf.cert), 0);
+    assert_int_equal(EVP_PKEY_eq(dec->bundle.key, f->leaf.key), 1);
+    assert_true(dec->key_matches);
+    assert_int_equal(sk_X509_num(dec->bundle.chain), 1);
+}
+
+static void test_pairing_by_local_key_id(void **state)
+{
+    struct fixture *f = *state;
+    struct pfx_decoded dec;
+    struct bytes der;
+    struct errbuf err = {""};
+    EVP_PKEY *decoy = testcert_key(0);
+
+    /* What ccs writes: the key's localKeyID is the leaf's, the leaf first. */
+    assert_int_equal(pfx_encode(&f->leaf, "pw", PFX_FORMAT_COMPAT, "x", &der, &err), 0);
+    assert_int_equal(pfx_decode(der.data, der.len, "pw", &dec, &err), PFX_OK);
+    expect_leaf_and_key(f, &dec);
+    assert_int_equal(dec.pairing, PFX_PAIRED);
+    assert_true(dec.leaf_first);
+    assert_int_equal(dec.key_count, 1);
+    pfx_decoded_free(&dec);
+    bytes_free(&der);
+
+    decode_forged(f, (struct pfxforge){.key_id = PFXFORGE_ID_NONE}, &dec);
+    expect_leaf_and_key(f, &dec);
+    assert_int_equal(dec.pairing, PFX_PAIR_NO_KEY_ID);
+    pfx_decoded_free(&dec);
+
+    decode_forged(f, (struct pfxforge){.key_id = PFXFORGE_ID_CHAIN}, &dec);
+    expect_leaf_and_key(f, &dec);
+    assert_int_equal(dec.pairing, PFX_PAIR_OTHER_CERT);
+    pfx_decoded_free(&dec);
+
+    decode_forged(f, (struct pfxforge){.leaf_last = 1}, &dec);
+    expect_leaf_and_key(f, &dec);
+    assert_int_equal(dec.pairing, PFX_PAIRED);
+    assert_false(dec.leaf_first);
+    pfx_decoded_free(&dec);
+
+    /* Two keys, an unrelated one first: judged by localKeyID, not "the first key". */
+    decode_forged(f, (struct pfxforge){.extra_key = decoy}, &dec);
+    expect_leaf_and_key(f, &dec);
+    assert_int_equal(dec.pairing, PFX_PAIRED);
+    assert_int_equal(dec.key_count, 2);
+    pfx_decoded_free(&dec);
+    EVP_PKEY_free(decoy);
+}
+
 static void test_format_names(void **state)
 {
     enum pfx_format fmt;
@@ -264,6 +403,9 @@ int main(void)
         cmocka_unit_test(test_pem_full_chain_split),
         cmocka_unit_test(test_pem_errors),
         cmocka_unit_test(test_format_names),
+        cmocka_unit_test(test_hostile_iteration_counts),
+        cmocka_unit_test(test_iteration_limit_edges),
+        cmocka_unit_test(test_pairing_by_local_key_id),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
