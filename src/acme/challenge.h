@@ -44,7 +44,11 @@ struct challenge_solver {
 /* http-01 answered by a built-in HTTP server on LISTEN_ADDR:PORT ("127.0.0.1", "::", NULL for
  * all addresses). It serves exactly the tokens currently begun, at
  * /.well-known/acme-challenge/TOKEN, answers 404 to anything else, and stops on destroy. The
- * listener is opened by this call, so a port in use is reported before any order is placed. */
+ * listener is opened by this call, so a port in use is reported before any order is placed.
+ * Idle and slow clients do not delay the CA: up to 1024 connections are held (fewer when the
+ * soft RLIMIT_NOFILE leaves less than 256 descriptors to the rest of the process; never fewer
+ * than 32), and when all are taken the oldest one without a complete request gives way. The
+ * solver may be shared by threads (begin and finish take a lock). */
 int challenge_http01_responder_new(const char *listen_addr, int port, struct challenge_solver *out,
                                    struct errbuf *err);
 

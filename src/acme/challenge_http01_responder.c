@@ -1,75 +1,81 @@
-/* challenge_http01_responder.c — http-01 answered by a small built-in HTTP server (RFC 8555 §8.3).
+/* challenge_http01_responder.c — http-01 answered by a built-in HTTP server (RFC 8555 §8.3), GNU
+ * libmicrohttpd (MHD) on a listening socket of our own.
  *
- * One background thread runs a poll loop over the listening socket, a wake pipe and up to
- * RESPONDER_MAX_CONNECTIONS client connections, all non-blocking. A connection lives for one
- * request: read its head, write one response, close (no keep-alive). Each connection has a
- * deadline from the moment it is accepted, so a client that is slow to send its request (or to
- * read the answer) is dropped at its deadline and never delays the others.
+ * Why MHD: the responder must answer the CA promptly whatever idle or slow clients do. The
+ * hand-written poll loop this replaced had 32 slots and let the oldest give way once a second, so a
+ * few hundred slowloris connections queued the CA's requests for 10 s and more (bench/README.md,
+ * bench/responder-flood). MHD gives an epoll loop in its own thread, where a thousand idle
+ * connections cost nothing, a connection limit, an idle timeout, and a bound on each
+ * connection's memory; we add one policy it lacks (below: eviction).
  *
- * The token table is the only state the caller's thread shares with the server thread; a mutex
- * protects it. The server builds a response under the lock (copying the key authorization), and
- * finish() unlinks an entry under the lock before freeing it, so neither sees the other half-done.
- * destroy() wakes the thread through the pipe and joins it before freeing anything. */
+ * Invariants:
+ * - Threads: MHD runs one internal polling thread (no thread per connection, no pool). Every MHD
+ *   callback (answer, notify_connection, target_is_challenge) runs on it, so the connection list
+ *   is touched by that thread only and needs no lock. The token table is shared with the caller's
+ *   thread (begin/finish) under r->lock; a response is built from a copy made under the lock.
+ * - Capacity: at most r->capacity connections are open (MHD's limit). When one more is accepted
+ *   and the table is then full, the oldest connection that has not delivered a complete request
+ *   head is shut down: a validation request is complete within milliseconds of its connect, so
+ *   the oldest incomplete one is an idle or trickling client. The CA is never locked out by a
+ *   full table; it waits in the listen backlog for one loop turn at most. Connections idle for
+ *   RESPONDER_IDLE_TIMEOUT_S are closed by MHD even when the table is not full.
+ * - Exactly the tokens begun are served, at exactly /.well-known/acme-challenge/TOKEN (origin- or
+ *   absolute-form, no query, no escapes); everything else is 404, methods other than GET and
+ *   HEAD 405. */
 #include "acme/challenge.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <microhttpd.h>
+
 #include "util/log.h"
 
-/* A request head larger than this is no ACME validation request: Pebble's and Let's Encrypt's are
- * a few hundred bytes. */
-#define RESPONDER_MAX_REQUEST 8192
-/* Concurrent connections served; more wait in the listen backlog until a slot frees (or the
- * oldest gives way, RESPONDER_EVICT_AFTER_MS). A CA validates each name from a handful of vantage
- * points, so this leaves ample room. */
-#define RESPONDER_MAX_CONNECTIONS 32
-#define RESPONDER_LISTEN_BACKLOG 64
-/* From accept to the last byte of the response. Validation servers answer within a second; this
- * only bounds how long an idle or trickling client holds a slot. */
-#define RESPONDER_CONNECTION_TIMEOUT_MS 10000
-/* With every slot taken, the oldest connection gives way to a newcomer once it is this old. */
-#define RESPONDER_EVICT_AFTER_MS 1000
-/* After accept() fails for lack of descriptors, wait this long before trying again instead of
- * spinning on a listening socket that stays readable. */
-#define RESPONDER_ACCEPT_BACKOFF_MS 100
-/* Bytes read (once, without waiting) from a closing connection, so input we did not need (a body,
- * a pipelined request) does not turn our close into a reset that could destroy the response
- * before the client reads it. */
-#define RESPONDER_DRAIN_MAX 4096
-/* Room for the status line and headers of a response. */
-#define RESPONSE_HEAD_MAX 256
+/* Most connections open at once. A CA validates each name from a handful of vantage points; the
+ * rest of the room is for clients we did not ask for. 1024 idle connections cost MHD about
+ * 1024 × RESPONDER_CONNECTION_MEMORY of address space, mostly untouched. */
+#define RESPONDER_MAX_CONNECTIONS 1024
+/* Never fewer, whatever the descriptor limit says. */
+#define RESPONDER_MIN_CONNECTIONS 32
+/* Descriptors left for the rest of the process (the ACME client's connections, the state
+ * database, store and export files, hooks' pipes) when the soft RLIMIT_NOFILE bounds our
+ * capacity: Debian's default soft limit of 1024 then gives 768 connections. */
+#define RESPONDER_FD_RESERVE 256
+/* The kernel queues connections we have not accepted yet; a flood's connects must not fill it
+ * and make the CA's SYN wait for a retransmission (1 s, then 3 s). Linux caps it at somaxconn
+ * (4096 since 5.4). */
+#define RESPONDER_LISTEN_BACKLOG 1024
+/* A connection with no traffic for this long is closed (MHD's timeout restarts at every byte).
+ * Validation servers answer within a second; the value only bounds how long an idle client holds
+ * a descriptor while the table is not full. */
+#define RESPONDER_IDLE_TIMEOUT_S 10
+/* Memory per connection for the request head, headers and the response head: a request head that
+ * does not fit is answered 431 (or 414 for the request line). Pebble's and Let's Encrypt's are a
+ * few hundred bytes. */
+#define RESPONDER_CONNECTION_MEMORY 8192
 /* Far above what CAs issue (Let's Encrypt and Pebble: 43 characters, 256 bits); a bound keeps a
  * hostile or broken value from becoming a huge table key or file name. */
 #define TOKEN_MAX_LEN 128
 /* RFC 4648 §5 */
 #define BASE64URL_ALPHABET "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 #define CHALLENGE_PATH_PREFIX "/.well-known/acme-challenge/" /* RFC 8555 §8.3 */
-#define HTTP_VERSION_PREFIX "HTTP/"                          /* RFC 9112 §2.3 */
+#define CONTENT_TYPE "text/plain"
 /* "[" address "]:" port */
 #define WHERE_MAX (INET6_ADDRSTRLEN + sizeof("[]:65535"))
 #define PORT_MAX 65535
-
-enum http_status {
-    HTTP_OK = 200,
-    HTTP_BAD_REQUEST = 400,
-    HTTP_NOT_FOUND = 404,
-    HTTP_METHOD_NOT_ALLOWED = 405,
-    HTTP_HEADERS_TOO_LARGE = 431, /* RFC 6585 §5 */
-    HTTP_VERSION_NOT_SUPPORTED = 505,
-};
+#define MHD_MESSAGE_MAX 512
 
 struct published_token {
     struct published_token *next;
@@ -77,32 +83,29 @@ struct published_token {
     char *key_authorization;
 };
 
-/* A client connection, owned by the server thread. fd < 0: the slot is free. */
+/* An open connection, in accept order (oldest first). MHD thread only. */
 struct connection {
-    int fd;
-    long long accepted_ms; /* the deadline is RESPONDER_CONNECTION_TIMEOUT_MS later */
-    size_t received;
-    char request[RESPONDER_MAX_REQUEST];
-    char *response; /* NULL while the request is still being read */
-    size_t response_len, sent;
+    struct connection *prev, *next;
+    struct MHD_Connection *mhd;
+    int has_request; /* its request head was complete: never evicted */
+    int evicted;     /* shut down by us; MHD closes it on its next turn */
 };
 
 struct responder {
-    int listen_fd;
-    int wake[2]; /* destroy() writes to wake[1]; the thread returns when wake[0] is readable */
-    pthread_t thread;
+    int listen_fd; /* ours until MHD_start_daemon, then MHD's (MHD_stop_daemon closes it) */
+    struct MHD_Daemon *daemon;
+    unsigned int capacity;
     pthread_mutex_t lock; /* protects tokens */
     struct published_token *tokens;
-    char where[WHERE_MAX]; /* "127.0.0.1:5002", "[::]:5002": for messages */
-    struct connection conns[RESPONDER_MAX_CONNECTIONS];
+    struct connection *oldest, *newest; /* MHD thread only */
+    unsigned int open, evicting;        /* MHD thread only */
+    char where[WHERE_MAX];              /* "127.0.0.1:5002", "[::]:5002": for messages */
 };
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+/* The value target_is_challenge gives MHD for a request whose raw target is a challenge path: the
+ * access handler then knows the target had no query and no escapes (MHD strips and decodes
+ * both before it passes the path on). */
+static char challenge_target_marker;
 
 /* A token becomes a URL path, a file name, a hook's argument: only the base64url alphabet (RFC 8555
  * §8.1) may pass, so "..", "/" and control characters never do. */
@@ -212,58 +215,21 @@ static int responder_finish(struct challenge_solver *s, const struct acme_challe
     return 0;
 }
 
-/* ---- HTTP ---- */
-
-static const char *reason_phrase(enum http_status status)
+/* A copy of TOKEN's key authorization, or NULL when it is not begun (or out of memory). */
+static char *token_lookup(struct responder *r, const char *token)
 {
-    switch (status) {
-    case HTTP_OK:
-        return "OK";
-    case HTTP_BAD_REQUEST:
-        return "Bad Request";
-    case HTTP_NOT_FOUND:
-        return "Not Found";
-    case HTTP_METHOD_NOT_ALLOWED:
-        return "Method Not Allowed";
-    case HTTP_HEADERS_TOO_LARGE:
-        return "Request Header Fields Too Large";
-    case HTTP_VERSION_NOT_SUPPORTED:
-        return "HTTP Version Not Supported";
-    }
-    return "Error";
+    struct published_token *found;
+    char *copy = NULL;
+
+    pthread_mutex_lock(&r->lock);
+    found = *token_find(r, token);
+    if (found)
+        copy = strdup(found->key_authorization);
+    pthread_mutex_unlock(&r->lock);
+    return copy;
 }
 
-/* Set the connection's response: STATUS with BODY (the reason phrase when NULL). HEAD gets the
- * same headers without the body. Returns -1 when out of memory. */
-static int set_response(struct connection *c, enum http_status status, const char *body,
-                        int head_only)
-{
-    char fallback[RESPONSE_HEAD_MAX];
-    size_t body_len, cap;
-    int n;
-
-    if (!body) {
-        snprintf(fallback, sizeof(fallback), "%s\n", reason_phrase(status));
-        body = fallback;
-    }
-    body_len = strlen(body);
-    cap = RESPONSE_HEAD_MAX + body_len;
-    c->response = malloc(cap);
-    if (!c->response)
-        return -1;
-    n = snprintf(c->response, cap,
-                 "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n"
-                 "%sConnection: close\r\n\r\n",
-                 (int)status, reason_phrase(status), body_len,
-                 status == HTTP_METHOD_NOT_ALLOWED ? "Allow: GET, HEAD\r\n" : "");
-    c->response_len = (size_t)n;
-    if (!head_only) {
-        memcpy(c->response + n, body, body_len);
-        c->response_len += body_len;
-    }
-    c->sent = 0;
-    return 0;
-}
+/* ---- HTTP (MHD thread) ---- */
 
 /* The path of an origin-form target ("/x") or of an absolute-form one ("http://host/x"), which
  * RFC 9112 §3.2.2 obliges a server to accept. NULL when it is neither. */
@@ -279,296 +245,161 @@ static const char *target_path(const char *target)
     return target ? target : "/";
 }
 
-/* Answer a GET or HEAD for PATH: the key authorization of a begun token, else 404. */
-static int respond_to_path(struct responder *r, struct connection *c, const char *path,
-                           int head_only)
+/* The token a request target names, or NULL when the target is no challenge path. */
+static const char *challenge_token(const char *target)
 {
+    const char *path = target_path(target);
     size_t prefix_len = sizeof(CHALLENGE_PATH_PREFIX) - 1;
-    const char *token = path + prefix_len;
-    struct published_token *found;
-    int rc;
 
-    if (strncmp(path, CHALLENGE_PATH_PREFIX, prefix_len) != 0 || !token_is_valid(token))
-        return set_response(c, HTTP_NOT_FOUND, NULL, head_only);
-    pthread_mutex_lock(&r->lock);
-    found = *token_find(r, token);
-    rc = set_response(c, found ? HTTP_OK : HTTP_NOT_FOUND, found ? found->key_authorization : NULL,
-                      head_only);
-    pthread_mutex_unlock(&r->lock);
-    if (found && rc == 0) /* the token passed token_is_valid: safe to log */
+    if (!path || strncmp(path, CHALLENGE_PATH_PREFIX, prefix_len) != 0 ||
+        !token_is_valid(path + prefix_len))
+        return NULL;
+    return path + prefix_len;
+}
+
+/* MHD_OPTION_URI_LOG_CALLBACK: sees the request target as sent, before MHD cuts off a query and
+ * decodes escapes. The result is the request's *req_cls in answer(). */
+static void *target_is_challenge(void *cls, const char *target, struct MHD_Connection *mhd)
+{
+    (void)cls;
+    (void)mhd;
+    return challenge_token(target) ? &challenge_target_marker : NULL;
+}
+
+/* Queue STATUS with BODY (copied). MHD adds Content-Length, leaves the body out for HEAD, and
+ * closes the connection after it (Connection: close: one request per connection). */
+static enum MHD_Result respond(struct MHD_Connection *mhd, unsigned int status, const char *body)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
+    enum MHD_Result rc;
+
+    if (!resp)
+        return MHD_NO; /* out of memory: MHD closes the connection */
+    if (MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, CONTENT_TYPE) == MHD_NO ||
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close") == MHD_NO ||
+        (status == MHD_HTTP_METHOD_NOT_ALLOWED &&
+         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "GET, HEAD") == MHD_NO)) {
+        MHD_destroy_response(resp);
+        return MHD_NO;
+    }
+    rc = MHD_queue_response(mhd, status, resp);
+    MHD_destroy_response(resp);
+    return rc;
+}
+
+/* MHD's access handler: called once the request head is complete. Answers at once: GET or HEAD
+ * of a begun token gets its key authorization; anything else an error. Header fields are not
+ * needed: the CA's Host header names the identifier, and we answer whatever it is. */
+static enum MHD_Result answer(void *cls, struct MHD_Connection *mhd, const char *url,
+                              const char *method, const char *version, const char *upload_data,
+                              size_t *upload_data_size, void **req_cls)
+{
+    struct responder *r = cls;
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(mhd, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    const char *token;
+    char *auth;
+    enum MHD_Result rc;
+
+    (void)version;
+    (void)upload_data;
+    (void)upload_data_size;
+    if (info && info->socket_context)
+        ((struct connection *)info->socket_context)->has_request = 1;
+    if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
+        return respond(mhd, MHD_HTTP_METHOD_NOT_ALLOWED, "Method Not Allowed\n");
+    if (*req_cls != &challenge_target_marker || !(token = challenge_token(url)))
+        return respond(mhd, MHD_HTTP_NOT_FOUND, "Not Found\n");
+    auth = token_lookup(r, token);
+    if (!auth)
+        return respond(mhd, MHD_HTTP_NOT_FOUND, "Not Found\n");
+    rc = respond(mhd, MHD_HTTP_OK, auth);
+    free(auth);
+    if (rc == MHD_YES) /* the token passed token_is_valid: safe to log */
         log_debug("http-01 responder on %s: answered token %s", r->where, token);
     return rc;
 }
 
-/* The request head is complete in c->request (LEN bytes up to the blank line): parse the request
- * line ("METHOD SP TARGET SP HTTP/1.x", RFC 9112 §3) and set the response. Header fields are not
- * needed: the CA's Host header names the identifier, and we answer whatever it is. */
-static int respond_to_request(struct responder *r, struct connection *c, size_t len)
+/* ---- connections and eviction (MHD thread) ---- */
+
+/* Shut down the oldest connection without a complete request head, if any. MHD sees the
+ * shutdown as the client's close on its next turn and closes the connection (calling
+ * notify_connection with MHD_CONNECTION_NOTIFY_CLOSED). */
+static void evict_oldest_incomplete(struct responder *r)
 {
-    char *line = c->request, *method = line, *target, *version;
-    size_t line_len = (size_t)((char *)memchr(line, '\n', len) - line);
-    const char *path;
-    int head_only;
+    for (struct connection *c = r->oldest; c; c = c->next) {
+        const union MHD_ConnectionInfo *info;
 
-    if (line_len > 0 && line[line_len - 1] == '\r')
-        line_len--;
-    line[line_len] = '\0';
-    target = strchr(method, ' ');
-    version = target ? strchr(target + 1, ' ') : NULL;
-    if (strlen(line) != line_len || !version || strchr(version + 1, ' '))
-        return set_response(c, HTTP_BAD_REQUEST, NULL, 0); /* a NUL inside, or not 3 parts */
-    *target++ = '\0';
-    *version++ = '\0';
-    if (strcmp(version, "HTTP/1.1") != 0 && strcmp(version, "HTTP/1.0") != 0) {
-        int is_http = strncmp(version, HTTP_VERSION_PREFIX, strlen(HTTP_VERSION_PREFIX)) == 0;
-        return set_response(c, is_http ? HTTP_VERSION_NOT_SUPPORTED : HTTP_BAD_REQUEST, NULL, 0);
-    }
-    head_only = strcmp(method, "HEAD") == 0;
-    if (!head_only && strcmp(method, "GET") != 0)
-        return set_response(c, HTTP_METHOD_NOT_ALLOWED, NULL, 0);
-    path = target_path(target);
-    if (!path)
-        return set_response(c, HTTP_BAD_REQUEST, NULL, head_only);
-    return respond_to_path(r, c, path, head_only);
-}
-
-/* Length of the request head through its blank line (CRLF CRLF, or bare LF LF, which RFC 9112
- * §2.2 lets a server accept), or 0 while it is incomplete. */
-static size_t request_head_length(const struct connection *c)
-{
-    const char *crlf = memmem(c->request, c->received, "\r\n\r\n", 4);
-    const char *lf = memmem(c->request, c->received, "\n\n", 2);
-
-    if (crlf && (!lf || crlf < lf))
-        return (size_t)(crlf - c->request) + 4;
-    return lf ? (size_t)(lf - c->request) + 2 : 0;
-}
-
-/* ---- connections (server thread only) ---- */
-
-static void connection_close(struct connection *c)
-{
-    char scratch[RESPONDER_DRAIN_MAX];
-
-    if (c->response) /* a complete response went out: let the client see it before any reset */
-        shutdown(c->fd, SHUT_WR);
-    (void)!recv(c->fd, scratch, sizeof(scratch), MSG_DONTWAIT);
-    close(c->fd);
-    free(c->response);
-    c->fd = -1;
-    c->response = NULL;
-    c->received = 0;
-}
-
-/* Drop a connection without a response (or the rest of one). */
-static void connection_abort(struct connection *c)
-{
-    free(c->response);
-    c->response = NULL;
-    connection_close(c);
-}
-
-static void connection_write(struct connection *c)
-{
-    while (c->sent < c->response_len) {
-        ssize_t n = send(c->fd, c->response + c->sent, c->response_len - c->sent, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR)
+        if (c->has_request || c->evicted)
             continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            return; /* the poll loop waits for POLLOUT */
-        if (n < 0) {
-            connection_abort(c); /* the peer is gone: no orderly shutdown to do */
-            return;
-        }
-        c->sent += (size_t)n;
-    }
-    connection_close(c);
-}
-
-static void connection_read(struct responder *r, struct connection *c)
-{
-    size_t head_len;
-    ssize_t n;
-    int rc;
-
-    n = recv(c->fd, c->request + c->received, sizeof(c->request) - c->received, 0);
-    if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
-        return;
-    if (n <= 0) { /* closed or reset before a whole request arrived */
-        connection_close(c);
+        info = MHD_get_connection_info(c->mhd, MHD_CONNECTION_INFO_CONNECTION_FD);
+        if (!info)
+            continue;
+        shutdown(info->connect_fd, SHUT_RDWR);
+        c->evicted = 1;
+        r->evicting++;
+        log_debug("http-01 responder on %s: all %u connections busy, dropping the oldest idle "
+                  "one",
+                  r->where, r->capacity);
         return;
     }
-    c->received += (size_t)n;
-    head_len = request_head_length(c);
-    if (head_len > 0)
-        rc = respond_to_request(r, c, head_len);
-    else if (c->received == sizeof(c->request))
-        rc = set_response(c, HTTP_HEADERS_TOO_LARGE, NULL, 0);
-    else
-        return; /* wait for more */
-    if (rc < 0) {
-        connection_close(c);
-        return;
-    }
-    connection_write(c);
 }
 
-static struct connection *free_slot(struct responder *r)
+/* MHD_OPTION_NOTIFY_CONNECTION: keep the list of open connections; make room when it is full. */
+static void notify_connection(void *cls, struct MHD_Connection *mhd, void **socket_context,
+                              enum MHD_ConnectionNotificationCode what)
 {
-    for (int i = 0; i < RESPONDER_MAX_CONNECTIONS; i++)
-        if (r->conns[i].fd < 0)
-            return &r->conns[i];
-    return NULL;
-}
+    struct responder *r = cls;
+    struct connection *c = *socket_context;
 
-static struct connection *oldest_connection(struct responder *r)
-{
-    struct connection *oldest = NULL;
-
-    for (int i = 0; i < RESPONDER_MAX_CONNECTIONS; i++)
-        if (r->conns[i].fd >= 0 && (!oldest || r->conns[i].accepted_ms < oldest->accepted_ms))
-            oldest = &r->conns[i];
-    return oldest;
-}
-
-/* When a new connection can be taken: now if a slot is free; else once the oldest connection is
- * RESPONDER_EVICT_AFTER_MS old. A validation request takes milliseconds, so a client that old is
- * idle or trickling: it gives way rather than lock the CA out until its deadline. */
-static long long accept_possible_at(struct responder *r)
-{
-    struct connection *oldest;
-
-    if (free_slot(r))
-        return 0;
-    oldest = oldest_connection(r);
-    return oldest->accepted_ms + RESPONDER_EVICT_AFTER_MS;
-}
-
-/* Accept what is waiting, while a slot is free or can be freed. Returns when to accept again
- * after a failure (0: whenever the socket is readable). */
-static long long accept_connections(struct responder *r)
-{
-    while (now_ms() >= accept_possible_at(r)) {
-        int fd = accept4(r->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        struct connection *c;
-
-        if (fd < 0) {
-            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR || errno == ECONNABORTED)
-                return 0;
-            log_warning("http-01 responder on %s: accept: %s", r->where, strerror(errno));
-            return now_ms() + RESPONDER_ACCEPT_BACKOFF_MS;
-        }
-        c = free_slot(r);
-        if (!c) {
-            c = oldest_connection(r);
-            log_debug("http-01 responder on %s: all %d connections busy, dropping the oldest",
-                      r->where, RESPONDER_MAX_CONNECTIONS);
-            connection_abort(c);
-        }
-        c->fd = fd;
-        c->accepted_ms = now_ms();
-        c->received = 0;
-        c->response = NULL;
-    }
-    return 0;
-}
-
-static void expire_connections(struct responder *r, long long now)
-{
-    for (int i = 0; i < RESPONDER_MAX_CONNECTIONS; i++)
-        if (r->conns[i].fd >= 0 && now >= r->conns[i].accepted_ms + RESPONDER_CONNECTION_TIMEOUT_MS)
-            connection_abort(&r->conns[i]);
-}
-
-/* Milliseconds poll may sleep: until the nearest connection deadline, the end of an accept
- * back-off, or the moment a full table can take a newcomer; -1 (forever) when none is pending. */
-static int poll_timeout(struct responder *r, long long now, long long accept_resume_ms)
-{
-    long long next = -1, accept_at = accept_possible_at(r);
-
-    if (accept_resume_ms > now)
-        next = accept_resume_ms;
-    if (accept_at > now && (next < 0 || accept_at < next))
-        next = accept_at;
-    for (int i = 0; i < RESPONDER_MAX_CONNECTIONS; i++) {
-        long long deadline = r->conns[i].accepted_ms + RESPONDER_CONNECTION_TIMEOUT_MS;
-        if (r->conns[i].fd >= 0 && (next < 0 || deadline < next))
-            next = deadline;
-    }
-    if (next < 0)
-        return -1;
-    return next <= now ? 0 : (int)(next - now);
-}
-
-/* The poll set: wake pipe first, then the listener (when a newcomer can be taken and no back-off
- * is running), then every open connection. SLOT_OF maps an entry back to its connection. */
-static nfds_t build_poll_set(struct responder *r, struct pollfd *fds, int *slot_of,
-                             int *listen_index, long long now, long long accept_resume_ms)
-{
-    nfds_t n = 0;
-
-    fds[n++] = (struct pollfd){.fd = r->wake[0], .events = POLLIN};
-    *listen_index = -1;
-    if (now >= accept_possible_at(r) && now >= accept_resume_ms) {
-        *listen_index = (int)n;
-        fds[n++] = (struct pollfd){.fd = r->listen_fd, .events = POLLIN};
-    }
-    for (int i = 0; i < RESPONDER_MAX_CONNECTIONS; i++) {
-        if (r->conns[i].fd < 0)
-            continue;
-        slot_of[n] = i;
-        fds[n++] = (struct pollfd){.fd = r->conns[i].fd,
-                                   .events = r->conns[i].response ? POLLOUT : POLLIN};
-    }
-    return n;
-}
-
-/* Serve the connections that are ready (those in FDS after the wake pipe and listener). */
-static void serve_ready(struct responder *r, const struct pollfd *fds, const int *slot_of, nfds_t n,
-                        int listen_index)
-{
-    for (nfds_t i = 1; i < n; i++) {
-        struct connection *c;
-
-        if ((int)i == listen_index || !fds[i].revents)
-            continue;
-        c = &r->conns[slot_of[i]];
-        if (c->response)
-            connection_write(c);
+    if (what == MHD_CONNECTION_NOTIFY_STARTED) {
+        c = calloc(1, sizeof(*c));
+        if (!c)
+            return; /* not tracked: never evicted, which is safe */
+        c->mhd = mhd;
+        c->prev = r->newest;
+        if (r->newest)
+            r->newest->next = c;
         else
-            connection_read(r, c);
+            r->oldest = c;
+        r->newest = c;
+        r->open++;
+        *socket_context = c;
+        if (r->open - r->evicting >= r->capacity)
+            evict_oldest_incomplete(r);
+        return;
     }
+    if (what != MHD_CONNECTION_NOTIFY_CLOSED || !c)
+        return;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        r->oldest = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    else
+        r->newest = c->prev;
+    r->open--;
+    if (c->evicted)
+        r->evicting--;
+    *socket_context = NULL;
+    free(c);
 }
 
-static void *responder_main(void *arg)
+/* MHD's messages (a refused connection, a malformed request) are ours to log: debug only, since
+ * clients we did not ask for cause them. */
+static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
-    struct responder *r = arg;
-    struct pollfd fds[2 + RESPONDER_MAX_CONNECTIONS];
-    int slot_of[2 + RESPONDER_MAX_CONNECTIONS];
-    long long accept_resume_ms = 0;
+    struct responder *r = cls;
+    char msg[MHD_MESSAGE_MAX];
+    size_t len;
 
-    for (;;) {
-        long long now = now_ms();
-        int listen_index;
-        nfds_t n = build_poll_set(r, fds, slot_of, &listen_index, now, accept_resume_ms);
-
-        if (poll(fds, n, poll_timeout(r, now, accept_resume_ms)) < 0) {
-            if (errno == EINTR)
-                continue;
-            log_error("http-01 responder on %s stopped: poll: %s", r->where, strerror(errno));
-            break;
-        }
-        if (fds[0].revents)
-            break; /* destroy() */
-        serve_ready(r, fds, slot_of, n, listen_index);
-        if (listen_index >= 0 && fds[listen_index].revents)
-            accept_resume_ms = accept_connections(r);
-        expire_connections(r, now_ms());
-    }
-    for (int i = 0; i < RESPONDER_MAX_CONNECTIONS; i++)
-        if (r->conns[i].fd >= 0)
-            connection_close(&r->conns[i]);
-    return NULL;
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    len = strlen(msg);
+    while (len > 0 && (msg[len - 1] == '\n' || msg[len - 1] == '\r'))
+        msg[--len] = '\0';
+    log_debug("http-01 responder on %s: %s", r->where, msg);
 }
 
 /* ---- the listening socket ---- */
@@ -648,8 +479,8 @@ static const char *listen_hint(int error)
 }
 
 /* Open the listener for LISTEN_ADDR (NULL: "::" dual-stack, else 0.0.0.0 where the host has no
- * IPv6) and describe it in r->where. */
-static int responder_listen(struct responder *r, const char *listen_addr, int port,
+ * IPv6) and describe it in r->where. *FAMILY is the socket's address family. */
+static int responder_listen(struct responder *r, const char *listen_addr, int port, int *family,
                             struct errbuf *err)
 {
     struct sockaddr_storage ss;
@@ -670,20 +501,41 @@ static int responder_listen(struct responder *r, const char *listen_addr, int po
     if (r->listen_fd < 0)
         return errbuf_set(err, "http-01 responder: cannot listen on %s: %s%s", r->where,
                           strerror(errno), listen_hint(errno));
+    *family = ss.ss_family;
     return 0;
 }
 
 /* ---- life cycle ---- */
 
+/* RESPONDER_MAX_CONNECTIONS, or fewer when the soft descriptor limit would leave the rest of the
+ * process less than RESPONDER_FD_RESERVE: a flood must not make the renewer's own files and
+ * connections fail with EMFILE. */
+static unsigned int responder_capacity(void)
+{
+    struct rlimit rl;
+    rlim_t room;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+        return RESPONDER_MAX_CONNECTIONS;
+    room = rl.rlim_cur > RESPONDER_FD_RESERVE ? rl.rlim_cur - RESPONDER_FD_RESERVE : 0;
+    if (room < RESPONDER_MIN_CONNECTIONS)
+        return RESPONDER_MIN_CONNECTIONS;
+    return room < RESPONDER_MAX_CONNECTIONS ? (unsigned int)room : RESPONDER_MAX_CONNECTIONS;
+}
+
 static void responder_free(struct responder *r)
 {
     struct published_token *t, *next;
 
-    if (r->listen_fd >= 0)
+    if (r->daemon)
+        MHD_stop_daemon(r->daemon); /* joins its thread, closes every connection and the listener */
+    else if (r->listen_fd >= 0)
         close(r->listen_fd);
-    for (int i = 0; i < 2; i++)
-        if (r->wake[i] >= 0)
-            close(r->wake[i]);
+    while (r->oldest) { /* only if MHD did not report every close */
+        struct connection *c = r->oldest;
+        r->oldest = c->next;
+        free(c);
+    }
     for (t = r->tokens; t; t = next) {
         next = t->next;
         free(t->token);
@@ -697,14 +549,9 @@ static void responder_free(struct responder *r)
 static void responder_destroy(struct challenge_solver *s)
 {
     struct responder *r = s->impl;
-    ssize_t n;
 
     if (!r)
         return;
-    do
-        n = write(r->wake[1], "x", 1);
-    while (n < 0 && errno == EINTR);
-    pthread_join(r->thread, NULL);
     responder_free(r);
     s->impl = NULL;
 }
@@ -716,21 +563,30 @@ static const struct challenge_solver_ops responder_ops = {
     .destroy = responder_destroy,
 };
 
-/* Start the server thread with every signal blocked, so signals meant for the program are
- * delivered to its own threads and never interrupt (or get lost in) the poll loop. */
-static int responder_start(struct responder *r, struct errbuf *err)
+/* Start MHD on our listening socket. Its thread starts with every signal blocked, so signals meant
+ * for the program are delivered to the program's own threads. MHD owns the socket from here on:
+ * on failure it may already have closed it (0.9.75 does on some paths), so it is never closed
+ * again here — at worst one descriptor leaks on a failure that ends the order anyway. */
+static int responder_start(struct responder *r, int family, struct errbuf *err)
 {
+    unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
     sigset_t all, previous;
-    int rc;
+    int fd = r->listen_fd;
 
+    if (family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    r->listen_fd = -1;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &previous);
-    rc = pthread_create(&r->thread, NULL, responder_main, r);
+    r->daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, answer, r, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT,
+        r->capacity, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)RESPONDER_IDLE_TIMEOUT_S,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)RESPONDER_CONNECTION_MEMORY,
+        MHD_OPTION_NOTIFY_CONNECTION, notify_connection, r, MHD_OPTION_URI_LOG_CALLBACK,
+        target_is_challenge, r, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, r, MHD_OPTION_END);
     pthread_sigmask(SIG_SETMASK, &previous, NULL);
-    if (rc != 0) {
-        errno = rc;
-        return errbuf_set_errno(err, "http-01 responder on %s: cannot start its thread", r->where);
-    }
+    if (!r->daemon)
+        return errbuf_set(err, "http-01 responder on %s: libmicrohttpd could not start", r->where);
     return 0;
 }
 
@@ -738,6 +594,7 @@ int challenge_http01_responder_new(const char *listen_addr, int port, struct cha
                                    struct errbuf *err)
 {
     struct responder *r;
+    int family = AF_UNSPEC;
 
     out->ops = NULL;
     out->impl = NULL;
@@ -747,23 +604,16 @@ int challenge_http01_responder_new(const char *listen_addr, int port, struct cha
     r = calloc(1, sizeof(*r));
     if (!r)
         return errbuf_set(err, "http-01 responder: out of memory");
-    r->listen_fd = r->wake[0] = r->wake[1] = -1;
-    for (int i = 0; i < RESPONDER_MAX_CONNECTIONS; i++)
-        r->conns[i].fd = -1;
+    r->listen_fd = -1;
+    r->capacity = responder_capacity();
     pthread_mutex_init(&r->lock, NULL);
-    if (responder_listen(r, listen_addr, port, err) < 0)
-        goto fail;
-    if (pipe2(r->wake, O_CLOEXEC | O_NONBLOCK) < 0) {
-        errbuf_set_errno(err, "http-01 responder on %s: cannot create its wake pipe", r->where);
-        goto fail;
+    if (responder_listen(r, listen_addr, port, &family, err) < 0 ||
+        responder_start(r, family, err) < 0) {
+        responder_free(r);
+        return -1;
     }
-    if (responder_start(r, err) < 0)
-        goto fail;
-    log_debug("http-01 responder listening on %s", r->where);
+    log_debug("http-01 responder listening on %s (up to %u connections)", r->where, r->capacity);
     out->ops = &responder_ops;
     out->impl = r;
     return 0;
-fail:
-    responder_free(r);
-    return -1;
 }
