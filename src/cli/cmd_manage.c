@@ -10,13 +10,18 @@
 #include "cli/cli.h"
 #include "manage/certfiles.h"
 #include "manage/config.h"
+#include "manage/owed.h"
 #include "manage/policy.h"
 #include "manage/renew.h"
 #include "manage/state.h"
+#include "manage/stop.h"
 #include "store/certinfo.h"
 #include "util/log.h"
 
 #define CONFIG_ENV "CCS_CONFIG"
+/* `ccs renew` and `ccs task run` stopped by SIGTERM or SIGINT (manage/stop.h): what they did not
+ * finish is owed to the next run. Beside cli.h's 0, 1 and 2. */
+#define EXIT_STOPPED 3
 
 static const char usage_renew[] = "ccs renew [NAME...] [--config FILE] [--force] [--dry-run] [--jobs N]";
 static const char usage_status[] = "ccs status [--config FILE] [--json]";
@@ -91,18 +96,48 @@ static int load_config(const char *path, struct config *cfg)
     return -1;
 }
 
-static const char *status_word(enum renew_status s)
+/* The RESULT column: the renewal's result, unless a task's is the news. */
+static const char *status_word(const struct renew_outcome *o)
 {
-    switch (s) {
+    switch (o->status) {
     case RENEW_RENEWED:
-        return "renewed";
+        return o->tasks_failed ? "task FAILED" : "renewed";
     case RENEW_FAILED:
         return "FAILED";
     case RENEW_WOULD_RENEW:
         return "would renew";
-    default:
-        return "not due";
+    case RENEW_STOPPED:
+        return "stopped";
+    case RENEW_NOT_DUE:
+        break;
     }
+    if (o->tasks_failed)
+        return "task FAILED";
+    return o->tasks_delivered ? "delivered" : "not due";
+}
+
+/* The DETAIL column: what happened, and what is still owed. */
+static void detail_of(const struct renew_outcome *o, char *out, size_t size)
+{
+    snprintf(out, size, "%s", o->status == RENEW_NOT_DUE ? o->why : o->message);
+    if (o->tasks_owed) {
+        size_t used = strlen(out);
+        snprintf(out + used, size - used, "; %zu task%s owed the live certificate", o->tasks_owed,
+                 o->tasks_owed == 1 ? "" : "s");
+    }
+}
+
+/* Exit status of `ccs renew` (ccs-renew(1)): 3 stopped by a signal, 1 a renewal or a task failed,
+ * 0 something renewed or delivered, 2 nothing to do. A dry run: 1 failed, else 0. */
+static int renew_exit(const struct renew_summary *s, int dry_run)
+{
+    if (s->stop_signal)
+        return EXIT_STOPPED;
+    if (s->failed || s->tasks_failed)
+        return EXIT_FAILED;
+    if (dry_run)
+        return 0;
+    return s->renewed || s->tasks_delivered ? EXIT_CHANGED : EXIT_UNCHANGED;
 }
 
 int cmd_renew(int argc, char **argv)
@@ -132,20 +167,31 @@ int cmd_renew(int argc, char **argv)
     printf("\n%-24s %-12s %-20s %s\n", "CERTIFICATE", "RESULT", "EXPIRES", "DETAIL");
     for (size_t i = 0; i < sum.count; i++) {
         const struct renew_outcome *o = &sum.items[i];
-        char when[32] = "-";
+        char when[32] = "-", detail[ERRBUF_SIZE + 64];
         const char *on = "", *off = "";
         if (o->not_after)
             format_utc(o->not_after, when, sizeof(when));
-        if (tty && o->status == RENEW_FAILED)
+        if (tty && (o->status == RENEW_FAILED || o->tasks_failed))
             on = "\033[1;31m", off = "\033[0m";
-        printf("%s%-24s %-12s %-20s %s%s\n", on, o->cert->name, status_word(o->status), when,
-               o->status == RENEW_NOT_DUE ? o->why : o->message, off);
+        detail_of(o, detail, sizeof(detail));
+        printf("%s%-24s %-12s %-20s %s%s\n", on, o->cert->name, status_word(o), when, detail, off);
     }
-    printf("%zu renewed, %zu failed, %zu not due%s\n", sum.renewed, sum.failed, sum.not_due,
-           a.dry_run ? " (dry run: nothing written)" : "");
-    rc = sum.failed ? EXIT_FAILED : sum.renewed ? EXIT_CHANGED : EXIT_UNCHANGED;
-    if (a.dry_run)
-        rc = sum.failed ? EXIT_FAILED : 0;
+    printf("%zu renewed, %zu failed, %zu not due", sum.renewed, sum.failed, sum.not_due);
+    if (sum.tasks_delivered)
+        printf(", %zu task run%s delivered", sum.tasks_delivered,
+               sum.tasks_delivered == 1 ? "" : "s");
+    if (sum.tasks_failed)
+        printf(", %zu task%s failed", sum.tasks_failed, sum.tasks_failed == 1 ? "" : "s");
+    if (sum.tasks_owed)
+        printf(", %zu task%s owed (the next run retries)", sum.tasks_owed,
+               sum.tasks_owed == 1 ? "" : "s");
+    if (sum.stopped || sum.stop_signal)
+        printf(", %zu stopped", sum.stopped);
+    printf("%s\n", a.dry_run ? " (dry run: nothing written)" : "");
+    if (sum.stop_signal)
+        log_warning("stopped by %s: what was not done is owed to the next run",
+                    strsignal(sum.stop_signal));
+    rc = renew_exit(&sum, a.dry_run);
     renew_summary_free(&sum);
 out:
     config_free(&cfg);
@@ -173,6 +219,49 @@ static json_t *recent_runs(struct state_db *db, const char *cert)
     return arr;
 }
 
+/* The tasks of CERT owed the live certificate (manage/owed.h), as JSON: each with its failures,
+ * last attempt and message, and when the renewer retries it. */
+static json_t *owed_tasks(const struct config *cfg, struct state_db *db,
+                          const struct config_certificate *cert, const struct cert_summary *live,
+                          time_t now)
+{
+    json_t *arr = json_array();
+    struct owed_list owed;
+    struct errbuf err;
+    time_t lifetime = live->not_after > live->not_before ? live->not_after - live->not_before : 0;
+
+    if (!live->thumbprint[0])
+        return arr;
+    if (owed_find(cfg, db, cert, live->thumbprint, lifetime, &owed, &err) < 0) {
+        log_warning("%s", err.msg);
+        return arr;
+    }
+    for (size_t i = 0; i < owed.count; i++) {
+        const struct owed_task *o = &owed.items[i];
+        char last[32] = "", retry[32];
+        if (o->last_attempt)
+            format_utc(o->last_attempt, last, sizeof(last));
+        format_utc(o->retry_at > now ? o->retry_at : now, retry, sizeof(retry));
+        json_array_append_new(arr, json_pack("{s:s, s:i, s:s?, s:s, s:s}", "task", o->task->name,
+                                             "failures", o->failure_count, "last_attempt",
+                                             o->last_attempt ? last : NULL, "next_attempt", retry,
+                                             "last_message", o->last_message));
+    }
+    owed_free(&owed);
+    return arr;
+}
+
+/* The headline of a certificate: "failed" (its last renewal failed), "owed" (a task still owes
+ * the live certificate: some target holds an older one), "never" (not issued), else "ok". */
+static const char *state_word(const struct cert_record *rec, int live, size_t owed)
+{
+    if (rec->last_ok == 0)
+        return "failed";
+    if (owed)
+        return "owed";
+    return live ? "ok" : "never";
+}
+
 /* One row of `ccs status`. */
 static json_t *status_row(const struct config *cfg, struct state_db *db,
                           const struct config_certificate *cert, time_t now, int tty)
@@ -189,7 +278,7 @@ static json_t *status_row(const struct config *cfg, struct state_db *db,
     X509 *live = NULL;
     int found = 0;
     long days = 0;
-    json_t *row, *jtasks = json_array(), *history;
+    json_t *row, *jtasks = json_array(), *history, *owed;
 
     for (size_t i = 0; i < cert->domain_count && o < sizeof(domains); i++)
         o += (size_t)snprintf(domains + o, sizeof(domains) - o, "%s%s", i ? "," : "",
@@ -204,6 +293,7 @@ static json_t *status_row(const struct config *cfg, struct state_db *db,
         state_failing_tasks(db, cert->name, &tasks, &ntasks, &err);
     }
     history = recent_runs(db, cert->name);
+    owed = owed_tasks(cfg, db, cert, &sum, now);
     o = 0;
     for (size_t i = 0; i < ntasks; i++) {
         o += (size_t)snprintf(failing + o, o < sizeof(failing) ? sizeof(failing) - o : 0, "%s%s",
@@ -228,12 +318,14 @@ static json_t *status_row(const struct config *cfg, struct state_db *db,
     }
     format_utc(d.due ? now : (d.not_before > d.renew_at ? d.not_before : d.renew_at), next,
                sizeof(next));
-    row = json_pack("{s:s, s:s, s:s?, s:I, s:s, s:s, s:s, s:s, s:i, s:o, s:o}", "name",
-                    cert->name, "domains", domains, "not_after", live ? expires : NULL,
-                    "days_left", (json_int_t)days, "next_renewal", next, "why", d.why,
-                    "last_result", rec.last_ok == 1 ? "ok" : rec.last_ok == 0 ? "failed" : "never",
+    row = json_pack("{s:s, s:s, s:s, s:s?, s:I, s:s, s:s, s:s, s:s, s:i, s:o, s:o, s:o}",
+                    "name", cert->name, "state",
+                    state_word(&rec, live != NULL, json_array_size(owed)), "domains", domains,
+                    "not_after", live ? expires : NULL, "days_left", (json_int_t)days,
+                    "next_renewal", next, "why", d.why, "last_result",
+                    rec.last_ok == 1 ? "ok" : rec.last_ok == 0 ? "failed" : "never",
                     "last_message", rec.last_message, "failures", rec.failure_count,
-                    "failing_tasks", jtasks, "recent_task_runs", history);
+                    "owed_tasks", owed, "failing_tasks", jtasks, "recent_task_runs", history);
     if (!tty || !row) {
         X509_free(live);
         return row;
@@ -275,30 +367,35 @@ int cmd_status(int argc, char **argv)
         size_t i;
         json_t *r;
         printf("%-20s %-32s %-20s %5s %-20s %-8s %s\n", "NAME", "DOMAINS", "NOT-AFTER", "DAYS",
-               "NEXT RENEWAL", "LAST", "FAILING TASKS / WHY");
+               "NEXT RENEWAL", "STATE", "OWED / FAILING TASKS / WHY");
         json_array_foreach(rows, i, r)
         {
-            const char *last = json_string_value(json_object_get(r, "last_result"));
+            const char *state = json_string_value(json_object_get(r, "state"));
             json_int_t days = json_integer_value(json_object_get(r, "days_left"));
-            int expired = json_object_get(r, "not_after") && json_is_string(json_object_get(r, "not_after")) && days < 0;
-            int failing = strcmp(last, "failed") == 0 ||
+            int expired = json_is_string(json_object_get(r, "not_after")) && days < 0;
+            int failing = strcmp(state, "failed") == 0 || strcmp(state, "owed") == 0 ||
                           json_array_size(json_object_get(r, "failing_tasks")) > 0;
             const char *on = tty && (expired || failing) ? "\033[1;31m" : "";
             const char *off = *on ? "\033[0m" : "";
-            char tasks[256] = "";
+            char tasks[512] = "";
             size_t k, o = 0;
             json_t *t;
+            json_array_foreach(json_object_get(r, "owed_tasks"), k, t)
+                o += (size_t)snprintf(tasks + o, o < sizeof(tasks) ? sizeof(tasks) - o : 0,
+                                      "%s%s", k ? "," : "owed: ",
+                                      json_string_value(json_object_get(t, "task")));
             json_array_foreach(json_object_get(r, "failing_tasks"), k, t)
                 o += (size_t)snprintf(tasks + o, o < sizeof(tasks) ? sizeof(tasks) - o : 0,
-                                      "%s%s", k ? "," : "", json_string_value(t));
+                                      "%s%s", k ? "," : o ? "; failing: " : "failing: ",
+                                      json_string_value(t));
             printf("%s%-20s %-32s %-20s %5lld %-20s %-8s %s%s%s\n", on,
                    json_string_value(json_object_get(r, "name")),
                    json_string_value(json_object_get(r, "domains")),
                    json_is_string(json_object_get(r, "not_after"))
                        ? json_string_value(json_object_get(r, "not_after"))
                        : "-",
-                   (long long)days, json_string_value(json_object_get(r, "next_renewal")), last,
-                   tasks[0] ? tasks : "", tasks[0] ? " " : "",
+                   (long long)days, json_string_value(json_object_get(r, "next_renewal")), state,
+                   tasks[0] ? tasks : "", tasks[0] ? "; " : "",
                    json_string_value(json_object_get(r, "why")));
             printf("%s", off);
         }
@@ -328,6 +425,8 @@ int cmd_task(int argc, char **argv)
     if (rc < 0)
         log_error("%s", err.msg);
     config_free(&cfg);
+    if (stop_requested())
+        return EXIT_STOPPED;
     return rc < 0 ? EXIT_FAILED : 0;
 }
 

@@ -29,6 +29,7 @@ int certfiles_paths(const char *state_dir, const char *name, struct cert_paths *
     snprintf(out->chain, sizeof(out->chain), "%s/live/chain.pem", out->dir);
     snprintf(out->fullchain, sizeof(out->fullchain), "%s/live/fullchain.pem", out->dir);
     snprintf(out->key, sizeof(out->key), "%s/live/privkey.pem", out->dir);
+    snprintf(out->previous, sizeof(out->previous), "%s/previous", out->dir);
     snprintf(out->previous_cert, sizeof(out->previous_cert), "%s/previous/cert.pem", out->dir);
     snprintf(out->pending_dir, sizeof(out->pending_dir), "%s/pending", out->dir);
     snprintf(out->pending_key, sizeof(out->pending_key), "%s/pending/privkey.pem", out->dir);

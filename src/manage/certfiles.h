@@ -21,7 +21,8 @@ struct cert_paths {
     char dir[PATH_MAX];     /* STATE/certs/NAME */
     char live[PATH_MAX];    /* .../live (a symlink to a serial directory) */
     char cert[PATH_MAX], chain[PATH_MAX], fullchain[PATH_MAX], key[PATH_MAX]; /* under live/ */
-    char previous_cert[PATH_MAX];                                            /* under previous/ */
+    char previous[PATH_MAX];      /* .../previous (a symlink to a serial directory) */
+    char previous_cert[PATH_MAX]; /* under previous/ */
     char pending_dir[PATH_MAX], pending_key[PATH_MAX];
 };
 

@@ -13,12 +13,15 @@
 
 #include <openssl/pem.h>
 
+#include "acme/account_store.h"
 #include "acme/ari.h"
 #include "acme/order.h"
 #include "acme/session.h"
 #include "manage/certfiles.h"
+#include "manage/owed.h"
 #include "manage/policy.h"
 #include "manage/state.h"
+#include "manage/stop.h"
 #include "manage/tasks.h"
 #include "store/certinfo.h"
 #include "store/names.h"
@@ -39,18 +42,27 @@ struct responder {
     char error[ERRBUF_SIZE];
 };
 
+enum account_state { ACCOUNT_UNTRIED, ACCOUNT_OPEN, ACCOUNT_FAILED };
+
 struct run {
     const struct config *cfg;
     const struct renew_options *opts;
     struct acme_settings acme;
-    struct acme_session session; /* the account; client unused by jobs */
-    int have_account;
     struct state_db *db;
-    pthread_mutex_t lock; /* output, responders, the next index */
+    pthread_mutex_t lock; /* output, responders, the next index, ca_unreachable */
     struct responder responders[MAX_RESPONDERS];
     size_t responder_count;
     size_t *selected, selected_count, next;
     struct renew_summary *summary;
+    /* The CA's directory could not be fetched (after the client's own retries): later ARI checks
+     * and orders of this run fail at once with this reason instead of waiting on it again. */
+    int ca_unreachable;
+    char ca_error[ERRBUF_SIZE];
+    /* The account: opened by the first order (use_account), not before. */
+    pthread_mutex_t account_lock;
+    enum account_state account;
+    struct acme_session session; /* its client is not used by the jobs */
+    char account_error[ERRBUF_SIZE];
 };
 
 static void say(struct run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -68,7 +80,9 @@ static void say(struct run *r, const char *fmt, ...)
 
 /* ---- the lock: one run at a time ------------------------------------------------------------- */
 
-static int take_lock(const char *state_dir, int *fd_out, struct errbuf *err)
+/* STATE/renew.lock, held by `ccs renew` and by `ccs task run` (VERB), which write the same files.
+ * The holder's pid, verb and start are written into it for the next one's message. */
+static int take_lock(const char *state_dir, const char *verb, int *fd_out, struct errbuf *err)
 {
     char path[PATH_MAX], holder[128] = "";
     int fd;
@@ -85,7 +99,7 @@ static int take_lock(const char *state_dir, int *fd_out, struct errbuf *err)
         holder[n > 0 ? n : 0] = '\0';
         holder[strcspn(holder, "\n")] = '\0';
         close(fd);
-        return errbuf_set(err, "another ccs renew is running (%s holds %s)",
+        return errbuf_set(err, "another ccs renew or task run is running (%s holds %s)",
                           holder[0] ? holder : "unknown process", path);
     }
     {
@@ -93,12 +107,27 @@ static int take_lock(const char *state_dir, int *fd_out, struct errbuf *err)
         time_t now = time(NULL);
         char when[32];
         format_utc(now, when, sizeof(when));
-        n = snprintf(text, sizeof(text), "pid %d, started %s\n", (int)getpid(), when);
+        n = snprintf(text, sizeof(text), "pid %d, %s, started %s\n", (int)getpid(), verb, when);
         if (ftruncate(fd, 0) == 0 && pwrite(fd, text, (size_t)n, 0) < 0)
             log_debug("%s: cannot record the holder", path);
     }
     *fd_out = fd;
     return 0;
+}
+
+/* ---- leftovers of killed runs ---------------------------------------------------------------- */
+
+/* Remove the temp files a killed atomic write of PATH left (file_remove_stale_temps), saying so. */
+static void sweep_path(const char *path, const char *owner)
+{
+    struct errbuf err;
+    int n = file_remove_stale_temps(path, &err);
+
+    if (n < 0)
+        log_warning("%s: %s", owner, err.msg);
+    else if (n > 0)
+        log_info("%s: removed %d temp file%s a killed run left beside %s", owner, n,
+                 n == 1 ? "" : "s", path);
 }
 
 /* ---- solvers ---------------------------------------------------------------------------------- */
@@ -276,31 +305,51 @@ out:
     return rc;
 }
 
-/* ---- tasks ---------------------------------------------------------------------------------------- */
+/* ---- recording task runs -------------------------------------------------------------------------- */
 
-struct task_report_ctx {
+/* What the phase callbacks of one certificate share: reporting, recording, and for a retry the
+ * tasks owed (pick_owed). */
+struct task_ctx {
     struct run *r;
     const char *cert;
     struct renew_outcome *outcome;
+    const struct task_env *env;
+    const struct owed_list *owed; /* a retry of owed tasks: only these run */
+    time_t now;
 };
 
+static const char *task_verdict(const struct run *r, const struct task_result *res)
+{
+    if (r->opts->dry_run)
+        return "would run";
+    if (res->stopped)
+        return "stopped";
+    return res->ok ? "ok" : "FAILED";
+}
+
+/* Report a task and record its run. A success with the live certificate in ENV is a delivery
+ * (owed.h): recorded only now, after the task returned — after an export's last rename. */
 static void record_task(void *ctx, const struct config_task *task, const struct task_result *res)
 {
-    struct task_report_ctx *c = ctx;
+    struct task_ctx *c = ctx;
+    struct state_task_run run = {.cert = c->cert, .task = task->name, .when = time(NULL),
+                                 .ok = res->ok, .message = res->message, .stopped = res->stopped};
     struct errbuf err;
 
+    c->outcome->tasks_stopped += res->stopped;
     if (!res->ran) {
         say(c->r, "  %s: task %s %s", c->cert, task->name, res->message); /* "skipped: why" */
         return;
     }
     c->outcome->tasks_ran++;
-    if (!res->ok)
+    if (!res->ok && !res->stopped)
         c->outcome->tasks_failed++;
-    say(c->r, "  %s: task %s %s: %s", c->cert, task->name,
-        c->r->opts->dry_run ? "would run" : res->ok ? "ok" : "FAILED", res->message);
-    if (!c->r->opts->dry_run &&
-        state_task_run_add(c->r->db, c->cert, task->name, time(NULL), res->ok, res->message,
-                           &err) < 0)
+    if (res->ok && c->env->cert_pem && c->env->thumbprint) {
+        run.delivered = c->env->thumbprint;
+        c->outcome->tasks_delivered++;
+    }
+    say(c->r, "  %s: task %s %s: %s", c->cert, task->name, task_verdict(c->r, res), res->message);
+    if (!c->r->opts->dry_run && state_task_run_record(c->r->db, &run, &err) < 0)
         log_warning("%s", err.msg);
 }
 
@@ -324,7 +373,58 @@ static void fill_env(struct task_env *env, const struct config *cfg,
     env->now = now;
 }
 
-/* ---- one certificate ------------------------------------------------------------------------------ */
+/* ---- the CA: opened only for work that needs it ---------------------------------------------------- */
+
+/* A thread's client: the CA's directory (enough for ARI), without an account. */
+static int open_client(struct run *r, struct acme_client **client, struct errbuf *err)
+{
+    struct acme_options o = {.directory_url = r->cfg->server, .ca_bundle = r->cfg->ca_bundle};
+    int down;
+
+    if (*client)
+        return 0;
+    pthread_mutex_lock(&r->lock);
+    down = r->ca_unreachable;
+    if (down)
+        errbuf_set(err, "%s", r->ca_error);
+    pthread_mutex_unlock(&r->lock);
+    if (down)
+        return -1;
+    if (acme_client_open(&o, client, err) == 0)
+        return 0;
+    pthread_mutex_lock(&r->lock);
+    r->ca_unreachable = 1;
+    snprintf(r->ca_error, sizeof(r->ca_error), "%s", err->msg);
+    pthread_mutex_unlock(&r->lock);
+    return -1;
+}
+
+/* The account, for an order: opened (and registered when there is none) by the first order of the
+ * run, under its own lock so other threads wait for it rather than register twice; a failure is
+ * kept and given to every later order, not retried. Then CLIENT signs with it. */
+static int use_account(struct run *r, struct acme_client *client, struct errbuf *err)
+{
+    int rc = 0;
+
+    pthread_mutex_lock(&r->account_lock);
+    if (r->account == ACCOUNT_UNTRIED) {
+        if (acme_session_open(&r->acme, SESSION_AUTO_REGISTER, &r->session) == 0) {
+            r->account = ACCOUNT_OPEN;
+        } else {
+            r->account = ACCOUNT_FAILED;
+            snprintf(r->account_error, sizeof(r->account_error),
+                     "cannot use the ACME account at %s (see above)", r->cfg->server);
+        }
+    }
+    if (r->account == ACCOUNT_FAILED)
+        rc = errbuf_set(err, "%s", r->account_error);
+    else if (!client->kid)
+        acme_client_set_account(client, r->session.account_key, r->session.client->kid, err);
+    pthread_mutex_unlock(&r->account_lock);
+    return rc;
+}
+
+/* ---- ordering ------------------------------------------------------------------------------------- */
 
 static void on_order(void *ctx, const char *url)
 {
@@ -406,59 +506,46 @@ static void note_failure(struct run *r, struct cert_record *rec, struct acme_cli
         log_warning("%s", err.msg);
 }
 
-static int open_client(struct run *r, struct acme_client **client, struct errbuf *err)
-{
-    struct acme_options o = {.directory_url = r->cfg->server, .ca_bundle = r->cfg->ca_bundle};
+/* ---- one certificate ------------------------------------------------------------------------------ */
 
-    if (*client)
-        return 0;
-    if (acme_client_open(&o, client, err) < 0)
-        return -1;
-    if (r->have_account)
-        acme_client_set_account(*client, r->session.account_key, r->session.client->kid, err);
+/* What one certificate's turn works with, from loading to the outcome. */
+struct cert_job {
+    struct run *r;
+    struct acme_client **client; /* the thread's */
+    const struct config_certificate *cert;
+    struct renew_outcome *out;
+    struct cert_paths paths;
+    struct cert_record rec;
+    X509 *live;                  /* the certificate in use, or NULL */
+    struct cert_summary sum;     /* of LIVE */
+    struct cert_summary fresh;   /* of a certificate installed by this run (ENV points into it) */
+    struct task_env env;
+    time_t now;
+};
+
+static void job_message(struct cert_job *j, enum renew_status status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void job_message(struct cert_job *j, enum renew_status status, const char *fmt, ...)
+{
+    va_list ap;
+
+    j->out->status = status;
+    va_start(ap, fmt);
+    vsnprintf(j->out->message, sizeof(j->out->message), fmt, ap);
+    va_end(ap);
+}
+
+/* A dry run on a machine that never ran ccs has no database, and must not create one. */
+static int get_record(struct run *r, const char *name, struct cert_record *rec, int *found,
+                      struct errbuf *err)
+{
+    if (r->db)
+        return state_cert_get(r->db, name, rec, found, err);
+    memset(rec, 0, sizeof(*rec));
+    snprintf(rec->name, sizeof(rec->name), "%s", name);
+    rec->last_ok = -1;
+    *found = 0;
     return 0;
-}
-
-static void refresh_ari(struct run *r, struct acme_client *client, X509 *live,
-                        struct cert_record *rec, time_t now)
-{
-    struct acme_suggested_window w;
-    struct errbuf err;
-
-    if (!live || !client->dir.renewal_info || rec->ari_next_check > now)
-        return;
-    if (acme_ari_fetch(client, live, &w, &err) < 0) {
-        log_warning("%s: renewal information: %s", rec->name, err.msg);
-        return;
-    }
-    rec->ari_start = w.start;
-    rec->ari_end = w.end;
-    rec->ari_next_check = now + (w.retry_after_s >= 0 ? w.retry_after_s : ARI_DEFAULT_RECHECK_S);
-    acme_suggested_window_free(&w);
-    (void)r;
-}
-
-static void describe_plan(struct run *r, const struct config_certificate *cert,
-                          const struct task_env *env, struct renew_outcome *out)
-{
-    char domains[1024] = "";
-    size_t o = 0;
-    struct task_report_ctx ctx = {r, cert->name, out};
-    struct phase_result pr;
-    struct task_env plan = *env;
-
-    for (size_t i = 0; i < cert->domain_count && o < sizeof(domains); i++)
-        o += (size_t)snprintf(domains + o, sizeof(domains) - o, "%s%s", i ? ", " : "",
-                              cert->domains[i]);
-    say(r, "  %s: would order %s (%s%s%s, key %s%s%s)", cert->name, domains, cert->challenge,
-        cert->webroot ? " webroot " : "", cert->webroot ? cert->webroot : "",
-        key_type_name(cert->key_type), cert->profile ? ", profile " : "",
-        cert->profile ? cert->profile : "");
-    plan.dry_run = 1;
-    plan.renewal_ok = 1;
-    struct phase_hooks hooks = {NULL, record_task, &ctx};
-    tasks_run_phase(TASK_PHASE_PRE, &plan, &hooks, &pr);
-    tasks_run_phase(TASK_PHASE_POST, &plan, &hooks, &pr);
 }
 
 /* A run killed between installing a certificate and recording it leaves half the bookkeeping:
@@ -486,188 +573,385 @@ static void settle_pending(struct run *r, const struct cert_paths *paths, X509 *
         log_warning("%s", err.msg);
 }
 
-/* A dry run on a machine that never ran ccs has no database, and must not create one. */
-static int get_record(struct run *r, const char *name, struct cert_record *rec, int *found,
-                      struct errbuf *err)
+/* Remove the temp files killed writes of this certificate's files left (they can hold private
+ * keys): beside every path its export tasks write, and in its state (the pending key, the live and
+ * previous links). Under the renew lock: no other writer of these paths is running. */
+static void sweep_leftovers(struct cert_job *j)
 {
-    if (r->db)
-        return state_cert_get(r->db, name, rec, found, err);
-    memset(rec, 0, sizeof(*rec));
-    snprintf(rec->name, sizeof(rec->name), "%s", name);
-    rec->last_ok = -1;
-    *found = 0;
+    const struct config *cfg = j->r->cfg;
+    const char *state_paths[] = {j->paths.pending_key, j->paths.live, j->paths.previous};
+
+    for (size_t i = 0; i < cfg->task_count; i++) {
+        const struct config_task *t = &cfg->tasks[i];
+        const char *paths[] = {t->cert_path, t->chain_path, t->fullchain_path, t->key_path,
+                               t->pfx_path};
+        if (t->type != TASK_EXPORT || strcmp(t->certificate, j->cert->name) != 0)
+            continue;
+        for (size_t k = 0; k < sizeof(paths) / sizeof(paths[0]); k++)
+            if (paths[k])
+                sweep_path(paths[k], j->cert->name);
+    }
+    for (size_t k = 0; k < sizeof(state_paths) / sizeof(state_paths[0]); k++)
+        sweep_path(state_paths[k], j->cert->name);
+}
+
+/* Step 1: the certificate's files and record; a real run also tidies after killed runs. */
+static int job_load(struct cert_job *j)
+{
+    struct errbuf err;
+    int found;
+
+    if (certfiles_paths(j->r->cfg->state_dir, j->cert->name, &j->paths, &err) < 0 ||
+        certfiles_load_live(&j->paths, &j->live, &err) < 0 ||
+        get_record(j->r, j->cert->name, &j->rec, &found, &err) < 0 ||
+        (j->live && cert_summarise(j->live, &j->sum, &err) < 0)) {
+        job_message(j, RENEW_FAILED, "%s", err.msg);
+        return -1;
+    }
+    if (!j->r->opts->dry_run) {
+        certfiles_prune(&j->paths);
+        settle_pending(j->r, &j->paths, j->live, &j->rec);
+        sweep_leftovers(j);
+    }
+    j->out->not_after = j->live ? j->sum.not_after : 0;
+    fill_env(&j->env, j->r->cfg, j->cert, &j->paths, j->live, j->sum.thumbprint,
+             j->sum.not_after, j->now);
     return 0;
+}
+
+static time_t live_lifetime(const struct cert_summary *s)
+{
+    return s->not_after > s->not_before ? s->not_after - s->not_before : 0;
+}
+
+static enum task_pick pick_owed(void *ctx, const struct config_task *task, struct task_result *why)
+{
+    const struct task_ctx *c = ctx;
+    const struct owed_task *o = owed_lookup(c->owed, task);
+    char until[32];
+
+    if (!o)
+        return TASK_PICK_IGNORE;
+    if (c->r->opts->force || o->retry_at <= c->now)
+        return TASK_PICK_RUN;
+    format_utc(o->retry_at, until, sizeof(until));
+    snprintf(why->message, sizeof(why->message),
+             "skipped: owed the live certificate, backing off after %d failures until %s",
+             o->failure_count, until);
+    return TASK_PICK_HOLD;
+}
+
+/* Step 2: deliver the live certificate to the tasks that still owe it (owed.h), before anything
+ * else and whether or not a renewal is due. */
+static void deliver_owed(struct cert_job *j)
+{
+    struct run *r = j->r;
+    struct owed_list owed;
+    struct task_env env = j->env;
+    struct task_ctx ctx = {r, j->cert->name, j->out, &env, &owed, j->now};
+    struct phase_hooks hooks = {pick_owed, record_task, &ctx};
+    struct phase_result pr;
+    struct errbuf err;
+    char names[512];
+
+    if (!j->live)
+        return;
+    if (owed_find(r->cfg, r->db, j->cert, j->sum.thumbprint, live_lifetime(&j->sum), &owed,
+                  &err) < 0) {
+        log_warning("%s", err.msg);
+        return;
+    }
+    if (owed.count == 0)
+        goto out;
+    owed_names(&owed, names, sizeof(names));
+    if (r->opts->dry_run) {
+        say(r, "%s: would deliver the live certificate to the tasks that owe it: %s", j->cert->name,
+            names);
+        goto out;
+    }
+    say(r, "%s: delivering the live certificate to the tasks that owe it: %s", j->cert->name, names);
+    env.renewal_ok = 1; /* the delivery of a successful renewal: on-success and any fire */
+    tasks_run_phase(TASK_PHASE_POST, &env, &hooks, &pr);
+out:
+    owed_free(&owed);
+}
+
+/* The CA's renewal information for the live certificate, when it is time to ask again. A CA that
+ * cannot be reached is a warning: the policy's own date still stands. */
+static void refresh_ari(struct cert_job *j)
+{
+    struct run *r = j->r;
+    struct acme_suggested_window w;
+    struct errbuf err;
+
+    if (!j->live || !r->cfg->server || j->rec.ari_next_check > j->now)
+        return;
+    if (open_client(r, j->client, &err) < 0) {
+        log_warning("%s: cannot ask the CA for renewal information (ARI): %s; the renewal "
+                    "policy's date stands",
+                    j->cert->name, err.msg);
+        return;
+    }
+    if (!(*j->client)->dir.renewal_info)
+        return;
+    if (acme_ari_fetch(*j->client, j->live, &w, &err) < 0) {
+        log_warning("%s: renewal information (ARI): %s; the renewal policy's date stands",
+                    j->cert->name, err.msg);
+        return;
+    }
+    j->rec.ari_start = w.start;
+    j->rec.ari_end = w.end;
+    j->rec.ari_next_check =
+        j->now + (w.retry_after_s >= 0 ? w.retry_after_s : ARI_DEFAULT_RECHECK_S);
+    acme_suggested_window_free(&w);
+}
+
+/* Step 3: whether the certificate is due, and why. */
+static void decide(struct cert_job *j, struct policy_decision *d)
+{
+    struct policy_input in = {0};
+
+    refresh_ari(j);
+    in.now = j->now;
+    in.has_cert = j->live != NULL;
+    in.not_before = j->sum.not_before;
+    in.not_after = j->sum.not_after;
+    in.last_renewal = j->rec.last_renewal;
+    in.policy = j->cert->policy;
+    in.has_ari = j->rec.ari_start && j->rec.ari_end > j->rec.ari_start;
+    in.ari_start = j->rec.ari_start;
+    in.ari_end = j->rec.ari_end;
+    in.unit_random = policy_unit_random(j->cert->name, j->sum.serial);
+    in.failure_count = j->rec.failure_count;
+    in.last_attempt = j->rec.last_attempt;
+    in.retry_not_before = j->rec.next_attempt;
+    in.forced = j->r->opts->force;
+    policy_decide(&in, d);
+    /* A run killed mid-renewal left its key (and maybe its order): finish what it started, with
+     * that key, rather than leave it for the next due date. */
+    if (!d->due && access(j->paths.pending_key, F_OK) == 0) {
+        char since[32] = "an earlier run";
+        if (j->rec.pending_since)
+            format_utc(j->rec.pending_since, since, sizeof(since));
+        d->due = 1;
+        snprintf(d->why, sizeof(d->why), "finishing a renewal interrupted (order recorded %s)",
+                 j->rec.pending_order[0] ? since : "none yet");
+    }
+    snprintf(j->out->why, sizeof(j->out->why), "%s", d->why);
+}
+
+static void describe_plan(struct cert_job *j)
+{
+    const struct config_certificate *cert = j->cert;
+    char domains[1024] = "";
+    size_t o = 0;
+    struct task_env plan = j->env;
+    struct task_ctx ctx = {j->r, cert->name, j->out, &plan, NULL, j->now};
+    struct phase_hooks hooks = {NULL, record_task, &ctx};
+    struct phase_result pr;
+
+    for (size_t i = 0; i < cert->domain_count && o < sizeof(domains); i++)
+        o += (size_t)snprintf(domains + o, sizeof(domains) - o, "%s%s", i ? ", " : "",
+                              cert->domains[i]);
+    say(j->r, "  %s: would order %s (%s%s%s, key %s%s%s)", cert->name, domains, cert->challenge,
+        cert->webroot ? " webroot " : "", cert->webroot ? cert->webroot : "",
+        key_type_name(cert->key_type), cert->profile ? ", profile " : "",
+        cert->profile ? cert->profile : "");
+    plan.dry_run = 1;
+    plan.renewal_ok = 1;
+    tasks_run_phase(TASK_PHASE_PRE, &plan, &hooks, &pr);
+    tasks_run_phase(TASK_PHASE_POST, &plan, &hooks, &pr);
+}
+
+/* Install ISSUED (complete and verified: acme_issue checked key and names) as the live certificate,
+ * then record it. From the switch on, every post task that fires on success is owed the new
+ * certificate (owed.h) — before anything is recorded, so no kill can lose that. */
+static int install(struct cert_job *j, const struct acme_issued *issued, EVP_PKEY *key,
+                   struct errbuf *err)
+{
+    struct run *r = j->r;
+    struct cert_record *rec = &j->rec;
+    BIO *bio = BIO_new_mem_buf(issued->cert_pem, -1);
+    X509 *fresh = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+    int rc = -1;
+
+    BIO_free(bio);
+    if (!fresh) {
+        errbuf_set(err, "%s: the CA's certificate does not parse", j->cert->name);
+        goto out;
+    }
+    if (cert_summarise(fresh, &j->fresh, err) < 0 ||
+        certfiles_install(&j->paths, j->fresh.serial, issued->cert_pem, issued->chain_pem,
+                          issued->fullchain_pem, key, err) < 0)
+        goto out;
+    certfiles_clear_pending(&j->paths);
+    if (j->cert->deployment == DEPLOYMENT_STORE_ONLY &&
+        write_live_copy(r->cfg, j->cert, issued, key, err) < 0)
+        log_error("%s: machine copy under %s: %s", j->cert->name, r->cfg->live_dir, err->msg);
+    snprintf(rec->serial, sizeof(rec->serial), "%s", j->fresh.serial);
+    snprintf(rec->thumbprint, sizeof(rec->thumbprint), "%s", j->fresh.thumbprint);
+    rec->not_before = j->fresh.not_before;
+    rec->not_after = j->fresh.not_after;
+    rec->last_renewal = rec->last_attempt = time(NULL);
+    rec->last_ok = 1;
+    rec->failure_count = 0;
+    rec->next_attempt = 0;
+    rec->ari_start = rec->ari_end = rec->ari_next_check = 0;
+    rec->pending_order[0] = rec->pending_key[0] = '\0';
+    rec->pending_since = 0;
+    snprintf(rec->last_message, sizeof(rec->last_message), "renewed: %s", issued->order_url);
+    if (state_cert_put(r->db, rec, err) < 0 ||
+        state_renewal_add(r->db, j->cert->name, rec->last_renewal, 1, j->fresh.serial,
+                          rec->last_message, err) < 0)
+        log_warning("%s", err->msg);
+    X509_free(j->live);
+    j->live = NULL;
+    certfiles_load_live(&j->paths, &j->live, err);
+    fill_env(&j->env, r->cfg, j->cert, &j->paths, j->live, j->fresh.thumbprint,
+             j->fresh.not_after, j->now);
+    j->out->not_after = j->fresh.not_after;
+    rc = 0;
+out:
+    X509_free(fresh);
+    return rc;
+}
+
+/* Order the certificate and install it. Returns 1 installed, 0 failed (recorded as a failed
+ * attempt), -1 cut short by a stop (no failure: the next run starts afresh). */
+static int order_and_install(struct cert_job *j)
+{
+    struct run *r = j->r;
+    struct acme_issued issued = {0};
+    EVP_PKEY *key = NULL;
+    struct errbuf err;
+    int rc = 0;
+
+    if (open_client(r, j->client, &err) < 0 || use_account(r, *j->client, &err) < 0 ||
+        issue(r, *j->client, j->cert, &j->paths, &j->rec, j->live, &issued, &key, &err) < 0) {
+        /* The order failed and we know it: not an interrupted run for the next one to finish
+         * (that would also skip the backoff). The next attempt starts afresh. */
+        certfiles_clear_pending(&j->paths);
+        j->rec.pending_order[0] = j->rec.pending_key[0] = '\0';
+        j->rec.pending_since = 0;
+        if (stop_requested()) {
+            job_message(j, RENEW_STOPPED, "stopped during the order: %s", err.msg);
+            rc = -1;
+        } else {
+            job_message(j, RENEW_FAILED, "%s", err.msg);
+            note_failure(r, &j->rec, *j->client, err.msg);
+        }
+        goto out;
+    }
+    if (install(j, &issued, key, &err) < 0) {
+        job_message(j, RENEW_FAILED, "%s", err.msg);
+        note_failure(r, &j->rec, *j->client, err.msg);
+        goto out;
+    }
+    rc = 1;
+out:
+    acme_issued_free(&issued);
+    EVP_PKEY_free(key);
+    return rc;
+}
+
+/* Step 4: pre tasks, the order, the install, the post tasks. */
+static void renew_cert(struct cert_job *j, const struct policy_decision *d)
+{
+    struct run *r = j->r;
+    struct task_ctx ctx = {r, j->cert->name, j->out, &j->env, NULL, j->now};
+    struct phase_hooks hooks = {NULL, record_task, &ctx};
+    struct phase_result pre, post;
+    int installed = 0;
+
+    say(r, "%s: renewing: %s", j->cert->name, d->why);
+    j->env.renewal_ok = 1;
+    tasks_run_phase(TASK_PHASE_PRE, &j->env, &hooks, &pre);
+    if (pre.stopped) {
+        job_message(j, RENEW_STOPPED, "stopped before the order: ccs is stopping");
+        return; /* nothing ordered, nothing to report to post tasks */
+    }
+    if (pre.fatal_failure) {
+        job_message(j, RENEW_FAILED, "a fatal pre-request task failed");
+        note_failure(r, &j->rec, NULL, j->out->message);
+    } else {
+        installed = order_and_install(j);
+        if (installed < 0)
+            return;
+    }
+    j->env.renewal_ok = installed;
+    tasks_run_phase(TASK_PHASE_POST, &j->env, &hooks, &post);
+    if (!installed)
+        return;
+    if (post.fatal_failure)
+        job_message(j, RENEW_FAILED,
+                    "renewed, but a fatal task failed: the certificate is installed, the task is "
+                    "owed and the next run retries it");
+    else if (post.stopped)
+        job_message(j, RENEW_RENEWED, "renewed; stopped before its tasks were done (owed to the "
+                                      "next run)");
+    else
+        job_message(j, RENEW_RENEWED, "renewed%s", post.failed ? "; a task failed (owed to the "
+                                                                  "next run)" : "");
+}
+
+/* Step 5: what is owed now, for the summary and `ccs status`. */
+static void count_owed(struct cert_job *j)
+{
+    struct owed_list owed;
+    struct errbuf err;
+
+    if (!j->live || j->r->opts->dry_run)
+        return;
+    if (owed_find(j->r->cfg, j->r->db, j->cert, j->env.thumbprint, 0, &owed, &err) < 0) {
+        log_warning("%s", err.msg);
+        return;
+    }
+    j->out->tasks_owed = owed.count;
+    owed_free(&owed);
 }
 
 static void renew_one(struct run *r, struct acme_client **client,
                       const struct config_certificate *cert, struct renew_outcome *out)
 {
-    struct cert_paths paths;
-    struct cert_record rec;
-    struct cert_summary sum = {0}, ns = {0};
-    struct policy_input in = {0};
+    struct cert_job j = {.r = r, .client = client, .cert = cert, .out = out};
     struct policy_decision d;
-    struct acme_issued issued = {0};
-    struct task_env env;
-    struct task_report_ctx tctx = {r, cert->name, out};
-    struct phase_hooks hooks = {NULL, record_task, &tctx};
-    struct phase_result pre = {0}, post = {0};
-    EVP_PKEY *key = NULL;
-    X509 *live = NULL;
     struct errbuf err;
-    int found, ok = 0;
-    time_t now = r->opts->now ? r->opts->now : time(NULL);
 
+    j.now = r->opts->now ? r->opts->now : time(NULL);
     out->cert = cert;
     out->status = RENEW_FAILED;
-    if (certfiles_paths(r->cfg->state_dir, cert->name, &paths, &err) < 0 ||
-        certfiles_load_live(&paths, &live, &err) < 0 ||
-        get_record(r, cert->name, &rec, &found, &err) < 0) {
-        snprintf(out->message, sizeof(out->message), "%s", err.msg);
+    if (stop_requested()) {
+        job_message(&j, RENEW_STOPPED, "not started: ccs is stopping");
+        return;
+    }
+    if (job_load(&j) < 0)
         goto out;
-    }
-    if (!r->opts->dry_run) {
-        certfiles_prune(&paths);
-        settle_pending(r, &paths, live, &rec);
-    }
-    if (live && cert_summarise(live, &sum, &err) < 0) {
-        snprintf(out->message, sizeof(out->message), "%s", err.msg);
-        goto out;
-    }
-    out->not_after = live ? sum.not_after : 0;
-    if (live && r->cfg->server && open_client(r, client, &err) == 0)
-        refresh_ari(r, *client, live, &rec, now);
-    in.now = now;
-    in.has_cert = live != NULL;
-    in.not_before = sum.not_before;
-    in.not_after = sum.not_after;
-    in.last_renewal = rec.last_renewal;
-    in.policy = cert->policy;
-    in.has_ari = rec.ari_start && rec.ari_end > rec.ari_start;
-    in.ari_start = rec.ari_start;
-    in.ari_end = rec.ari_end;
-    in.unit_random = policy_unit_random(cert->name, sum.serial);
-    in.failure_count = rec.failure_count;
-    in.last_attempt = rec.last_attempt;
-    in.retry_not_before = rec.next_attempt;
-    in.forced = r->opts->force;
-    policy_decide(&in, &d);
-    /* A run killed mid-renewal left its key (and maybe its order): finish what it started, with
-     * that key, rather than leave it for the next due date. */
-    if (!d.due && access(paths.pending_key, F_OK) == 0) {
-        char since[32] = "an earlier run";
-        if (rec.pending_since)
-            format_utc(rec.pending_since, since, sizeof(since));
-        d.due = 1;
-        snprintf(d.why, sizeof(d.why), "finishing a renewal interrupted (order recorded %s)",
-                 rec.pending_order[0] ? since : "none yet");
-    }
-    snprintf(out->why, sizeof(out->why), "%s", d.why);
-    fill_env(&env, r->cfg, cert, &paths, live, sum.thumbprint, sum.not_after, now);
+    deliver_owed(&j);
+    decide(&j, &d);
     if (!d.due) {
-        out->status = RENEW_NOT_DUE;
-        snprintf(out->message, sizeof(out->message), "not due: %s", d.why);
+        job_message(&j, RENEW_NOT_DUE, "not due: %s", d.why);
         say(r, "%s: not due: %s", cert->name, d.why);
         if (!r->opts->dry_run) {
-            rec.renew_at = d.renew_at;
-            if (state_cert_put(r->db, &rec, &err) < 0)
+            j.rec.renew_at = d.renew_at;
+            if (state_cert_put(r->db, &j.rec, &err) < 0)
                 log_warning("%s", err.msg);
         }
-        goto out;
-    }
-    if (r->opts->dry_run) {
-        out->status = RENEW_WOULD_RENEW;
-        snprintf(out->message, sizeof(out->message), "would renew: %s", d.why);
+    } else if (r->opts->dry_run) {
+        job_message(&j, RENEW_WOULD_RENEW, "would renew: %s", d.why);
         say(r, "%s: would renew: %s", cert->name, d.why);
-        describe_plan(r, cert, &env, out);
-        goto out;
+        describe_plan(&j);
+    } else if (stop_requested()) {
+        job_message(&j, RENEW_STOPPED, "due (%s), not started: ccs is stopping", d.why);
+    } else {
+        renew_cert(&j, &d);
+        say(r, "%s: %s", cert->name, out->status == RENEW_RENEWED ? out->message
+                                     : out->status == RENEW_STOPPED ? "stopped" : "FAILED");
+        if (out->status != RENEW_RENEWED)
+            say(r, "  %s: %s", cert->name, out->message);
     }
-    say(r, "%s: renewing: %s", cert->name, d.why);
-    env.renewal_ok = 1;
-    tasks_run_phase(TASK_PHASE_PRE, &env, &hooks, &pre);
-    if (pre.fatal_failure) {
-        snprintf(out->message, sizeof(out->message), "a fatal pre-request task failed");
-        note_failure(r, &rec, NULL, out->message);
-        goto tasks;
-    }
-    if (open_client(r, client, &err) < 0 ||
-        issue(r, *client, cert, &paths, &rec, live, &issued, &key, &err) < 0) {
-        snprintf(out->message, sizeof(out->message), "%s", err.msg);
-        /* The order failed and we know it: not an interrupted run for the next one to finish
-         * (that would also skip the backoff). The next attempt starts afresh. */
-        certfiles_clear_pending(&paths);
-        rec.pending_order[0] = rec.pending_key[0] = '\0';
-        rec.pending_since = 0;
-        note_failure(r, &rec, *client, err.msg);
-        goto tasks;
-    }
-    {
-        /* Complete and verified (acme_issue checked key and names): install, then record. NS
-         * lives as long as ENV, which points into it. */
-        BIO *bio = BIO_new_mem_buf(issued.cert_pem, -1);
-        X509 *fresh = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
-        BIO_free(bio);
-        if (!fresh || cert_summarise(fresh, &ns, &err) < 0 ||
-            certfiles_install(&paths, ns.serial, issued.cert_pem, issued.chain_pem,
-                              issued.fullchain_pem, key, &err) < 0) {
-            X509_free(fresh);
-            snprintf(out->message, sizeof(out->message), "%s", err.msg);
-            note_failure(r, &rec, *client, err.msg);
-            goto tasks;
-        }
-        X509_free(fresh);
-        certfiles_clear_pending(&paths);
-        if (cert->deployment == DEPLOYMENT_STORE_ONLY &&
-            write_live_copy(r->cfg, cert, &issued, key, &err) < 0)
-            log_error("%s: machine copy under %s: %s", cert->name, r->cfg->live_dir, err.msg);
-        snprintf(rec.serial, sizeof(rec.serial), "%s", ns.serial);
-        snprintf(rec.thumbprint, sizeof(rec.thumbprint), "%s", ns.thumbprint);
-        rec.not_before = ns.not_before;
-        rec.not_after = ns.not_after;
-        rec.last_renewal = rec.last_attempt = time(NULL);
-        rec.last_ok = 1;
-        rec.failure_count = 0;
-        rec.next_attempt = 0;
-        rec.ari_start = rec.ari_end = rec.ari_next_check = 0;
-        rec.pending_order[0] = rec.pending_key[0] = '\0';
-        rec.pending_since = 0;
-        snprintf(rec.last_message, sizeof(rec.last_message), "renewed: %s", issued.order_url);
-        if (state_cert_put(r->db, &rec, &err) < 0 ||
-            state_renewal_add(r->db, cert->name, rec.last_renewal, 1, ns.serial,
-                              rec.last_message, &err) < 0)
-            log_warning("%s", err.msg);
-        X509_free(live);
-        live = NULL;
-        certfiles_load_live(&paths, &live, &err);
-        fill_env(&env, r->cfg, cert, &paths, live, ns.thumbprint, ns.not_after, now);
-        out->not_after = ns.not_after;
-        ok = 1;
-    }
-tasks:
-    env.renewal_ok = ok;
-    tasks_run_phase(TASK_PHASE_POST, &env, &hooks, &post);
-    if (ok && !post.fatal_failure) {
-        out->status = RENEW_RENEWED;
-        snprintf(out->message, sizeof(out->message), "renewed%s",
-                 post.failed ? " (a task failed)" : "");
-    } else if (ok) {
-        /* The certificate is installed (and stays: it is valid and newer), but the renewal counts
-         * as failed, so `ccs status` shows it; `ccs task run` retries the task. */
-        snprintf(out->message, sizeof(out->message),
-                 "renewed, but a fatal task failed (retry it with `ccs task run`)");
-        rec.last_ok = 0;
-        snprintf(rec.last_message, sizeof(rec.last_message), "%s", out->message);
-        if (state_cert_put(r->db, &rec, &err) < 0)
-            log_warning("%s", err.msg);
-    }
-    say(r, "%s: %s", cert->name,
-        out->status == RENEW_RENEWED ? out->message : "FAILED");
-    if (out->status != RENEW_RENEWED)
-        say(r, "  %s: %s", cert->name, out->message);
+    count_owed(&j);
 out:
-    acme_issued_free(&issued);
-    EVP_PKEY_free(key);
-    X509_free(live);
+    X509_free(j.live);
 }
 
 static void *job(void *arg)
@@ -742,9 +1026,23 @@ static int open_state(struct run *r, struct errbuf *err)
         log_info("state %s: no database yet: created a new one", db_path);
     else if (origin == STATE_CREATED_OVER_EMPTY)
         log_warning("state %s was empty (0 bytes): started a new database; the history it held "
-                    "is gone",
+                    "is gone, and every task is owed the live certificate again",
                     db_path);
     return 0;
+}
+
+/* Leftovers of the account's files (a killed registration or key rollover). */
+static void sweep_account(const struct run *r)
+{
+    struct account_paths paths;
+    struct errbuf err;
+
+    if (!r->cfg->server ||
+        account_paths_for(r->cfg->state_dir, r->cfg->server, 0, &paths, &err) < 0)
+        return;
+    sweep_path(paths.key, "account");
+    sweep_path(paths.new_key, "account");
+    sweep_path(paths.info, "account");
 }
 
 static void settings_from(const struct config *cfg, struct acme_settings *s)
@@ -761,13 +1059,47 @@ static void settings_from(const struct config *cfg, struct acme_settings *s)
         s->contact[s->contact_count++] = cfg->contact[i];
 }
 
+/* Run the jobs: up to opts->jobs threads take the certificates in turn. */
+static void run_jobs(struct run *r)
+{
+    pthread_t threads[RENEW_MAX_JOBS];
+    size_t started = 0;
+    int jobs = r->opts->jobs > 0 ? r->opts->jobs : RENEW_DEFAULT_JOBS;
+
+    if (jobs > RENEW_MAX_JOBS)
+        jobs = RENEW_MAX_JOBS;
+    if ((size_t)jobs > r->selected_count)
+        jobs = (int)r->selected_count;
+    for (int i = 0; i < jobs; i++)
+        if (pthread_create(&threads[started], NULL, job, r) == 0)
+            started++;
+    if (started == 0 && r->selected_count)
+        job(r);
+    for (size_t i = 0; i < started; i++)
+        pthread_join(threads[i], NULL);
+}
+
+static void summarise(struct renew_summary *s)
+{
+    for (size_t i = 0; i < s->count; i++) {
+        const struct renew_outcome *o = &s->items[i];
+        s->renewed += o->status == RENEW_RENEWED;
+        s->failed += o->status == RENEW_FAILED;
+        s->not_due += o->status == RENEW_NOT_DUE;
+        s->stopped += o->status == RENEW_STOPPED;
+        s->tasks_failed += o->tasks_failed;
+        s->tasks_delivered += o->tasks_delivered;
+        s->tasks_owed += o->tasks_owed;
+    }
+    s->stop_signal = stop_requested();
+}
+
 int renew_run(const struct config *cfg, const struct renew_options *opts,
               struct renew_summary *summary, struct errbuf *err)
 {
     struct run r;
-    pthread_t threads[RENEW_MAX_JOBS];
-    int lock_fd = -1, jobs, rc = -1;
-    size_t started = 0;
+    struct stop_saved saved;
+    int lock_fd = -1, watching, rc = -1;
 
     memset(&r, 0, sizeof(r));
     memset(summary, 0, sizeof(*summary));
@@ -775,11 +1107,13 @@ int renew_run(const struct config *cfg, const struct renew_options *opts,
     r.opts = opts;
     r.summary = summary;
     pthread_mutex_init(&r.lock, NULL);
+    pthread_mutex_init(&r.account_lock, NULL);
     settings_from(cfg, &r.acme);
+    watching = stop_watch(&saved) == 0;
     if (select_certificates(&r, err) < 0)
         goto out;
     /* A dry run changes nothing, the lock file included; it may run beside a real run. */
-    if (!opts->dry_run && take_lock(cfg->state_dir, &lock_fd, err) < 0)
+    if (!opts->dry_run && take_lock(cfg->state_dir, "ccs renew", &lock_fd, err) < 0)
         goto out;
     if (open_state(&r, err) < 0)
         goto out;
@@ -789,30 +1123,10 @@ int renew_run(const struct config *cfg, const struct renew_options *opts,
         goto out;
     }
     summary->count = r.selected_count;
-    if (r.selected_count && !opts->dry_run) {
-        if (acme_session_open(&r.acme, SESSION_AUTO_REGISTER, &r.session) < 0) {
-            errbuf_set(err, "cannot use the ACME account at %s (see above)", cfg->server);
-            goto out;
-        }
-        r.have_account = 1;
-    }
-    jobs = opts->jobs > 0 ? opts->jobs : RENEW_DEFAULT_JOBS;
-    if (jobs > RENEW_MAX_JOBS)
-        jobs = RENEW_MAX_JOBS;
-    if ((size_t)jobs > r.selected_count)
-        jobs = (int)r.selected_count;
-    for (int i = 0; i < jobs; i++)
-        if (pthread_create(&threads[started], NULL, job, &r) == 0)
-            started++;
-    if (started == 0 && r.selected_count)
-        job(&r);
-    for (size_t i = 0; i < started; i++)
-        pthread_join(threads[i], NULL);
-    for (size_t i = 0; i < summary->count; i++) {
-        summary->renewed += summary->items[i].status == RENEW_RENEWED;
-        summary->failed += summary->items[i].status == RENEW_FAILED;
-        summary->not_due += summary->items[i].status == RENEW_NOT_DUE;
-    }
+    if (!opts->dry_run)
+        sweep_account(&r);
+    run_jobs(&r);
+    summarise(summary);
     rc = 0;
 out:
     if (rc < 0)
@@ -820,12 +1134,15 @@ out:
     for (size_t i = 0; i < r.responder_count; i++)
         if (!r.responders[i].failed)
             r.responders[i].solver.ops->destroy(&r.responders[i].solver);
-    if (r.have_account)
+    if (r.account == ACCOUNT_OPEN)
         acme_session_close(&r.session);
     state_close(r.db);
     free(r.selected);
     if (lock_fd >= 0)
         close(lock_fd);
+    if (watching)
+        stop_unwatch(&saved);
+    pthread_mutex_destroy(&r.account_lock);
     pthread_mutex_destroy(&r.lock);
     return rc;
 }
@@ -836,11 +1153,21 @@ void renew_summary_free(struct renew_summary *s)
     memset(s, 0, sizeof(*s));
 }
 
+static const struct config_task *find_task(const struct config *cfg, const char *cert_name,
+                                           const char *task_name)
+{
+    for (size_t i = 0; i < cfg->task_count; i++)
+        if (strcmp(cfg->tasks[i].certificate, cert_name) == 0 &&
+            strcmp(cfg->tasks[i].name, task_name) == 0)
+            return &cfg->tasks[i];
+    return NULL;
+}
+
 int renew_task_run(const struct config *cfg, const char *cert_name, const char *task_name,
                    int dry_run, FILE *out, struct errbuf *err)
 {
     const struct config_certificate *cert = config_find_certificate(cfg, cert_name);
-    const struct config_task *task = NULL;
+    const struct config_task *task = find_task(cfg, cert_name, task_name);
     struct renew_options opts = {.dry_run = dry_run, .out = out};
     struct renew_outcome outcome = {0};
     struct run r;
@@ -848,21 +1175,22 @@ int renew_task_run(const struct config *cfg, const char *cert_name, const char *
     struct cert_summary sum = {0};
     struct task_env env;
     struct task_result res;
+    struct stop_saved saved;
     X509 *live = NULL;
-    int rc = -1;
+    int lock_fd = -1, watching, rc = -1;
 
     if (!cert)
         return errbuf_set(err, "no certificate \"%s\" in %s", cert_name, cfg->path);
-    for (size_t i = 0; i < cfg->task_count && !task; i++)
-        if (strcmp(cfg->tasks[i].certificate, cert_name) == 0 &&
-            strcmp(cfg->tasks[i].name, task_name) == 0)
-            task = &cfg->tasks[i];
     if (!task)
         return errbuf_set(err, "certificate %s has no task \"%s\"", cert_name, task_name);
     memset(&r, 0, sizeof(r));
     r.cfg = cfg;
     r.opts = &opts;
     pthread_mutex_init(&r.lock, NULL);
+    watching = stop_watch(&saved) == 0;
+    /* The renewer's lock: a task must not write the files a renewal's tasks are writing. */
+    if (!dry_run && take_lock(cfg->state_dir, "ccs task run", &lock_fd, err) < 0)
+        goto out;
     if (certfiles_paths(cfg->state_dir, cert_name, &paths, err) < 0 ||
         certfiles_load_live(&paths, &live, err) < 0)
         goto out;
@@ -881,14 +1209,18 @@ int renew_task_run(const struct config *cfg, const char *cert_name, const char *
     task_run(task, &env, &res);
     res.ran = 1;
     {
-        struct task_report_ctx ctx = {&r, cert_name, &outcome};
+        struct task_ctx ctx = {&r, cert_name, &outcome, &env, NULL, env.now};
         record_task(&ctx, task, &res);
     }
-    rc = res.ok ? 0 : errbuf_set(err, "task %s of %s failed: %s", task_name, cert_name,
-                                 res.message);
+    rc = res.ok ? 0 : errbuf_set(err, "task %s of %s %s: %s", task_name, cert_name,
+                                 res.stopped ? "was stopped" : "failed", res.message);
 out:
     state_close(r.db);
     X509_free(live);
+    if (lock_fd >= 0)
+        close(lock_fd);
+    if (watching)
+        stop_unwatch(&saved);
     pthread_mutex_destroy(&r.lock);
     return rc;
 }

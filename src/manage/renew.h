@@ -1,9 +1,13 @@
-/* renew.h — `ccs renew`: for each managed certificate, decide whether it is due (policy, ARI,
- * backoff), order it, install it only once complete and verified, and run its tasks.
+/* renew.h — `ccs renew`: for each managed certificate, deliver the live certificate to the tasks
+ * that still owe it (manage/owed.h), decide whether it is due (policy, ARI, backoff), order it,
+ * install it only once complete and verified, and run its tasks.
  *
- * One run at a time: STATE/renew.lock (flock) names the holder. Crash safety: the new key is
- * saved and the order URL recorded before finalize; a killed run leaves the live certificate in
- * place, and the next run reuses the pending key and orders again. */
+ * One run at a time: STATE/renew.lock (flock) names the holder; `ccs task run` takes it too.
+ * Crash safety: the new key is saved and the order URL recorded before finalize; a killed run
+ * leaves the live certificate in place, and the next run reuses the pending key and orders again;
+ * tasks a killed run did not finish are owed, and the next run delivers them; temp files of
+ * killed writes are removed. SIGTERM and SIGINT stop a run gracefully (manage/stop.h). The CA is
+ * contacted only for work that needs it: an order, or an ARI check (a failed one is a warning). */
 #ifndef CCS_MANAGE_RENEW_H
 #define CCS_MANAGE_RENEW_H
 
@@ -31,7 +35,13 @@ struct renew_options {
     int terminal;  /* OUT is a terminal: progress lines, colour */
 };
 
-enum renew_status { RENEW_NOT_DUE, RENEW_RENEWED, RENEW_FAILED, RENEW_WOULD_RENEW };
+enum renew_status {
+    RENEW_NOT_DUE,
+    RENEW_RENEWED,
+    RENEW_FAILED,      /* the renewal failed, or a fatal task did */
+    RENEW_WOULD_RENEW, /* --dry-run */
+    RENEW_STOPPED,     /* ccs was asked to stop before the certificate's turn was done */
+};
 
 struct renew_outcome {
     const struct config_certificate *cert;
@@ -39,13 +49,17 @@ struct renew_outcome {
     char why[256];              /* why it was (not) due */
     char message[ERRBUF_SIZE];  /* what happened */
     time_t not_after;           /* of the certificate in use afterwards (0: none) */
-    size_t tasks_ran, tasks_failed;
+    size_t tasks_ran, tasks_failed, tasks_stopped;
+    size_t tasks_delivered; /* runs that delivered the live certificate (owed ones included) */
+    size_t tasks_owed;      /* still owed the live certificate at the end (manage/owed.h) */
 };
 
 struct renew_summary {
     struct renew_outcome *items;
     size_t count;
-    size_t renewed, failed, not_due;
+    size_t renewed, failed, not_due, stopped;    /* certificates */
+    size_t tasks_failed, tasks_delivered, tasks_owed;
+    int stop_signal; /* the signal that asked the run to stop (manage/stop.h), or 0 */
 };
 
 /* Returns -1 (ERR set) when the run could not start: lock held, state unusable, unknown name. */

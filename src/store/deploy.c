@@ -7,6 +7,7 @@
 #include <openssl/evp.h>
 
 #include "store/inspect.h"
+#include "util/testpoint.h"
 
 const char *deploy_action_name(enum deploy_action action)
 {
@@ -216,19 +217,21 @@ static int apply_writes(struct store *st, const struct bytes *pfx,
                         const struct deploy_options *opts, struct deploy_report *r)
 {
     struct errbuf err;
-    int touched = 0;
+    size_t written = 0;
 
     for (size_t i = 0; i < r->count; i++) {
         struct deploy_entry *e = &r->entries[i];
         if (e->action != DEPLOY_WRITTEN)
             continue;
         if (store_lock_keepalive(st, &err) < 0 ||
-            store_write_atomic(st, e->file, pfx, &opts->write, &err) < 0)
+            store_write_atomic(st, e->file, pfx, &opts->write, &err) < 0) {
             mark_failed(r, e, err.msg);
-        else
-            touched = 1;
+            continue;
+        }
+        /* where a kill test stops a deploy between two of its files (util/testpoint.h) */
+        test_point("store-written:%zu", ++written);
     }
-    return touched;
+    return written > 0;
 }
 
 /* Carry out the plan: writes first, then removals, then one directory flush. */

@@ -80,6 +80,23 @@ state_snapshot() {
 }
 state_snapshot before.snap
 
+# files_snapshot FILE — the files of state_snapshot, without the database.
+files_snapshot() {
+    sed '/^== certificates$/,$d' "$1"
+}
+
+# expect_files_unchanged WHAT — the store, certificates and machine copy as in before.snap (the
+# database may have recorded the attempt).
+expect_files_unchanged() {
+    state_snapshot after.snap
+    files_snapshot before.snap >before.files
+    files_snapshot after.snap >after.files
+    if cmp -s before.files after.files; then ok "$1: store, certificates and machine copy unchanged"; else
+        fail "$1: something changed:"
+        diff before.files after.files | sed 's/^/    /' >&2 || true
+    fi
+}
+
 # expect_state_unchanged WHAT — the snapshot of now equals before.snap
 expect_state_unchanged() {
     state_snapshot after.snap
@@ -194,11 +211,28 @@ expect_not_contains nosuch2.out "renewing" "unknown name beside a good one: noth
 expect_state_unchanged "an unknown certificate name"
 
 # ---- an unreachable CA --------------------------------------------------------------------------------
+# Nothing is due: the CA is not needed, the run is a normal one (exit 2). The ARI check that cannot
+# reach it is a warning, and the policy's date stands.
 sed "s|^server = .*|server = https://127.0.0.1:1/dir|" good.conf >unreachable.conf
+run_ccs 2 unreach0.out renew --config "$T/unreachable.conf"
+expect_contains unreach0.out "0 renewed, 0 failed, 2 not due" "unreachable CA, nothing due: exit 2, nothing failed"
+expect_contains unreach0.out "cannot ask the CA for renewal information (ARI)" "unreachable CA, nothing due: the ARI check is a warning"
+expect_contains unreach0.out "https://127.0.0.1:1/dir" "... naming the URL"
+expect_contains unreach0.out "the renewal policy's date stands" "... and saying the policy's date stands"
+expect_not_contains unreach0.out "FAILED" "unreachable CA, nothing due: nothing reported failed"
+expect_not_contains unreach0.out "ACME account" "unreachable CA, nothing due: the account was not opened"
+expect_files_unchanged "an unreachable CA, nothing due"
+expect_eq "$(db_query "select failure_count, last_ok from certificates order by name" | tr '\n' ' ')" \
+    "0|1 0|1 " "unreachable CA, nothing due: no failure recorded"
+# Forced: each certificate's order fails, naming the URL; the failures are recorded (they count for
+# the backoff), and nothing else changes.
 run_ccs 1 unreach.out renew --config "$T/unreachable.conf" --force
 expect_contains unreach.out "https://127.0.0.1:1/dir" "unreachable CA: the error names the URL"
-expect_not_contains unreach.out "renewed," "unreachable CA: no summary of renewals (the run could not start)"
-expect_state_unchanged "an unreachable CA (--force)"
+expect_contains unreach.out "0 renewed, 2 failed" "unreachable CA (--force): both fail"
+expect_files_unchanged "an unreachable CA (--force)"
+expect_eq "$(db_query "select failure_count from certificates order by name" | tr '\n' ' ')" "1 1 " \
+    "unreachable CA (--force): one failure recorded for each"
+state_snapshot before.snap
 
 # ---- a store that cannot be written -------------------------------------------------------------------
 # Root writes anywhere, so as root the run is made as nobody, owning the state directory, the
@@ -230,23 +264,46 @@ expect_contains ro.out "task notify skipped" "unwritable store: the next task of
 expect_not_contains notify.log "www" "unwritable store: ... and did not run"
 [ "$(id -u)" = 0 ] || chmod 0755 "$T/store"
 run_ccs 0 ro-status.out status --config "$T/good.conf" --json
-expect_eq "$(json_eval ro-status.out '[c["last_result"] for c in d["certificates"] if c["name"] == "www"]')" \
-    failed "unwritable store: status shows the renewal failed"
+expect_eq "$(json_eval ro-status.out '[c["state"] for c in d["certificates"] if c["name"] == "www"]')" \
+    owed "unwritable store: status is not ok: tasks are owed the live certificate"
+expect_eq "$(json_eval ro-status.out '[t["task"] for c in d["certificates"] if c["name"] == "www" for t in c["owed_tasks"]]' | tr '\n' ' ')" \
+    "ccs notify " "unwritable store: status names the owed tasks (the failed one and the one skipped after it)"
 expect_eq "$(json_eval ro-status.out '[t for c in d["certificates"] if c["name"] == "www" for t in c["failing_tasks"]]')" \
     ccs "unwritable store: status names the failing task"
 for f in www.example.test.pfx shop.example.test.pfx; do
     expect_eq "$(pfx_thumbprint "store/$f" store.pw)" "$(thumbprint state/certs/www/previous/cert.pem)" \
         "unwritable store: $f still holds the previous certificate"
 done
+# The store writable again (as root): the next run, with nothing due, delivers what is owed.
+: >notify.log
+run_ccs 0 ro-retry.out renew --config "$T/good.conf"
+expect_contains ro-retry.out "www: delivering the live certificate to the tasks that owe it: ccs, notify" \
+    "store writable again: the next run retries the owed tasks first"
+expect_contains ro-retry.out "www: not due" "... though nothing is due"
+for f in www.example.test.pfx shop.example.test.pfx; do
+    expect_eq "$(pfx_thumbprint "store/$f" store.pw)" "$(thumbprint state/certs/www/live/cert.pem)" \
+        "store writable again: $f holds the live certificate"
+done
+expect_contains notify.log "www notify success" "store writable again: the skipped notify task ran too"
+run_ccs 0 ro-status2.out status --config "$T/good.conf" --json
+expect_eq "$(json_eval ro-status2.out '[c["state"] for c in d["certificates"] if c["name"] == "www"]')" \
+    ok "store writable again: status is ok"
+run_ccs 2 ro-again.out renew --config "$T/good.conf"
+expect_not_contains ro-again.out "delivering" "delivered once: the run after has nothing owed"
 
 # ---- the CA of an existing account is gone -------------------------------------------------------------
-# The account is known (state/accounts), the certificates exist: the run fails naming the CA's URL,
-# and nothing is touched.
+# The account is known (state/accounts), the certificates exist. Nothing due: exit 2, the ARI check
+# (made due here) a warning. Forced: the run fails naming the CA's URL, and no file is touched.
 state_snapshot before.snap
 pebble_stop
+sqlite3 "$T/state/ccs.db" "update certificates set ari_next_check = 0"
+run_ccs 2 gone0.out renew wild --config "$T/good.conf"
+expect_contains gone0.out "wild: not due" "CA gone, nothing due: not due"
+expect_contains gone0.out "wild: cannot ask the CA for renewal information (ARI)" "CA gone, nothing due: a warning"
+expect_contains gone0.out "$ACME_URL" "CA gone, nothing due: the warning names its URL"
 run_ccs 1 gone.out renew --config "$T/good.conf" --force
 expect_contains gone.out "$ACME_URL" "CA gone: the error names its URL"
-expect_state_unchanged "the CA gone (--force)"
+expect_files_unchanged "the CA gone (--force)"
 
 # ---- no secret in any output ----------------------------------------------------------------------------
 if grep -lF "renew-Store-pw" ./*.out >leaks.txt; then

@@ -112,7 +112,9 @@ expect_snapshot_unchanged store.before store "second run: store untouched"
 exec 9>"$T/state/renew.lock"
 flock -n 9 && printf 'pid 4242, started by the test\n' >&9
 run_ccs 1 lk.out renew --config "$T/ccs.conf" --force
-expect_contains lk.out "another ccs renew is running (pid 4242" "a second run says who holds the lock"
+expect_contains lk.out "another ccs renew or task run is running (pid 4242" "a second run says who holds the lock"
+run_ccs 1 lk2.out task run www notify --config "$T/ccs.conf"
+expect_contains lk2.out "another ccs renew or task run is running (pid 4242" "so does ccs task run, which takes the same lock"
 exec 9>&-
 
 # ---- forced renewal of one certificate with a dropped name: pruned by thumbprint ----------------
