@@ -89,6 +89,17 @@ for unit in "$top"/systemd/*.service "$top"/systemd/*.timer; do
         continue
     fi
     f=root/usr/lib/systemd/system/$name
+    # The man pages its Documentation= names are in the package.
+    for doc in $(sed -n 's/^Documentation=//p' "$f"); do
+        case $doc in
+        man:*\(*\))
+            page=${doc#man:} section=${doc##*\(}
+            page=${page%\(*} section=${section%\)}
+            check "$name: Documentation=$doc is in the package" \
+                grep -qx "./usr/share/man/man$section/$page.$section" paths
+            ;;
+        esac
+    done
     check_not "$name: no unsubstituted @VARIABLE@" grep -q '@[A-Za-z_][A-Za-z0-9_]*@' "$f"
     grep '^ExecStart=' "$f" >"$name.exec" || true
     while IFS= read -r line; do
@@ -179,22 +190,11 @@ for page in "$top"/man/*.[15]; do
     [ -f "/usr/share/man/man${name##*.}/$name" ] || fail "installed: no man page $name"
 done
 ok "installed: every man page"
-# systemd's own check of every installed unit (ExecStart must name an executable, among others);
-# the man pages their Documentation= names must be installed (checked here by name: clearer).
+# systemd's own check of every installed unit (ExecStart must name an executable, among others;
+# the man pages of Documentation= are checked in the package's contents above).
 installed_units=
 for unit in "$top"/systemd/*.service "$top"/systemd/*.timer; do
-    name=$(basename "$unit")
-    installed_units="$installed_units /usr/lib/systemd/system/$name"
-    for doc in $(sed -n 's/^Documentation=//p' "$unit"); do
-        case $doc in
-        man:*\(*\))
-            page=${doc#man:} section=${doc##*\(}
-            page=${page%\(*} section=${section%\)}
-            check "$name: Documentation=$doc is installed" \
-                test -f "/usr/share/man/man$section/$page.$section"
-            ;;
-        esac
-    done
+    installed_units="$installed_units /usr/lib/systemd/system/$(basename "$unit")"
 done
 # shellcheck disable=SC2086
 run_cmd 0 verify.out systemd-analyze verify --man=no $installed_units
