@@ -15,10 +15,11 @@ times real requests while it runs. For the http-01 responder's tests and bench/r
       errors, the most open at once, seconds until N connections had been made (null: never).
 
   slowloris.py probe --target 127.0.0.1:PORT --path /x [--count N] [--every S] [--expect CODE]
-                     [--timeout S] [--stats FILE]
-      Sends N GET requests one after another (one connection each, as a CA's validation does),
-      and prints a JSON summary: how many got status CODE, the failures, and the latency from
-      connect to the end of the response (min, median, p90, p99, max, in milliseconds).
+                     [--timeout S] [--for S] [--stats FILE]
+      Sends N GET requests one after another (one connection each, as a CA's validation does;
+      none started after --for seconds), and prints a JSON summary: how many were sent and got
+      status CODE, the failures, and the latency from connect to the end of the response (min,
+      median, p90, p99, max, in milliseconds).
 
 Bounded on purpose: loopback targets only, at most MAX_CONNECTIONS connections, MAX_DURATION_S
 seconds. Standard library only.
@@ -183,7 +184,11 @@ def probe_once(host, port, path, timeout):
 def probe(args):
     host, port = args.target
     latencies, failures = [], []
+    sent, stop_at = 0, time.monotonic() + args.for_s if args.for_s else None
     for _ in range(args.count):
+        if stop_at is not None and time.monotonic() >= stop_at:
+            break
+        sent += 1
         status, ms, error = probe_once(host, port, args.path, args.timeout)
         if error is None and status == args.expect:
             latencies.append(ms)
@@ -191,7 +196,7 @@ def probe(args):
             failures.append(error or "status %s" % status)
         time.sleep(args.every)
     latencies.sort()
-    return {"requests": args.count, "ok": len(latencies), "failed": len(failures),
+    return {"requests": sent, "ok": len(latencies), "failed": len(failures),
             "failures": failures[:5], "min_ms": percentile(latencies, 0),
             "median_ms": percentile(latencies, 50), "p90_ms": percentile(latencies, 90),
             "p99_ms": percentile(latencies, 99), "max_ms": percentile(latencies, 100)}
@@ -214,6 +219,7 @@ def main():
     q.add_argument("--every", type=float, default=0.05)
     q.add_argument("--expect", type=int, default=200)
     q.add_argument("--timeout", type=float, default=20.0)
+    q.add_argument("--for", dest="for_s", type=float)
     q.add_argument("--stats")
     args = p.parse_args()
 
