@@ -62,8 +62,8 @@ int acme_account_register(struct acme_client *c, const struct acme_account_reque
         json_object_set_new(payload, "externalAccountBinding", eab);
     } else if (c->dir.external_account_required && !req->only_existing) {
         json_decref(payload);
-        return errbuf_set(err, "%s requires External Account Binding: give --eab-kid and "
-                               "--eab-hmac-file",
+        return errbuf_set(err, "%s requires External Account Binding (a key id and an HMAC key "
+                               "from the CA), and none was given",
                           c->directory_url);
     }
     if (post_account(c, c->dir.new_account, payload, 1, out, &resp, err) < 0)

@@ -43,7 +43,7 @@ int acme_check_profile(const struct acme_client *c, const char *profile, struct 
     if (!profile)
         return 0;
     if (c->dir.profile_count == 0)
-        return errbuf_set(err, "%s offers no certificate profiles; drop --profile %s",
+        return errbuf_set(err, "%s offers no certificate profiles (profile %s was asked for)",
                           c->directory_url, profile);
     for (size_t i = 0; i < c->dir.profile_count; i++) {
         if (strcmp(c->dir.profiles[i].name, profile) == 0)

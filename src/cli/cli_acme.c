@@ -13,6 +13,46 @@ void acme_cli_defaults(struct acme_cli *o)
     o->set.server = ACME_DEFAULT_SERVER;
     o->set.state_dir = CCS_DEFAULT_STATE_DIR;
     o->set.account_key_type = KEY_TYPE_DEFAULT;
+    o->set.eab_hmac_option = "--eab-hmac-file";
+}
+
+/* Log why the session failed, and what to do about it on the command line. */
+static void session_failed(const struct acme_session *s, const struct errbuf *err)
+{
+    switch (s->problem) {
+    case SESSION_PROBLEM_TERMS:
+        log_error("%s: read them, then pass --agree-tos", err->msg);
+        break;
+    case SESSION_PROBLEM_EAB_REQUIRED:
+        log_error("%s: give --eab-kid and --eab-hmac-file", err->msg);
+        break;
+    case SESSION_PROBLEM_NO_ACCOUNT:
+        log_error("%s: run `ccs account register`", err->msg);
+        break;
+    default:
+        log_error("%s", err->msg);
+    }
+}
+
+int cli_session_open(const struct acme_cli *o, enum acme_session_mode mode, struct acme_session *s)
+{
+    struct errbuf err;
+
+    if (acme_session_open(&o->set, mode, s, &err) == 0)
+        return 0;
+    session_failed(s, &err);
+    return -1;
+}
+
+int cli_session_register(const struct acme_cli *o, struct acme_session *s, int only_existing,
+                         int *created)
+{
+    struct errbuf err;
+
+    if (acme_session_register(&o->set, s, only_existing, created, &err) == 0)
+        return 0;
+    session_failed(s, &err);
+    return -1;
 }
 
 int acme_cli_option(struct acme_cli *o, int opt, const char *arg)

@@ -48,6 +48,14 @@ enum {
 
 void acme_cli_defaults(struct acme_cli *o);
 
+/* acme_session_open and acme_session_register for a verb: on failure the error is logged with
+ * the advice in the command line's terms (--agree-tos, --eab-kid and --eab-hmac-file,
+ * `ccs account register`). */
+int cli_session_open(const struct acme_cli *o, enum acme_session_mode mode,
+                     struct acme_session *s);
+int cli_session_register(const struct acme_cli *o, struct acme_session *s, int only_existing,
+                         int *created);
+
 /* Handle a shared option. Returns 1 when OPT was one (0 when not, -1 after printing an error). */
 int acme_cli_option(struct acme_cli *o, int opt, const char *arg);
 

@@ -86,9 +86,9 @@ static int do_register(const struct acme_cli *o)
     struct errbuf err;
     int created = 0, rc = EXIT_FAILED;
 
-    if (acme_session_open(&o->set, SESSION_KEY_ONLY, &s) < 0)
+    if (cli_session_open(o, SESSION_KEY_ONLY, &s) < 0)
         return EXIT_FAILED;
-    if (acme_session_register(&o->set, &s, only_existing, &created) < 0)
+    if (cli_session_register(o, &s, only_existing, &created) < 0)
         goto out;
     if (acme_account_fetch(s.client, &a, &err) < 0) {
         log_error("%s", err.msg);
@@ -113,7 +113,7 @@ static int do_account_op(const struct acme_cli *o, enum account_op op)
     struct errbuf err;
     int rc = EXIT_FAILED, got;
 
-    if (acme_session_open(&o->set, SESSION_ACCOUNT, &s) < 0)
+    if (cli_session_open(o, SESSION_ACCOUNT, &s) < 0)
         return EXIT_FAILED;
     got = op == ACCOUNT_UPDATE
               ? acme_account_update(s.client, o->set.contact, o->set.contact_count, &a, &err)
@@ -144,7 +144,7 @@ static int do_rollover(const struct acme_cli *o, enum key_type type)
     struct errbuf err;
     int rc = EXIT_FAILED;
 
-    if (acme_session_open(&o->set, SESSION_ACCOUNT, &s) < 0)
+    if (cli_session_open(o, SESSION_ACCOUNT, &s) < 0)
         return EXIT_FAILED;
     if (key_generate(type, &new_key, &err) < 0 || key_save(new_key, s.paths.new_key, &err) < 0 ||
         acme_account_key_change(s.client, new_key, &err) < 0) {

@@ -303,7 +303,7 @@ static int do_request(struct cert_args *a)
     snprintf(key_path, sizeof(key_path), "%s/privkey.pem", a->out);
     if (cert_key_for(a, key_path, &key) < 0 || make_solver(a, &solver) < 0)
         goto out;
-    if (acme_session_open(&a->acme.set, SESSION_AUTO_REGISTER, &s) < 0)
+    if (cli_session_open(&a->acme, SESSION_AUTO_REGISTER, &s) < 0)
         goto out;
     struct acme_issue_request req = {
         .identifiers = ids,
@@ -357,7 +357,7 @@ static int do_revoke(struct cert_args *a)
                                a->reason);
     if (!(cert = load_cert(a->positional, "certificate")))
         return EXIT_FAILED;
-    if (acme_session_open(&a->acme.set, SESSION_ACCOUNT, &s) < 0)
+    if (cli_session_open(&a->acme, SESSION_ACCOUNT, &s) < 0)
         goto out;
     if (acme_revoke(s.client, cert, reason, &err) < 0)
         log_error("%s: %s", a->positional, err.msg);

@@ -399,6 +399,27 @@ static int open_client(struct run *r, struct acme_client **client, struct errbuf
     return -1;
 }
 
+/* The advice for an account that cannot be used, in ccs.conf's terms (the library says what
+ * happened; the renewer's user fixes it in the configuration, not on a command line). */
+static void account_advice(const struct run *r, struct errbuf *why)
+{
+    char what[ERRBUF_SIZE / 2];
+    const char *fix = NULL;
+
+    switch (r->session.problem) {
+    case SESSION_PROBLEM_TERMS:
+        fix = "read them, then set agree-tos = yes in [ccs]";
+        break;
+    case SESSION_PROBLEM_EAB_REQUIRED:
+        fix = "set eab-kid and eab-hmac-file in [ccs]";
+        break;
+    default:
+        return;
+    }
+    snprintf(what, sizeof(what), "%s", why->msg);
+    errbuf_set(why, "%s: %s of %s", what, fix, r->cfg->path);
+}
+
 /* The account, for an order: opened (and registered when there is none) by the first order of the
  * run, under its own lock so other threads wait for it rather than register twice; a failure is
  * kept and given to every later order, not retried. Then CLIENT signs with it. */
@@ -406,14 +427,16 @@ static int use_account(struct run *r, struct acme_client *client, struct errbuf 
 {
     int rc = 0;
 
+    struct errbuf why;
+
     pthread_mutex_lock(&r->account_lock);
     if (r->account == ACCOUNT_UNTRIED) {
-        if (acme_session_open(&r->acme, SESSION_AUTO_REGISTER, &r->session) == 0) {
+        if (acme_session_open(&r->acme, SESSION_AUTO_REGISTER, &r->session, &why) == 0) {
             r->account = ACCOUNT_OPEN;
         } else {
             r->account = ACCOUNT_FAILED;
-            snprintf(r->account_error, sizeof(r->account_error),
-                     "cannot use the ACME account at %s (see above)", r->cfg->server);
+            account_advice(r, &why);
+            snprintf(r->account_error, sizeof(r->account_error), "%s", why.msg);
         }
     }
     if (r->account == ACCOUNT_FAILED)
@@ -1054,6 +1077,7 @@ static void settings_from(const struct config *cfg, struct acme_settings *s)
     s->eab_hmac_file = cfg->eab_hmac_file;
     s->state_dir = cfg->state_dir;
     s->agree_tos = cfg->agree_tos;
+    s->eab_hmac_option = "eab-hmac-file ="; /* "use eab-hmac-file = FILE" */
     s->account_key_type = KEY_TYPE_DEFAULT;
     for (size_t i = 0; i < cfg->contact_count && i < ACME_MAX_CONTACTS; i++)
         s->contact[s->contact_count++] = cfg->contact[i];

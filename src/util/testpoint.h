@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #define TEST_POINT_ENV "CCS_TEST_STOP_AT"
 #define TEST_POINT_NAME_MAX 512
@@ -31,8 +30,11 @@ static inline void test_point(const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(name, sizeof(name), fmt, ap);
     va_end(ap);
+    /* raise, not kill(getpid()): the signal must stop this thread before it takes another step.
+     * A process-directed SIGSTOP is taken by whichever thread the kernel picks (the main one,
+     * waiting in pthread_join), and this one would run on until the group stop reached it. */
     if (strcmp(name, want) == 0)
-        kill(getpid(), SIGSTOP);
+        raise(SIGSTOP);
 }
 
 #endif

@@ -76,6 +76,7 @@ pebble_start eab
 rm -rf "$T/state"
 ca 1 e1.out account register --agree-tos
 expect_contains e1.out "External Account Binding" "EAB required: said so without --eab-kid"
+expect_contains e1.out "give --eab-kid and --eab-hmac-file" "... with the fix in the command line's terms"
 openssl rand -base64 48 | tr '+/' '-_' | tr -d '=\n' >wrong.hmac # well-formed, but not the CA's key
 chmod 600 wrong.hmac
 ca 1 e2.out account register --agree-tos --eab-kid "$EAB_KID" --eab-hmac-file "$T/wrong.hmac"

@@ -291,6 +291,19 @@ expect_eq "$(json_eval ro-status2.out '[c["state"] for c in d["certificates"] if
 run_ccs 2 ro-again.out renew --config "$T/good.conf"
 expect_not_contains ro-again.out "delivering" "delivered once: the run after has nothing owed"
 
+# ---- the CA's terms not agreed to: the advice in ccs.conf's terms ------------------------------------
+# A fresh state directory (no account yet) and no agree-tos: the account cannot be registered. The
+# library says what happened; the renewer says what to change, and where.
+sed -e "s|^state-dir = .*|state-dir = $T/state-tos|" -e '/^agree-tos = yes$/d' good.conf >tos.conf
+run_ccs 1 tos.out renew www --config "$T/tos.conf"
+expect_contains tos.out "has terms of service" "terms not agreed: the renewal fails saying so"
+expect_contains tos.out "read them, then set agree-tos = yes in [ccs] of $T/tos.conf" \
+    "... with the fix in ccs.conf's terms"
+expect_not_contains tos.out "--agree-tos" "... naming no command-line option"
+expect_not_contains tos.out "see above" "... and not \"see above\""
+expect_contains tos.out "state $T/state-tos/ccs.db: no database yet: created a new one" \
+    "a run that creates the database says so"
+
 # ---- the CA of an existing account is gone -------------------------------------------------------------
 # The account is known (state/accounts), the certificates exist. Nothing due: exit 2, the ARI check
 # (made due here) a warning. Forced: the run fails naming the CA's URL, and no file is touched.
