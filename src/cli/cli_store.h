@@ -18,7 +18,9 @@ struct cli_smb_args {
 #define CLI_SMB_OPTIONS(base)                                                                      \
     {"credentials-file", required_argument, NULL, (base)},                                         \
         {"kerberos", no_argument, NULL, (base) + 1}, {"encrypt", no_argument, NULL, (base) + 2},   \
-        {"guest", no_argument, NULL, (base) + 3}
+    {                                                                                              \
+        "guest", no_argument, NULL, (base) + 3                                                     \
+    }
 #define CLI_SMB_OPTION_COUNT 4
 /* For usage lines. */
 #define CLI_SMB_USAGE "[--credentials-file FILE] [--kerberos] [--encrypt] [--guest]"

@@ -39,6 +39,8 @@
 #include <openssl/ssl.h>
 
 #include "store/names.h"
+#include "store/smb_location.h"
+#include "store/store.h"
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -116,6 +118,7 @@ enum value_kind {
     V_TEXT,    /* any text without control characters */
     V_TOKEN,   /* text without white space */
     V_PATH,    /* a path, made absolute; not checked (it may be created later) */
+    V_STORE_LOCATION, /* a V_PATH, or an SMB share's location (checked, kept as written) */
     V_FILE,    /* a path to an existing regular file, not read (secrets, the CA bundle) */
     V_PROGRAM, /* a path to an existing executable regular file */
     V_URL,     /* an https:// URL (RFC 8555 §6.1: ACME is HTTPS only) */
@@ -176,11 +179,15 @@ static const struct key_def ccs_keys[] = {
 };
 
 static const struct key_def store_keys[] = {
-    {"location", offsetof(struct config_store, location), V_PATH, 0},
+    {"location", offsetof(struct config_store, location), V_STORE_LOCATION, 0},
     {"password-file", offsetof(struct config_store, password_file), V_FILE, 0},
     {"format", offsetof(struct config_store, format), V_PFX_FORMAT, 0},
     {"mode", offsetof(struct config_store, mode), V_MODE, 0},
     {"group", offsetof(struct config_store, group), V_ACCOUNT, 0},
+    {"credentials-file", offsetof(struct config_store, credentials_file), V_FILE, 0},
+    {"kerberos", offsetof(struct config_store, kerberos), V_BOOL, 0},
+    {"encrypt", offsetof(struct config_store, encrypt), V_BOOL, 0},
+    {"guest", offsetof(struct config_store, guest), V_BOOL, 0},
 };
 
 #define CERT_FIELD(f) offsetof(struct config_certificate, f)
@@ -698,6 +705,25 @@ static int set_path(struct parser *p, const struct key_def *key, char **field, c
     return 0;
 }
 
+/* A store's location: an SMB share is checked by the store's own parser and kept as written (it
+ * is no path to resolve); anything else is a local path. */
+static int set_store_location(struct parser *p, const struct key_def *key, char **field,
+                              const char *value)
+{
+    struct smb_location loc;
+    struct errbuf err;
+
+    if (store_location_kind(value) != STORE_LOCATION_SMB)
+        return set_path(p, key, field, value);
+    if (smb_location_parse(value, &loc, &err) < 0) {
+        char shown[sizeof(err.msg)];
+        smb_location_display(value, shown, sizeof(shown)); /* never a password in a message */
+        add_error(p, p->line, "location \"%s\": %s", shown, err.msg);
+        return -1;
+    }
+    return set_string(field, dup_or_flag(p, value));
+}
+
 static int set_url(struct parser *p, const struct key_def *key, char **field, const char *value)
 {
     static const char scheme[] = "https://";
@@ -1140,6 +1166,8 @@ static int set_value(struct parser *p, const struct key_def *key, void *entity, 
         if (has_space(value))
             return bad_value(p, key, value, "contains white space");
         return set_string(field, dup_or_flag(p, value));
+    case V_STORE_LOCATION:
+        return set_store_location(p, key, field, value);
     case V_PATH:
     case V_FILE:
     case V_PROGRAM:
@@ -1726,6 +1754,36 @@ static void finish_ccs(struct parser *p)
     resolve_policy(p, m, SEC_CCS, "[ccs]", &cfg->policy, NULL);
 }
 
+/* Keys that belong to one kind of location only: mode and group to a local directory (a share's
+ * own permissions apply), the share keys to a share. */
+static void check_store_kind(struct parser *p, const struct config_store *s, const struct meta *m,
+                             const char *label)
+{
+    static const char *const local_only[] = {"mode", "group"};
+    static const char *const smb_only[] = {"credentials-file", "kerberos", "encrypt", "guest"};
+    int smb = s->location && store_location_kind(s->location) == STORE_LOCATION_SMB;
+    const char *const *keys = smb ? local_only : smb_only;
+    size_t n = smb ? COUNT(local_only) : COUNT(smb_only);
+
+    if (!s->location)
+        return;
+    for (size_t k = 0; k < n; k++) {
+        int line = seen_line(m, SEC_STORE, keys[k]);
+        if (line && smb)
+            add_error(p, line, "%s: %s applies to a local directory only (location is an SMB "
+                               "share, whose own permissions apply)",
+                      label, keys[k]);
+        else if (line)
+            add_error(p, line, "%s: %s applies to an SMB share only (location is a local "
+                               "directory)",
+                      label, keys[k]);
+    }
+    if (smb && (s->kerberos + s->guest + (s->credentials_file != NULL)) > 1)
+        add_error(p, good_line(m, SEC_STORE, "guest") ? good_line(m, SEC_STORE, "guest")
+                                                      : s->where.line,
+                  "%s: give one of credentials-file, kerberos = yes and guest = yes", label);
+}
+
 static void finish_stores(struct parser *p)
 {
     for (size_t i = 0; i < p->cfg->store_count; i++) {
@@ -1735,6 +1793,7 @@ static void finish_stores(struct parser *p)
         snprintf(label, sizeof(label), "[store \"%s\"]", s->name);
         require(p, &p->store_meta[i], SEC_STORE, label, s->where.line, "location");
         require(p, &p->store_meta[i], SEC_STORE, label, s->where.line, "password-file");
+        check_store_kind(p, s, &p->store_meta[i], label);
     }
 }
 
@@ -2132,6 +2191,7 @@ void config_free(struct config *cfg)
         free(s->location);
         free(s->password_file);
         free(s->group);
+        free(s->credentials_file);
     }
     free(cfg->stores);
     for (size_t i = 0; i < cfg->certificate_count; i++) {

@@ -72,11 +72,15 @@ struct config_where {
 struct config_store {
     char *name;
     struct config_where where;
-    char *location;      /* required: a local directory (SMB forms come later) */
+    char *location;      /* required: a local directory, or an SMB share (\\server\share\dir,
+                            //server/share/dir, smb://server[:port]/share/dir) */
     char *password_file; /* required */
     enum pfx_format format;
-    unsigned mode;       /* default 0640 */
+    unsigned mode;       /* default 0640; a share has none (its own permissions apply) */
     char *group;         /* NULL: unchanged */
+    /* SMB shares only (store_smb_options): */
+    char *credentials_file; /* Samba credentials file; NULL: the systemd credential, if any */
+    int kerberos, encrypt, guest;
 };
 
 struct config_certificate {

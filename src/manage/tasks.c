@@ -276,28 +276,36 @@ static int is_issued(const struct task_env *env)
     return env->key_pem && (env->fullchain_pem || env->cert_pem);
 }
 
-static void run_deploy_ccs(const struct config_task *task, const struct task_env *env,
-                           struct task_result *out)
+/* Open a store as its [store] section says: a share gets its connection options, and no POSIX
+ * mode or group (its own permissions apply; config.c refuses mode/group there). */
+static int open_configured_store(const struct config_store *store, struct store **st,
+                                 struct errbuf *err)
 {
-    const struct config_store *store = config_find_store(env->cfg, or_empty(task->store));
-    struct secret password = {0};
+    struct store_open_options o = {.lock = STORE_LOCK_DEFAULT};
+
+    o.smb = (struct store_smb_options){.credentials_file = store->credentials_file,
+                                       .kerberos = store->kerberos,
+                                       .encrypt = store->encrypt,
+                                       .guest = store->guest};
+    return store_open(store->location, &o, st, err);
+}
+
+/* One attempt at a deploy-ccs task: open the store, deploy, close. *TRANSIENT = 1 when it failed
+ * because the store could not be reached or did not answer in time (worth another attempt). */
+static void deploy_ccs_once(const struct config_store *store, const struct task_env *env,
+                            const struct secret *password, long gid, struct task_result *out,
+                            int *transient)
+{
     struct pfx_bundle bundle = {0};
     struct deploy_report report = {0};
     struct deploy_options opts;
     struct errbuf err = {""};
     struct store *st = NULL;
     X509 *previous = NULL;
-    long gid = -1;
+    int smb;
 
-    if (!store || !store->location) {
-        result_set(out, 0, "deploy-ccs: no store \"%s\" is configured%s", or_empty(task->store),
-                   store ? " with a location" : "");
-        return;
-    }
-    if (id_of("group", store->group, group_lookup, &gid, &err) < 0 ||
-        load_password("store password", "password-file", store->password_file, &password, &err) <
-            0 ||
-        store_open(store->location, NULL, &st, &err) < 0)
+    *transient = 0;
+    if (open_configured_store(store, &st, &err) < 0)
         goto fail;
     if (env->dry_run && !is_issued(env)) {
         /* a plan before the first issuance: the store is ready, there is nothing to compare */
@@ -310,10 +318,12 @@ static void run_deploy_ccs(const struct config_task *task, const struct task_env
     if (load_bundle(env, &bundle, &err) < 0 ||
         (env->previous_cert_pem && load_previous(env->previous_cert_pem, &previous, &err) < 0))
         goto fail;
+    smb = !store_has(st, STORE_CAP_POSIX_MODE);
     opts = (struct deploy_options){
-        .password = password.value,
+        .password = password->value,
         .format = store->format,
-        .write = {.mode = store->mode ? store->mode : STORE_MODE_DEFAULT, .gid = gid},
+        .write = {.mode = smb ? 0 : store->mode ? store->mode : STORE_MODE_DEFAULT,
+                  .gid = smb ? -1 : gid},
         .dry_run = env->dry_run,
         .previous = previous,
         .now = env->now ? env->now : time(NULL),
@@ -322,15 +332,69 @@ static void run_deploy_ccs(const struct config_task *task, const struct task_env
         goto fail;
     deploy_summary(store, &report, out->message, sizeof(out->message));
     out->ok = report.failed == 0;
+    for (size_t i = 0; i < report.count && !out->ok; i++) {
+        struct errbuf detail;
+        snprintf(detail.msg, sizeof(detail.msg), "%s", report.entries[i].detail);
+        if (report.entries[i].action == DEPLOY_FAILED && store_error_is_transient(&detail))
+            *transient = 1;
+    }
     goto out;
 fail:
+    *transient = store_error_is_transient(&err);
     result_set(out, 0, "store %s (%s): %s", store->name, store->location, err.msg);
 out:
     deploy_report_free(&report);
     X509_free(previous);
     pfx_bundle_free(&bundle);
-    secret_free(&password);
     store_close(st);
+}
+
+/* A deploy-ccs task whose store is unreachable or slow (a file server rebooting, a network blip)
+ * is tried again: DEPLOY_CCS_ATTEMPTS in all, waiting 2 s, 4 s, 8 s between them (14 s at most,
+ * well inside a renewal run). A refusal (wrong password, access denied) is not retried. */
+#define DEPLOY_CCS_ATTEMPTS 4
+#define DEPLOY_CCS_FIRST_WAIT_S 2
+
+static void run_deploy_ccs(const struct config_task *task, const struct task_env *env,
+                           struct task_result *out)
+{
+    const struct config_store *store = config_find_store(env->cfg, or_empty(task->store));
+    struct secret password = {0};
+    struct errbuf err = {""};
+    unsigned wait_s = DEPLOY_CCS_FIRST_WAIT_S;
+    long gid = -1;
+    int attempt, transient = 0;
+
+    if (!store || !store->location) {
+        result_set(out, 0, "deploy-ccs: no store \"%s\" is configured%s", or_empty(task->store),
+                   store ? " with a location" : "");
+        return;
+    }
+    if (id_of("group", store->group, group_lookup, &gid, &err) < 0 ||
+        load_password("store password", "password-file", store->password_file, &password, &err) <
+            0) {
+        result_set(out, 0, "store %s (%s): %s", store->name, store->location, err.msg);
+        goto out;
+    }
+    for (attempt = 1;; attempt++) {
+        deploy_ccs_once(store, env, &password, gid, out, &transient);
+        if (out->ok || !transient || attempt == DEPLOY_CCS_ATTEMPTS || stop_requested())
+            break;
+        log_warning("task %s: %s; attempt %d of %d, the next in %u s", task->name, out->message,
+                    attempt, DEPLOY_CCS_ATTEMPTS, wait_s);
+        sleep(wait_s);
+        wait_s *= 2;
+        if (stop_requested())
+            break;
+    }
+    if (attempt > 1) {
+        char first[sizeof(out->message)];
+        snprintf(first, sizeof(first), "%s", out->message);
+        snprintf(out->message, sizeof(out->message), "attempt %d of %d%s: %s", attempt,
+                 DEPLOY_CCS_ATTEMPTS, out->ok ? "" : " (store unreachable or timing out)", first);
+    }
+out:
+    secret_free(&password);
 }
 
 /* ---- export ---- */

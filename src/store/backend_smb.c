@@ -9,7 +9,8 @@
  * torn-read test over SMB measures how often (tests/e2e/test_smb_torn_reads.sh).
  *
  * Locking: no handle lock reaches other machines, so the store uses the core's lease lock file
- * (lease.c). Its rename_noreplace is built here from what is atomic on SMB (see smb_rename_noreplace).
+ * (lease.c). Its rename_noreplace is built here from what is atomic on SMB (see
+ * smb_rename_noreplace).
  *
  * Threads: libsmbclient is not thread-safe, not even with one context per thread (field notes §7:
  * two threads with their own contexts crashed in talloc). Every libsmbclient call in this process
@@ -53,7 +54,8 @@
 #include "store/smb_probe.h"
 #include "util/credfile.h"
 
-/* The systemd credential holding a Samba credentials file (LoadCredential=ccs-smb-credentials:...). */
+/* The systemd credential holding a Samba credentials file (LoadCredential=ccs-smb-credentials:...).
+ */
 #define SMB_CREDENTIAL_NAME "ccs-smb-credentials"
 /* Longest URL built: scheme, host, port, share, folder and a file name, percent-encoded. */
 #define SMB_URL_MAX (3 * (SMB_HOST_MAX + SMB_SHARE_MAX + SMB_DIR_MAX + STORE_FILE_NAME_MAX) + 32)
@@ -119,13 +121,25 @@ static enum smb_failure failure_of(int e)
     switch (e) {
     case ETIMEDOUT:
         return SMB_FAIL_TIMEOUT;
-    case ECONNREFUSED: case ECONNRESET: case ECONNABORTED: case EPIPE: case ENOTCONN:
-    case EHOSTUNREACH: case ENETUNREACH: case ENETDOWN: case EHOSTDOWN: case ENOTSOCK:
+    case ECONNREFUSED:
+    case ECONNRESET:
+    case ECONNABORTED:
+    case EPIPE:
+    case ENOTCONN:
+    case EHOSTUNREACH:
+    case ENETUNREACH:
+    case ENETDOWN:
+    case EHOSTDOWN:
+    case ENOTSOCK:
     case EBADF:
         return SMB_FAIL_UNREACHABLE;
-    case EACCES: case EPERM: case EROFS:
+    case EACCES:
+    case EPERM:
+    case EROFS:
         return SMB_FAIL_DENIED;
-    case ENOSPC: case EDQUOT: case EFBIG:
+    case ENOSPC:
+    case EDQUOT:
+    case EFBIG:
         return SMB_FAIL_FULL;
     default:
         return SMB_FAIL_OTHER;
@@ -248,7 +262,7 @@ static void fill_entry(const char *name, const struct stat *s, struct store_entr
 {
     memset(e, 0, sizeof(*e));
     snprintf(e->name, sizeof(e->name), "%s", name);
-    e->type = S_ISREG(s->st_mode) ? STORE_ENTRY_FILE
+    e->type = S_ISREG(s->st_mode)   ? STORE_ENTRY_FILE
               : S_ISDIR(s->st_mode) ? STORE_ENTRY_DIR
                                     : STORE_ENTRY_OTHER;
     e->version.size = (long long)s->st_size;
@@ -751,8 +765,9 @@ static int wait_armed(struct store *st, struct backend_watch *w, struct errbuf *
     size_t len;
 
     if (poll(&p, 1, NOTIFY_ARM_MS) <= 0)
-        return errbuf_set(err, "store %s: cannot watch the share: no change notification set up "
-                               "within %d ms (%s)",
+        return errbuf_set(err,
+                          "store %s: cannot watch the share: no change notification set up "
+                          "within %d ms (%s)",
                           st->display, NOTIFY_ARM_MS, SMB_FAILURE_TEXT[SMB_FAIL_TIMEOUT]);
     if (read(w->fd, head, sizeof(head)) != (ssize_t)sizeof(head))
         return errbuf_set(err, "store %s: cannot watch the share: the helper process exited",
@@ -831,10 +846,17 @@ static int take_records(struct backend_watch *w, struct store_events *out)
         memcpy(name, w->buf + at + RECORD_HEADER, len);
         name[len] = '\0';
         switch (w->buf[at]) {
-        case 'C': rc = store_events_add(out, STORE_EVENT_CHANGED, name); break;
-        case 'R': rc = store_events_add(out, STORE_EVENT_REMOVED, name); break;
-        case 'S': rc = store_events_add(out, STORE_EVENT_RESCAN, ""); break;
-        default: break;
+        case 'C':
+            rc = store_events_add(out, STORE_EVENT_CHANGED, name);
+            break;
+        case 'R':
+            rc = store_events_add(out, STORE_EVENT_REMOVED, name);
+            break;
+        case 'S':
+            rc = store_events_add(out, STORE_EVENT_RESCAN, "");
+            break;
+        default:
+            break;
         }
         if (rc < 0)
             return -1;
@@ -956,18 +978,21 @@ static int probe_server(struct store *st, struct smb_store *ss, struct errbuf *e
     enum smb_probe_failure why;
 
     if (smb_probe(ss->loc.host, ss->loc.port, ss->timeout_ms, &facts, &why, err) < 0)
-        return errbuf_prefix(err, "store %s: %s", st->display,
-                             SMB_FAILURE_TEXT[why == SMB_PROBE_TIMEOUT ? SMB_FAIL_TIMEOUT
-                                                                       : SMB_FAIL_UNREACHABLE]);
+        return errbuf_prefix(
+            err, "store %s: %s", st->display,
+            SMB_FAILURE_TEXT[why == SMB_PROBE_TIMEOUT ? SMB_FAIL_TIMEOUT : SMB_FAIL_UNREACHABLE]);
     if (ss->encrypt && !facts.can_encrypt)
-        return errbuf_set(err, "store %s: encryption required (--encrypt, encrypt = yes) but "
-                               "the server cannot encrypt (it offers no SMB3 cipher; dialect 0x%04x)",
+        return errbuf_set(err,
+                          "store %s: encryption required (--encrypt, encrypt = yes) but "
+                          "the server cannot encrypt (it offers no SMB3 cipher; dialect 0x%04x)",
                           st->display, facts.dialect);
     if (ss->encrypt && !facts.dfs)
-        return errbuf_set(err, "store %s: encryption required (--encrypt, encrypt = yes) but "
-                               "the server does not announce DFS, without which libsmbclient never turns "
-                               "encryption on",
-                          st->display);
+        return errbuf_set(
+            err,
+            "store %s: encryption required (--encrypt, encrypt = yes) but "
+            "the server does not announce DFS, without which libsmbclient never turns "
+            "encryption on",
+            st->display);
     return 0;
 }
 
@@ -994,7 +1019,9 @@ static int check_folder(struct store *st, struct smb_store *ss, struct errbuf *e
             dir = smbc_getFunctionOpendir(ss->ctx)(ss->ctx, url);
             if (!dir && (errno == EACCES || errno == EPERM))
                 return fail(st, NULL, SMB_FAIL_AUTH, e,
-                            ss->guest ? "as guest" : ss->kerberos ? "with Kerberos" : "with the credentials file",
+                            ss->guest      ? "as guest"
+                            : ss->kerberos ? "with Kerberos"
+                                           : "with the credentials file",
                             err);
             if (dir)
                 smbc_getFunctionClosedir(ss->ctx)(ss->ctx, dir);

@@ -53,6 +53,8 @@
 
 #include <openssl/rand.h>
 
+#include "util/log.h"
+
 /* First line of the file: a later format says "ccs-lease 2" and old readers treat it as garbage
  * (held until its mtime is older than the lease), never as free. */
 #define LEASE_FORMAT_LINE "ccs-lease 1"
@@ -362,8 +364,18 @@ static int try_break(struct store *st, int *retry_now, unsigned *wait_ms, struct
     if (missing) {
         *retry_now = 1;
     } else if (left_ns <= 0) {
+        int parsed_ok = lease_parse(&seen, &parsed) == 0;
         if (lease_take(st, &seen, retry_now, err) < 0)
             goto out;
+        /* A writer died or stalled holding the lock: say whose lease was broken. */
+        if (*retry_now && parsed_ok)
+            log_warning("store %s: took over the expired lease of host %s, pid %ld (expired %lld "
+                        "s ago); that writer may have died mid-write",
+                        store_display_name(st), parsed.host, parsed.pid,
+                        (long long)(-left_ns / NS_PER_SECOND));
+        else if (*retry_now)
+            log_warning("store %s: removed a stale lock file %s that does not parse",
+                        store_display_name(st), STORE_LOCK_FILE);
     } else if (left_ns < (long long)LEASE_BACKOFF_MAX_MS * NS_PER_MS) {
         *wait_ms = (unsigned)((left_ns + NS_PER_MS - 1) / NS_PER_MS);
     }

@@ -86,8 +86,9 @@ static int parse_host(const char *from, const char *to, int url, struct smb_loca
             host_to = colon;
     }
     if (host_from == host_to)
-        return errbuf_set(err, "store %s: no server named (expected \\\\server\\share\\folder, "
-                               "//server/share/folder or smb://server[:port]/share/folder)",
+        return errbuf_set(err,
+                          "store %s: no server named (expected \\\\server\\share\\folder, "
+                          "//server/share/folder or smb://server[:port]/share/folder)",
                           shown);
     if (copy_part(host_from, host_to, url, out->host, sizeof(out->host)) < 0 ||
         strpbrk(out->host, "/ "))
@@ -152,9 +153,10 @@ int smb_location_parse(const char *location, struct smb_location *out, struct er
     }
     host_end = rest + strcspn(rest, "/\\");
     if (memchr(rest, '@', (size_t)(host_end - rest)))
-        return errbuf_set(err, "store %s: a location must not carry a user name or password; "
-                               "give them in a credentials file (--credentials-file, "
-                               "credentials-file = in ccs.conf)",
+        return errbuf_set(err,
+                          "store %s: a location must not carry a user name or password; "
+                          "give them in a credentials file (--credentials-file, "
+                          "credentials-file = in ccs.conf)",
                           shown);
     if (parse_host(rest, host_end, url, out, shown, err) < 0)
         return -1;
@@ -164,8 +166,9 @@ int smb_location_parse(const char *location, struct smb_location *out, struct er
     rest = host_end + 1;
     share_end = rest + strcspn(rest, "/\\");
     if (share_end == rest || copy_part(rest, share_end, url, out->share, sizeof(out->share)) < 0)
-        return errbuf_set(err, "store %s: the share name is empty, too long or has a control "
-                               "character",
+        return errbuf_set(err,
+                          "store %s: the share name is empty, too long or has a control "
+                          "character",
                           shown);
     if (*share_end && copy_part(share_end + 1, share_end + strlen(share_end), url, out->dir,
                                 sizeof(out->dir)) < 0)

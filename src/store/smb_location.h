@@ -26,10 +26,10 @@
 #define SMB_DIR_MAX 1024
 
 struct smb_location {
-    char host[SMB_HOST_MAX + 1];   /* without brackets for IPv6 */
-    unsigned port;                 /* SMB_DEFAULT_PORT when none given */
+    char host[SMB_HOST_MAX + 1]; /* without brackets for IPv6 */
+    unsigned port;               /* SMB_DEFAULT_PORT when none given */
     char share[SMB_SHARE_MAX + 1];
-    char dir[SMB_DIR_MAX + 1];     /* "a/b" (forward slashes, no leading or trailing one), or "" */
+    char dir[SMB_DIR_MAX + 1]; /* "a/b" (forward slashes, no leading or trailing one), or "" */
 };
 
 /* Parse LOCATION (one of the three forms). On error the message names the location as

@@ -205,8 +205,7 @@ static int wait_fd(int fd, short events, long long deadline)
 
 static int connect_one(const struct addrinfo *ai, long long deadline)
 {
-    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                    ai->ai_protocol);
+    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
     int soerr = 0;
     socklen_t sl = sizeof(soerr);
 
@@ -285,7 +284,8 @@ int smb_probe(const char *host, unsigned port, unsigned timeout_ms, struct smb_s
     if (fd < 0)
         return fail_errno(e, host, port, timeout_ms, why, err);
     req_len = build_request(req);
-    if (io_all(fd, req, req_len, 1, deadline) < 0 || io_all(fd, head, sizeof(head), 0, deadline) < 0)
+    if (io_all(fd, req, req_len, 1, deadline) < 0 ||
+        io_all(fd, head, sizeof(head), 0, deadline) < 0)
         goto io_fail;
     resp_len = ((size_t)head[1] << 16) | ((size_t)head[2] << 8) | head[3];
     if (head[0] != 0 || resp_len > sizeof(resp)) {

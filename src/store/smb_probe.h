@@ -29,10 +29,10 @@ enum smb_probe_failure {
 };
 
 struct smb_server_facts {
-    unsigned dialect;        /* what the server chose from ours */
-    int signing_required;    /* the server requires signing (SecurityMode bit 2) */
-    int can_encrypt;         /* offers SMB3 encryption: a cipher (3.1.1) or the capability */
-    int dfs;                 /* the DFS capability: libsmbclient turns encryption on only then */
+    unsigned dialect;     /* what the server chose from ours */
+    int signing_required; /* the server requires signing (SecurityMode bit 2) */
+    int can_encrypt;      /* offers SMB3 encryption: a cipher (3.1.1) or the capability */
+    int dfs;              /* the DFS capability: libsmbclient turns encryption on only then */
 };
 
 /* Connect to HOST:PORT, negotiate, close. On failure *WHY says which kind and ERR why. */

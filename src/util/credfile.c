@@ -65,8 +65,8 @@ static int parse_line(char *text, const char *path, int line, struct credentials
         return 0;
     eq = strchr(key, '=');
     if (!eq)
-        return errbuf_set(err, "%s:%d: expected \"key = value\" (username, password, domain)",
-                          path, line);
+        return errbuf_set(err, "%s:%d: expected \"key = value\" (username, password, domain)", path,
+                          line);
     *eq = '\0';
     key = trim(key);
     value = trim(eq + 1);

@@ -10,7 +10,7 @@
 #
 # The server's directory lives under /tmp (world-searchable), not in $T: smbd serves the shares as
 # the test user, who must reach them even when the build tree sits in a private home directory.
-SMB_SERVER_SH=$(dirname "$0")/smb_server.sh
+SMB_SERVER_SH=${HERE:-$(cd "$(dirname "$0")" && pwd)}/smb_server.sh
 SMB_DIRS=""
 
 smb_stop_all() {
@@ -40,7 +40,7 @@ smb_restart() {
     SMB_PID=$!
     i=0
     while [ $i -lt 100 ]; do
-        smb_ls rw / >/dev/null 2>&1 && return 0
+        smb_client rw -c ls >/dev/null 2>&1 && return 0
         sleep 0.1
         i=$((i + 1))
     done

@@ -39,13 +39,14 @@ die() {
 stop() {
     [ -f "$dir/smbd.pid.ours" ] || return 0
     pid=$(cat "$dir/smbd.pid.ours")
-    kill "$pid" 2>/dev/null || true
+    # smbd leads a session of its own (setsid below): its process group is its pid, children too
+    kill -TERM "-$pid" 2>/dev/null || kill "$pid" 2>/dev/null || true
     i=0
     while kill -0 "$pid" 2>/dev/null && [ $i -lt 50 ]; do
         sleep 0.1
         i=$((i + 1))
     done
-    kill -9 "$pid" 2>/dev/null || true
+    kill -KILL "-$pid" 2>/dev/null || kill -9 "$pid" 2>/dev/null || true
     rm -f "$dir/smbd.pid.ours"
 }
 

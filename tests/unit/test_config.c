@@ -531,12 +531,43 @@ static void test_crlf_and_paths_not_urls(void **state)
     assert_string_equal(cfg.certificates[0].domains[1], "b.example");
     config_free(&cfg);
 
-    load_bad("[store \"s\"]\n"               /* 1 */
-             "location = smb://fs/certs\n"   /* 2 */
-             "password-file = \\\\fs\\pw\n", /* 3 */
-             &e, 2);
-    expect(&e, 2, "location \"smb://fs/certs\": a local path is expected");
+    /* A store on an SMB share: its location is kept as written, with its own keys. */
+    stub("secrets/store.pw");
+    stub("secrets/smb.creds");
+    load_ok("[store \"share\"]\n"
+            "location = \\\\fs.example\\certs\\ccs\n"
+            "password-file = secrets/store.pw\n"
+            "credentials-file = secrets/smb.creds\n"
+            "encrypt = yes\n",
+            &cfg);
+    assert_string_equal(cfg.stores[0].location, "\\\\fs.example\\certs\\ccs");
+    assert_non_null(strstr(cfg.stores[0].credentials_file, "secrets/smb.creds"));
+    assert_int_equal(cfg.stores[0].encrypt, 1);
+    assert_int_equal(cfg.stores[0].kerberos, 0);
+    config_free(&cfg);
+
+    /* Credentials in the location are refused without being repeated; password files are
+     * local; mode belongs to a local directory, the share keys to a share. */
+    load_bad("[store \"s\"]\n"                             /* 1 */
+             "location = smb://alice:secret@fs/certs\n"    /* 2 */
+             "password-file = \\\\fs\\pw\n"               /* 3 */
+             "[store \"t\"]\n"                             /* 4 */
+             "location = //fs/certs\n"                     /* 5 */
+             "password-file = secrets/store.pw\n"          /* 6 */
+             "mode = 0600\n"                               /* 7 */
+             "[store \"u\"]\n"                             /* 8 */
+             "location = /srv/ccs\n"                       /* 9 */
+             "password-file = secrets/store.pw\n"          /* 10 */
+             "kerberos = yes\n",                           /* 11 */
+             &e, 4);
+    expect(&e, 2, "location \"smb://fs/certs\": store smb://fs/certs: a location must not carry");
+    for (size_t i = 0; i < e.count; i++) {
+        assert_null(strstr(e.items[i].message, "alice"));
+        assert_null(strstr(e.items[i].message, "secret"));
+    }
     expect(&e, 3, "a local path is expected, not a URL or UNC name");
+    expect(&e, 7, "mode applies to a local directory only");
+    expect(&e, 11, "kerberos applies to an SMB share only");
     config_errors_free(&e);
 }
 

@@ -595,6 +595,41 @@ static void test_deploy_skipped_newer_is_mentioned(void **state)
                                "(b.example.pfx)");
 }
 
+/* A share that cannot be reached: tried DEPLOY_CCS_ATTEMPTS (4) times with backoff (2 + 4 + 8 s),
+ * and the outcome says so. A share refused for a reason that does not pass (a credentials file
+ * others may read) is not tried again. */
+static void test_deploy_smb_retries_only_transient(void **state)
+{
+    struct fixture *f = *state;
+    struct config_task *t = add_task(f, "iis", TASK_DEPLOY_CCS);
+    struct task_result r;
+    char creds[600];
+    time_t t0;
+
+    t->store = "iis";
+    path_in(f, creds, sizeof(creds), "smb.creds");
+    write_text(creds, "username = ccs\npassword = share-secret-7\n", 0600);
+    f->store.location = "smb://127.0.0.1:1/share/certs"; /* port 1: connection refused */
+    f->store.credentials_file = creds;
+    t0 = time(NULL);
+    run_one(f, t, &r);
+    assert_false(r.ok);
+    assert_contains(r.message, "attempt 4 of 4");
+    assert_contains(r.message, "server unreachable");
+    assert_null(strstr(r.message, "share-secret-7"));
+    assert_true(time(NULL) - t0 >= 2 + 4 + 8 - 1);
+
+    assert_int_equal(chmod(creds, 0644), 0);
+    t0 = time(NULL);
+    run_one(f, t, &r);
+    assert_false(r.ok);
+    assert_contains(r.message, "readable by others");
+    assert_null(strstr(r.message, "attempt"));
+    assert_true(time(NULL) - t0 < 2);
+    f->store.location = f->store_dir;
+    f->store.credentials_file = NULL;
+}
+
 static void test_deploy_errors(void **state)
 {
     struct fixture *f = *state;
@@ -1303,6 +1338,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_deploy_dry_run_before_issuance, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deploy_skipped_newer_is_mentioned, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deploy_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deploy_smb_retries_only_transient, setup, teardown),
         cmocka_unit_test_setup_teardown(test_export_writes_files_with_modes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_export_owner_group, setup, teardown),
         cmocka_unit_test_setup_teardown(test_export_pfx_password_sources, setup, teardown),
