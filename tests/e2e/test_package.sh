@@ -155,6 +155,13 @@ if [ "$(id -u)" != 0 ]; then
     exit 77
 fi
 
+# One run at a time on a machine (several build trees' CTest runs may reach this part at once):
+# the package, the user and the directories are the machine's, not this run's.
+exec 9>/tmp/ccs-e2e-package.lock
+if ! flock -w 600 9; then
+    fail "another run of test_package.sh held /tmp/ccs-e2e-package.lock for 10 minutes"
+    finish
+fi
 # The machine must not have any of it already: we would take it over and then delete it.
 present=
 dpkg_status() { dpkg-query -W -f='${Status}' ccs 2>/dev/null || echo absent; }
