@@ -17,9 +17,12 @@ void smb_location_display(const char *location, char *out, size_t out_size)
     if (strncmp(location, "smb://", 6) == 0) {
         scheme = "smb://";
         rest = location + 6;
-    } else {
+    } else if (strncmp(location, "//", 2) == 0 || strncmp(location, "\\\\", 2) == 0) {
         scheme = location[0] == '\\' ? "\\\\" : "//";
         rest = location + 2;
+    } else { /* not an SMB location: nothing to hide, shown as it is */
+        snprintf(out, out_size, "%s", location);
+        return;
     }
     /* user info can only appear before the first separator after the scheme */
     host_end = rest + strcspn(rest, "/\\");
@@ -63,6 +66,16 @@ static int copy_part(const char *from, const char *to, int decode, char *out, si
     return 0;
 }
 
+/* A host name (letters, digits, '-', '_', '.') or an address; ':' only inside brackets (IPv6).
+ * Nothing else, decoded or not: an '@' or a '/' in it would change what libsmbclient's URL means. */
+static int is_host(const char *host, int bracketed)
+{
+    for (const char *p = host; *p; p++)
+        if (!isalnum((unsigned char)*p) && !strchr("-_.", *p) && !(bracketed && *p == ':'))
+            return 0;
+    return *host != '\0';
+}
+
 /* Split HOSTPORT ([FROM, TO)) into host and port; URL form only has a port. */
 static int parse_host(const char *from, const char *to, int url, struct smb_location *out,
                       const char *shown, struct errbuf *err)
@@ -91,7 +104,7 @@ static int parse_host(const char *from, const char *to, int url, struct smb_loca
                           "//server/share/folder or smb://server[:port]/share/folder)",
                           shown);
     if (copy_part(host_from, host_to, url, out->host, sizeof(out->host)) < 0 ||
-        strpbrk(out->host, "/ "))
+        !is_host(out->host, host_from != from))
         return errbuf_set(err, "store %s: the server name is not a host name or address", shown);
     out->port = SMB_DEFAULT_PORT;
     if (colon) {
