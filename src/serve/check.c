@@ -105,7 +105,7 @@ static void judge(struct checker *k, struct serve_check_row *row, const struct s
                   int covers, int last_good)
 {
     const struct cert_summary *sum = &cert->insp.summary;
-    char from[32], until[32];
+    char from[32], until[32], left[64];
 
     row->not_before = sum->not_before;
     row->not_after = sum->not_after;
@@ -119,11 +119,16 @@ static void judge(struct checker *k, struct serve_check_row *row, const struct s
         row->status = CHECK_NOT_YET_VALID;
     else
         row->status = CHECK_OK;
-    snprintf(row->detail, sizeof(row->detail),
-             "%s; %s; valid %s to %s (%ld days left); subject %s; issuer %s",
+    if (k->now > sum->not_after)
+        snprintf(left, sizeof(left), "expired %ld days ago",
+                 (long)((k->now - sum->not_after) / SECONDS_PER_DAY));
+    else
+        snprintf(left, sizeof(left), "%ld days left",
+                 (long)((sum->not_after - k->now) / SECONDS_PER_DAY));
+    snprintf(row->detail, sizeof(row->detail), "%s; %s; valid %s to %s (%s); subject %s; issuer %s",
              last_good ? "an earlier certificate (the file now does not load)" : "opens",
-             covers ? "names the host" : "DOES NOT name the host", from, until,
-             (long)((sum->not_after - k->now) / SECONDS_PER_DAY), sum->subject, sum->issuer);
+             covers ? "names the host" : "DOES NOT name the host", from, until, left,
+             sum->subject, sum->issuer);
 }
 
 /* "*.parent": the wildcard file serves every name under it that has no file of its own. */

@@ -32,8 +32,10 @@
 #include "util/log.h"
 #include "util/secret.h"
 
-/* How often the main thread wakes without a signal: to rotate ticket keys on time. */
+/* How often the main thread wakes without a signal: to rotate ticket keys on time; and, while
+ * the workers drain, to notice promptly that they are done. */
 #define SERVE_TICK_S 1
+#define SERVE_DRAIN_TICK_NS 20000000L /* 20 ms */
 /* Descriptors per connection (client and backend) and spare ones (listeners, store, watch, admin). */
 #define SERVE_FDS_PER_CONNECTION 2
 #define SERVE_FDS_SPARE 256
@@ -375,7 +377,6 @@ static void stop_workers(struct server *srv)
  * process at once; ticket keys rotate on time. */
 static void main_loop(struct server *srv)
 {
-    struct timespec tick = {SERVE_TICK_S, 0};
     time_t rotated = time(NULL);
     int stopping = 0;
     sigset_t set;
@@ -383,6 +384,8 @@ static void main_loop(struct server *srv)
 
     signal_set(&set);
     while (!stopping || atomic_load(&srv->ctx.workers_running) > 0) {
+        struct timespec tick = stopping ? (struct timespec){0, SERVE_DRAIN_TICK_NS}
+                                        : (struct timespec){SERVE_TICK_S, 0};
         int sig = sigtimedwait(&set, NULL, &tick);
 
         if (sig == SIGHUP) {
