@@ -26,6 +26,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
@@ -36,6 +37,7 @@
 #include <strings.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -92,7 +94,7 @@ struct connection {
 };
 
 struct responder {
-    int listen_fd; /* ours until MHD_start_daemon, then MHD's (MHD_stop_daemon closes it) */
+    int listen_fd; /* until responder_start hands a duplicate to MHD (MHD_stop_daemon closes it) */
     struct MHD_Daemon *daemon;
     unsigned int capacity;
     pthread_mutex_t lock; /* protects tokens */
@@ -100,6 +102,7 @@ struct responder {
     struct connection *oldest, *newest; /* MHD thread only */
     unsigned int open, evicting;        /* MHD thread only */
     char where[WHERE_MAX];              /* "127.0.0.1:5002", "[::]:5002": for messages */
+    char mhd_message[MHD_MESSAGE_MAX];  /* MHD's last message: the reason when it cannot start */
 };
 
 /* The value target_is_challenge gives MHD for a request whose raw target is a challenge path: the
@@ -388,16 +391,17 @@ static void notify_connection(void *cls, struct MHD_Connection *mhd, void **sock
 }
 
 /* MHD's messages (a refused connection, a malformed request) are ours to log: debug only, since
- * clients we did not ask for cause them. */
+ * clients we did not ask for cause them. The last one is kept for responder_start's error. (Called
+ * by MHD_start_daemon in the caller's thread, then by MHD's thread only.) */
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     struct responder *r = cls;
-    char msg[MHD_MESSAGE_MAX];
+    char *msg = r->mhd_message;
     size_t len;
 
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    vsnprintf(msg, sizeof(r->mhd_message), fmt, ap);
     len = strlen(msg);
-    while (len > 0 && (msg[len - 1] == '\n' || msg[len - 1] == '\r'))
+    while (len > 0 && (msg[len - 1] == '\n' || msg[len - 1] == '\r' || msg[len - 1] == '.'))
         msg[--len] = '\0';
     log_debug("http-01 responder on %s: %s", r->where, msg);
 }
@@ -563,31 +567,51 @@ static const struct challenge_solver_ops responder_ops = {
     .destroy = responder_destroy,
 };
 
-/* Start MHD on our listening socket. Its thread starts with every signal blocked, so signals meant
- * for the program are delivered to the program's own threads. MHD owns the socket from here on:
- * on failure it may already have closed it (0.9.75 does on some paths), so it is never closed
- * again here — at worst one descriptor leaks on a failure that ends the order anyway. */
-static int responder_start(struct responder *r, int family, struct errbuf *err)
+/* MHD_start_daemon for the listening socket FD. Its thread starts with every signal blocked, so
+ * signals meant for the program are delivered to the program's own threads. */
+static struct MHD_Daemon *start_daemon(struct responder *r, int family, int fd)
 {
     unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+    struct MHD_Daemon *d;
     sigset_t all, previous;
-    int fd = r->listen_fd;
 
     if (family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    r->listen_fd = -1;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &previous);
-    r->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, answer, r, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT,
-        r->capacity, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)RESPONDER_IDLE_TIMEOUT_S,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)RESPONDER_CONNECTION_MEMORY,
-        MHD_OPTION_NOTIFY_CONNECTION, notify_connection, r, MHD_OPTION_URI_LOG_CALLBACK,
-        target_is_challenge, r, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, r, MHD_OPTION_END);
+    d = MHD_start_daemon(flags, 0, NULL, NULL, answer, r, MHD_OPTION_LISTEN_SOCKET, fd,
+                         MHD_OPTION_CONNECTION_LIMIT, r->capacity, MHD_OPTION_CONNECTION_TIMEOUT,
+                         (unsigned int)RESPONDER_IDLE_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+                         (size_t)RESPONDER_CONNECTION_MEMORY, MHD_OPTION_NOTIFY_CONNECTION,
+                         notify_connection, r, MHD_OPTION_URI_LOG_CALLBACK, target_is_challenge, r,
+                         MHD_OPTION_EXTERNAL_LOGGER, mhd_log, r, MHD_OPTION_END);
     pthread_sigmask(SIG_SETMASK, &previous, NULL);
-    if (!r->daemon)
-        return errbuf_set(err, "http-01 responder on %s: libmicrohttpd could not start", r->where);
-    return 0;
+    return d;
+}
+
+/* Start MHD on a duplicate of our listening socket. MHD owns what it is given (MHD_stop_daemon
+ * closes it), but when it fails to start, 0.9.75 has closed it on some paths and not on others:
+ * the duplicate is closed here only if that number still holds our socket (same inode), and ours
+ * is closed either way. Nothing leaks and nothing is closed twice. */
+static int responder_start(struct responder *r, int family, struct errbuf *err)
+{
+    struct stat ours, now;
+    int given;
+
+    if (fstat(r->listen_fd, &ours) < 0 || (given = fcntl(r->listen_fd, F_DUPFD_CLOEXEC, 0)) < 0)
+        return errbuf_set_errno(err,
+                                "http-01 responder on %s: cannot hand the listener to "
+                                "libmicrohttpd",
+                                r->where);
+    r->daemon = start_daemon(r, family, given);
+    close(r->listen_fd); /* MHD's duplicate keeps the socket open, or it is closed below */
+    r->listen_fd = -1;
+    if (r->daemon)
+        return 0;
+    if (fstat(given, &now) == 0 && now.st_dev == ours.st_dev && now.st_ino == ours.st_ino)
+        close(given);
+    return errbuf_set(err, "http-01 responder on %s: libmicrohttpd could not start%s%s", r->where,
+                      r->mhd_message[0] ? ": " : "", r->mhd_message);
 }
 
 int challenge_http01_responder_new(const char *listen_addr, int port, struct challenge_solver *out,

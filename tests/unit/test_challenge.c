@@ -3,6 +3,7 @@
  * loopback sockets, the webroot in a temp directory, the hook with shell scripts the tests write.
  */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -640,6 +641,52 @@ static void test_responder_bad_arguments(void **state)
     assert_non_null(strstr(err.msg, "port 0"));
     assert_int_equal(challenge_http01_responder_new("127.0.0.1", 70000, &s, &err), -1);
     assert_non_null(strstr(err.msg, "port 70000"));
+}
+
+/* This process's open descriptors (not counting the one that reads the list). */
+static int open_descriptors(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    int n = 0;
+
+    assert_non_null(d);
+    for (struct dirent *e; (e = readdir(d));)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n - 1;
+}
+
+/* libmicrohttpd cannot start (no descriptor left for its epoll instance): the error names the
+ * address and gives libmicrohttpd's reason; nothing is left open (or closed twice: ASan). */
+static void test_responder_cannot_start(void **state)
+{
+    struct rlimit saved, tight;
+    struct challenge_solver s;
+    struct errbuf err = {""};
+    int port = free_port(), before, lowest_free, rc;
+    char where[64];
+
+    (void)state;
+    snprintf(where, sizeof(where), "127.0.0.1:%d", port);
+    before = open_descriptors();
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &saved), 0);
+    tight = saved;
+    lowest_free = dup(0); /* descriptors are numbered from the lowest free one */
+    assert_true(lowest_free >= 0);
+    close(lowest_free);
+    /* room for the listening socket and the duplicate MHD is given, none for MHD's epoll */
+    tight.rlim_cur = (rlim_t)lowest_free + 2;
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &tight), 0);
+    rc = challenge_http01_responder_new("127.0.0.1", port, &s, &err);
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &saved), 0);
+    if (rc == 0) {
+        s.ops->destroy(&s);
+        fail_msg("the responder started with one descriptor to spare");
+    }
+    if (!strstr(err.msg, where) || !strstr(err.msg, "libmicrohttpd could not start: "))
+        fail_msg("\"%s\" does not name %s and libmicrohttpd's reason", err.msg, where);
+    assert_null(s.impl);
+    assert_int_equal(open_descriptors(), before);
 }
 
 static void test_responder_destroy_stops_listening(void **state)
@@ -1342,6 +1389,7 @@ int main(void)
         cmocka_unit_test(test_responder_port_in_use_by_other),
         cmocka_unit_test(test_responder_bad_arguments),
         cmocka_unit_test(test_responder_destroy_stops_listening),
+        cmocka_unit_test(test_responder_cannot_start),
         cmocka_unit_test(test_responder_all_addresses),
         cmocka_unit_test(test_responder_ipv6_literal),
         cmocka_unit_test_setup_teardown(test_webroot_writes_and_removes, webroot_setup,
