@@ -17,7 +17,9 @@
  *   and the table is then full, the oldest connection that has not delivered a complete request
  *   head is shut down: a validation request is complete within milliseconds of its connect, so
  *   the oldest incomplete one is an idle or trickling client. The CA is never locked out by a
- *   full table; it waits in the listen backlog for one loop turn at most. Connections idle for
+ *   full table; it waits in the listen backlog for one loop turn at most. A connection with a
+ *   complete request is answered at once, and its response (a few hundred bytes) fits the socket
+ *   buffer, so a client that does not read cannot hold it either. Connections idle for
  *   RESPONDER_IDLE_TIMEOUT_S are closed by MHD even when the table is not full.
  * - Exactly the tokens begun are served, at exactly /.well-known/acme-challenge/TOKEN (origin- or
  *   absolute-form, no query, no escapes); everything else is 404, methods other than GET and
