@@ -8,7 +8,8 @@
  *                          [--password-file F] [--threads T]
  * DIR gets ca.pem and ca.key (made on the first call, reused by later ones: one CA for every set),
  * pem/NAME.pem, store/NAME.pfx and PREFIX.names (the host names, one a line). An existing set of N
- * (PREFIX.ready holds N) is kept: generating 100,000 takes a while.
+ * or larger (PREFIX.ready holds its size) is kept: generating 100,000 takes a while. The first N
+ * lines of PREFIX.names are the set of N.
  *
  * Keys: every ECDSA P-256 leaf has its own key (a key takes ~20 µs). RSA-2048 leaves share one key:
  * RSA key generation takes ~50-100 ms each, and nothing measured depends on distinct keys (the
@@ -321,7 +322,7 @@ int main(int argc, char **argv)
         cfg.threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (cfg.threads > MAX_THREADS)
         cfg.threads = MAX_THREADS;
-    if (ready_count(&cfg) == cfg.count) {
+    if (ready_count(&cfg) >= cfg.count) { /* names are numbered: a larger set holds this one */
         printf("%ld %s names: already in %s\n", cfg.count, cfg.rsa ? "RSA-2048" : "P-256", cfg.dir);
         return 0;
     }
