@@ -88,3 +88,28 @@ int bytes_read_file(const char *path, size_t max_len, struct bytes *out, struct 
     close(fd);
     return rc;
 }
+
+long utf8_next(const unsigned char *s, size_t n, size_t *len)
+{
+    static const long min_for_len[] = {0, 0, 0x80, 0x800, 0x10000};
+    size_t need = s[0] < 0x80                ? 1
+                  : (s[0] & 0xe0) == 0xc0 ? 2
+                  : (s[0] & 0xf0) == 0xe0 ? 3
+                  : (s[0] & 0xf8) == 0xf0 ? 4
+                                          : 0;
+    long cp;
+
+    *len = 1;
+    if (need == 0 || need > n)
+        return -1;
+    cp = need == 1 ? s[0] : s[0] & (0x7f >> need);
+    for (size_t i = 1; i < need; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return -1;
+        cp = cp << 6 | (s[i] & 0x3f);
+    }
+    if (cp < min_for_len[need] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return -1;
+    *len = need;
+    return cp;
+}

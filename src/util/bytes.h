@@ -1,4 +1,4 @@
-/* bytes.h — an owned byte buffer, and reading a whole file into one. */
+/* bytes.h — an owned byte buffer, reading a whole file into one, and UTF-8 decoding. */
 #ifndef CCS_UTIL_BYTES_H
 #define CCS_UTIL_BYTES_H
 
@@ -20,5 +20,10 @@ int bytes_read_file(const char *path, size_t max_len, struct bytes *out, struct 
 /* Read the whole of an open descriptor (regular file), refusing more than MAX_LEN bytes. WHAT names
  * the file in errors. */
 int bytes_read_fd(int fd, const char *what, size_t max_len, struct bytes *out, struct errbuf *err);
+
+/* The code point of the UTF-8 sequence at S (N > 0 octets available), or -1 when it is not
+ * well-formed (a stray or missing continuation byte, an overlong form, a surrogate, a value above
+ * U+10FFFF). *LEN receives the octets used: the sequence's length, or 1 when not well-formed. */
+long utf8_next(const unsigned char *s, size_t n, size_t *len);
 
 #endif

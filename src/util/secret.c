@@ -13,6 +13,56 @@
 #include "util/bytes.h"
 #include "util/log.h"
 
+/* Nonzero when S (N octets) is well-formed UTF-8. */
+static int is_utf8(const unsigned char *s, size_t n)
+{
+    size_t len;
+    for (size_t i = 0; i < n; i += len)
+        if (utf8_next(s + i, n - i, &len) < 0)
+            return 0;
+    return 1;
+}
+
+/* Cut RAW to the secret: its first line, without the line ending ("\n" or "\r\n"). Anything but
+ * empty lines after it is refused (a two-line file is the wrong file, or a password with a
+ * newline no server can be given), as are control characters in it (a CR without its LF
+ * included) and text that is not UTF-8. A non-ASCII secret is used with a warning. Messages never
+ * show the secret. */
+static int first_line(struct bytes *raw, const char *what, const char *path, struct errbuf *err)
+{
+    unsigned char *nl = memchr(raw->data, '\n', raw->len);
+    size_t len = nl ? (size_t)(nl - raw->data) : raw->len, ascii = 1;
+
+    for (size_t i = len + 1; nl && i < raw->len; i++)
+        if (raw->data[i] != '\n' && !(raw->data[i] == '\r' && i + 1 < raw->len &&
+                                      raw->data[i + 1] == '\n'))
+            return errbuf_set(err,
+                              "%s file %s: holds more than one line; the secret is the first "
+                              "line, and only empty lines may follow it",
+                              what, path);
+    if (nl && len > 0 && raw->data[len - 1] == '\r')
+        len--;
+    for (size_t i = 0; i < len; i++) {
+        if (raw->data[i] < 0x20 || raw->data[i] == 0x7f)
+            return errbuf_set(err,
+                              "%s file %s: the %s contains a control character%s; it must be "
+                              "printable text on one line",
+                              what, path, what,
+                              raw->data[i] == '\r' ? " (a carriage return)"
+                              : raw->data[i] == '\t' ? " (a tab)"
+                                                     : "");
+        ascii &= raw->data[i] < 0x80;
+    }
+    if (!is_utf8(raw->data, len))
+        return errbuf_set(err, "%s file %s: the %s is not UTF-8 text", what, path, what);
+    if (!ascii)
+        log_warning("%s file %s: the %s is not ASCII: Java-based servers (keytool, Tomcat) "
+                    "cannot open PFX files under it",
+                    what, path, what);
+    raw->len = len;
+    return 0;
+}
+
 static int secret_from_file(const char *path, const char *what, struct secret *out,
                             struct errbuf *err)
 {
@@ -35,10 +85,8 @@ static int secret_from_file(const char *path, const char *what, struct secret *o
         errbuf_set(err, "%s file %s: contains a NUL byte", what, path);
         goto out;
     }
-    if (raw.len > 0 && raw.data[raw.len - 1] == '\n')
-        raw.len--;
-    if (raw.len > 0 && raw.data[raw.len - 1] == '\r')
-        raw.len--;
+    if (first_line(&raw, what, path, err) < 0)
+        goto out;
     out->value = malloc(raw.len + 1);
     if (!out->value) {
         errbuf_set(err, "%s file %s: out of memory", what, path);

@@ -4,7 +4,10 @@
  *   1. the file named on the command line (e.g. --password-file FILE),
  *   2. the file named by an environment variable (e.g. CCS_PFX_PASSWORD_FILE),
  *   3. a systemd credential: $CREDENTIALS_DIRECTORY/NAME (systemd.exec(5) LoadCredential=).
- * One trailing newline (LF or CRLF) is removed, so `echo pw > file` does what users mean. */
+ * The secret is the file's first line, its line ending ("\n" or "\r\n") removed, so
+ * `echo pw > file` does what users mean. Only empty lines may follow it; a control character in
+ * it (a lone CR included), a NUL anywhere, or text that is not UTF-8 is refused, saying why; a
+ * non-ASCII secret is used with a warning (Java cannot open PFX files under it). */
 #ifndef CCS_UTIL_SECRET_H
 #define CCS_UTIL_SECRET_H
 
@@ -30,7 +33,7 @@ struct secret {
 };
 
 /* Load the secret. Fails, naming the file, if it is missing, unreadable, not a regular file, too
- * large, or holds a NUL byte; fails naming every place looked if none is configured. A file that
+ * large, or breaks the rules above; fails naming every place looked if none is configured. A file that
  * others can read is accepted with a warning (secrets files should be 0600). */
 int secret_load(const struct secret_source *src, struct secret *out, struct errbuf *err);
 
