@@ -46,4 +46,16 @@ int cli_parse_group(const char *text, long *out);
 /* Nonzero when stdout is a terminal (for colour and alignment choices). */
 int cli_stdout_is_tty(void);
 
+/* ---- text for terminals ----------------------------------------------------------------------
+ * File names and certificate fields come from whoever wrote the store: printed raw, an escape
+ * sequence in a file name could recolour the terminal or fake whole lines. Text output shows them
+ * escaped: C0 and C1 controls, DEL, bytes that are not UTF-8 as \xNN; bidirectional controls and
+ * other non-printable code points as \u{XXXX}; a backslash as \\. Everything else (bücher, 例え)
+ * is printed as is. Columns are padded by display width (wcwidth), not bytes or code points. */
+
+/* S escaped into OUT (always NUL-terminated, cut at a character boundary when too long). */
+void cli_escape(const char *s, char *out, size_t out_size);
+/* Print S escaped, left-aligned in WIDTH columns, then one space. */
+void cli_print_column(const char *s, int width);
+
 #endif

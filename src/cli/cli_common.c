@@ -1,12 +1,16 @@
 #include "cli/cli.h"
 
 #include <grp.h>
+#include <locale.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
+#include <wchar.h>
 
 #include "store/pfx.h"
+#include "util/bytes.h"
 #include "util/log.h"
 
 int cli_load_store_password(const char *path_option, struct secret *out)
@@ -93,4 +97,105 @@ int cli_parse_group(const char *text, long *out)
 int cli_stdout_is_tty(void)
 {
     return isatty(STDOUT_FILENO);
+}
+
+/* ---- text for terminals ---------------------------------------------------------------------- */
+
+/* Code points that reorder or hide text: the bidirectional controls (a file name could otherwise
+ * display reversed) and the Arabic letter mark. */
+static int is_bidi_control(long cp)
+{
+    return cp == 0x061c || cp == 0x200e || cp == 0x200f || (cp >= 0x202a && cp <= 0x202e) ||
+           (cp >= 0x2066 && cp <= 0x2069);
+}
+
+/* wcwidth in a UTF-8 locale, whatever the process's locale: -1 when not printable. Without a
+ * C.UTF-8 locale, every code point counts as one column. */
+static int code_point_width(long cp)
+{
+    static locale_t utf8 = (locale_t)0;
+    static int tried;
+    locale_t old;
+    int w;
+
+    if (!tried) {
+        tried = 1;
+        utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+    }
+    if (!utf8)
+        return 1;
+    old = uselocale(utf8);
+    w = wcwidth((wchar_t)cp);
+    uselocale(old);
+    return w;
+}
+
+/* Escape one character at S (N octets left) into OUT: returns the octets consumed, sets *OUT_LEN
+ * and *WIDTH (display columns). */
+static size_t escape_one(const char *s, size_t n, char out[16], size_t *out_len, int *width)
+{
+    size_t len;
+    long cp = utf8_next((const unsigned char *)s, n, &len);
+    int w = cp >= 0x20 && cp != 0x7f && !(cp >= 0x80 && cp < 0xa0) && !is_bidi_control(cp)
+                ? code_point_width(cp)
+                : -1;
+
+    if (cp == '\\') {
+        *out_len = (size_t)snprintf(out, 16, "\\\\");
+        *width = 2;
+    } else if (cp < 0 || cp < 0x80) {
+        if (w < 0) {
+            *out_len = (size_t)snprintf(out, 16, "\\x%02x", (unsigned char)s[0]);
+            *width = 4;
+        } else {
+            out[0] = s[0];
+            *out_len = 1;
+            *width = 1;
+        }
+    } else if (w < 0) {
+        *out_len = (size_t)snprintf(out, 16, "\\u{%04lX}", cp);
+        *width = (int)*out_len;
+    } else {
+        memcpy(out, s, len);
+        *out_len = len;
+        *width = w;
+    }
+    return len;
+}
+
+void cli_escape(const char *s, char *out, size_t out_size)
+{
+    size_t o = 0, n = strlen(s);
+
+    if (out_size == 0)
+        return;
+    for (size_t i = 0; i < n;) {
+        char piece[16];
+        size_t piece_len;
+        int w;
+        i += escape_one(s + i, n - i, piece, &piece_len, &w);
+        if (o + piece_len >= out_size)
+            break;
+        memcpy(out + o, piece, piece_len);
+        o += piece_len;
+    }
+    out[o] = '\0';
+}
+
+void cli_print_column(const char *s, int width)
+{
+    size_t n = strlen(s);
+    int shown = 0;
+
+    for (size_t i = 0; i < n;) {
+        char piece[16];
+        size_t piece_len;
+        int w;
+        i += escape_one(s + i, n - i, piece, &piece_len, &w);
+        fwrite(piece, 1, piece_len, stdout);
+        shown += w;
+    }
+    for (; shown < width; shown++)
+        fputc(' ', stdout);
+    fputc(' ', stdout);
 }

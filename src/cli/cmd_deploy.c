@@ -206,56 +206,85 @@ static int load_previous(const char *path, X509 **out)
 
 static json_t *report_json(const struct deploy_report *r)
 {
-    json_t *entries = json_array();
+    json_t *entries = json_array(), *warnings = json_array(), *j;
     char when[32];
 
     format_utc(r->cert.not_after, when, sizeof(when));
+    for (size_t i = 0; i < r->warning_count; i++)
+        json_array_append_new(warnings, json_string(r->warnings[i].text));
     for (size_t i = 0; i < r->count; i++) {
         const struct deploy_entry *e = &r->entries[i];
         json_array_append_new(entries, json_pack("{s:s, s:s?, s:s, s:s}", "name", e->name, "file",
                                                  e->file[0] ? e->file : NULL, "action",
                                                  deploy_action_name(e->action), "detail", e->detail));
     }
-    return json_pack("{s:s, s:b, s:s, s:{s:s, s:s, s:s, s:s}, s:o, s:I, s:I}", "store", r->store,
-                     "dry_run", r->dry_run, "format", pfx_format_name(r->format), "certificate",
-                     "subject", r->cert.subject, "issuer", r->cert.issuer, "thumbprint",
-                     r->cert.thumbprint, "not_after", when, "entries", entries, "changed",
-                     (json_int_t)r->changed, "failed", (json_int_t)r->failed);
+    j = json_pack("{s:s, s:b, s:s, s:{s:s, s:s, s:s, s:s}, s:o, s:I, s:I}", "store", r->store,
+                  "dry_run", r->dry_run, "format", pfx_format_name(r->format), "certificate",
+                  "subject", r->cert.subject, "issuer", r->cert.issuer, "thumbprint",
+                  r->cert.thumbprint, "not_after", when, "entries", entries, "changed",
+                  (json_int_t)r->changed, "failed", (json_int_t)r->failed);
+    /* chain_complete: false when the file lacks the leaf's issuer (check: chain-incomplete) */
+    json_object_set_new(j, "chain_complete", json_boolean(r->chain_complete));
+    json_object_set_new(j, "warnings", warnings);
+    return j;
 }
 
+/* Text output escapes what came from the certificate and the store (cli.h). */
 static void report_text(const struct deploy_report *r)
 {
     size_t counts[DEPLOY_FAILED + 1] = {0};
-    char when[32];
+    char when[32], subject[4 * sizeof(r->cert.subject)], store[4 * sizeof(r->store)],
+        detail[4 * ERRBUF_SIZE];
 
     format_utc(r->cert.not_after, when, sizeof(when));
-    printf("%s%s -> %s (%s)\n", r->dry_run ? "plan (dry run, nothing written): " : "",
-           r->cert.subject, r->store, pfx_format_name(r->format));
+    cli_escape(r->cert.subject, subject, sizeof(subject));
+    cli_escape(r->store, store, sizeof(store));
+    printf("%s%s -> %s (%s)\n", r->dry_run ? "plan (dry run, nothing written): " : "", subject,
+           store, pfx_format_name(r->format));
     printf("  thumbprint %s, expires %s\n", r->cert.thumbprint, when);
     for (size_t i = 0; i < r->count; i++) {
         const struct deploy_entry *e = &r->entries[i];
         counts[e->action]++;
-        printf("  %-9s %-40s %s\n", deploy_action_name(e->action),
-               e->file[0] ? e->file : e->name, e->detail);
+        printf("  ");
+        cli_print_column(deploy_action_name(e->action), 9);
+        cli_print_column(e->file[0] ? e->file : e->name, 40);
+        cli_escape(e->detail, detail, sizeof(detail));
+        printf("%s\n", detail);
+    }
+    for (size_t i = 0; i < r->warning_count; i++) {
+        cli_escape(r->warnings[i].text, detail, sizeof(detail));
+        printf("  warning   %s\n", detail);
     }
     printf("%s%zu written, %zu unchanged, %zu skipped, %zu removed, %zu kept, %zu rejected, "
-           "%zu failed\n",
+           "%zu failed%s\n",
            r->dry_run ? "would be: " : "", counts[DEPLOY_WRITTEN], counts[DEPLOY_UNCHANGED],
            counts[DEPLOY_SKIPPED], counts[DEPLOY_REMOVED], counts[DEPLOY_KEPT],
-           counts[DEPLOY_REJECTED], counts[DEPLOY_FAILED]);
+           counts[DEPLOY_REJECTED], counts[DEPLOY_FAILED],
+           r->chain_complete ? "" : "; the chain lacks the issuer");
 }
 
 static void warn_about(const struct deploy_report *r)
 {
+    char file[4 * sizeof(r->entries->file)], detail[4 * ERRBUF_SIZE];
+
     for (size_t i = 0; i < r->count; i++) {
         const struct deploy_entry *e = &r->entries[i];
-        if (e->action == DEPLOY_SKIPPED || e->action == DEPLOY_REJECTED ||
-            e->action == DEPLOY_KEPT)
-            log_warning("%s: %s %s", e->file[0] ? e->file : e->name, deploy_action_name(e->action),
-                        e->detail);
-        else if (e->action == DEPLOY_FAILED)
-            log_error("%s: %s", e->file[0] ? e->file : e->name, e->detail);
+        if (e->action != DEPLOY_SKIPPED && e->action != DEPLOY_REJECTED &&
+            e->action != DEPLOY_KEPT && e->action != DEPLOY_FAILED)
+            continue;
+        cli_escape(e->file[0] ? e->file : e->name, file, sizeof(file));
+        cli_escape(e->detail, detail, sizeof(detail));
+        if (e->action == DEPLOY_FAILED)
+            log_error("%s: %s", file, detail);
+        else
+            log_warning("%s: %s %s", file, deploy_action_name(e->action), detail);
     }
+    for (size_t i = 0; i < r->warning_count; i++) {
+        cli_escape(r->warnings[i].text, detail, sizeof(detail));
+        log_warning("%s", detail);
+    }
+    if (!r->chain_complete)
+        log_warning("give the certificate's issuers with --chain (or in a full-chain --cert)");
 }
 
 int cmd_deploy(int argc, char **argv)

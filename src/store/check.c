@@ -39,18 +39,27 @@ static int has_suffix(const char *s, const char *suffix)
     return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
+const char *store_mode_problem(unsigned mode)
+{
+    if (mode & 0002)
+        return "writable by everyone";
+    if (mode & 0020)
+        return "writable by the group";
+    if (mode & 0004)
+        return "readable by every local user";
+    return NULL;
+}
+
 /* Permissions: a writable file lets anyone who can write it choose what every server serves; a
  * world-readable one hands the (password-protected) key to every local user. */
 static int check_mode(struct check_report *r, const struct store_entry *e)
 {
-    if (e->mode & 0022)
-        return add(r, e->name, CHECK_ERROR, "writable",
-                   "mode %04o: writable by %s; use 0640 or stricter", e->mode,
-                   (e->mode & 0002) ? "everyone" : "the group");
-    if (e->mode & 0004)
-        return add(r, e->name, CHECK_ERROR, "world-readable",
-                   "mode %04o: readable by every local user; use 0640 or stricter", e->mode);
-    return 0;
+    const char *problem = store_mode_problem(e->mode);
+
+    if (!problem)
+        return 0;
+    return add(r, e->name, CHECK_ERROR, (e->mode & 0022) ? "writable" : "world-readable",
+               "mode %04o: %s; use 0640 or stricter", e->mode, problem);
 }
 
 /* The file name must be a normalised host name that the certificate holds, or no server will find

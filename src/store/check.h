@@ -32,6 +32,12 @@ struct check_options {
 
 #define CHECK_DEFAULT_WARN_DAYS 14
 
+/* What is wrong with permission bits MODE for a store file, or NULL: "writable by everyone", "writable
+ * by the group" (whoever can write a file chooses what every server serves) or "readable by every
+ * local user" (the password-protected key handed to all). check reports such files as errors;
+ * deploy refuses to write them unless forced. */
+const char *store_mode_problem(unsigned mode);
+
 int store_check(struct store *st, const struct check_options *opts, struct check_report *out,
                 struct errbuf *err);
 void check_report_free(struct check_report *r);

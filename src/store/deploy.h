@@ -6,7 +6,13 @@
  *    (unless forced), so a stale renewer can never roll a site back;
  *  - prune by thumbprint: a name the previous certificate had and this one lacks is removed only
  *    if its file still holds the previous certificate, so files another certificate owns survive;
- *  - the plan is computed completely before anything is written, and a dry run stops there. */
+ *  - the plan is computed completely before anything is written, and a dry run stops there;
+ *  - the store lock is never held for more than one bounded parse per file: files are opened
+ *    while planning, before the lock, and under it only a file whose version changed since is
+ *    opened again (opening a PFX is bounded by pfx.h's iteration limit);
+ *  - what is written is what check accepts: no certificate that is expired or not yet valid, no
+ *    mode check calls an error, the chain cut to the leaf's issuing path (unless forced: the
+ *    chain never is). */
 #ifndef CCS_STORE_DEPLOY_H
 #define CCS_STORE_DEPLOY_H
 
@@ -36,9 +42,22 @@ struct deploy_entry {
     char detail[ERRBUF_SIZE];       /* why */
 };
 
+/* How far in the future a certificate's notBefore may lie and still be deployed: clocks of the CA
+ * and of this host disagree a little (5 minutes, as Kerberos allows); more is a mistake. */
+#define DEPLOY_CLOCK_SKEW_SECONDS 300
+
+/* Something the deploy did that the user should know (a chain certificate dropped, the issuer
+ * missing): reported, not a failure. */
+struct deploy_warning {
+    char text[ERRBUF_SIZE];
+};
+
 struct deploy_report {
     struct deploy_entry *entries;
     size_t count, capacity;
+    struct deploy_warning *warnings;
+    size_t warning_count;
+    int chain_complete; /* the shipped chain holds the leaf's issuer (or the leaf is self-issued) */
     size_t changed; /* written + removed (or that would be, in a dry run) */
     size_t failed;
     int dry_run;
@@ -51,14 +70,16 @@ struct deploy_options {
     const char *password; /* the store password */
     enum pfx_format format;
     struct store_write_options write;
-    int force;      /* replace even newer or identical files; allow an expired certificate */
+    int force;      /* replace even newer or identical files; allow an expired or not yet valid
+                       certificate, and a mode check calls an error */
     int dry_run;    /* plan only */
     X509 *previous; /* the certificate this one replaces, for pruning; may be NULL */
     time_t now;
 };
 
 /* Deploy BUNDLE. Returns -1 (ERR set) when nothing could be attempted: the bundle is unusable, the
- * certificate has no host name, or it is expired (without force). Per-file failures do not stop the
+ * certificate has no host name, it is expired or not yet valid, or the mode is one check calls an
+ * error (those three without force). Per-file failures do not stop the
  * others; they are DEPLOY_FAILED entries and counted in REPORT->failed. */
 int store_deploy(struct store *st, const struct pfx_bundle *bundle, const struct deploy_options *opts,
                  struct deploy_report *report, struct errbuf *err);

@@ -153,6 +153,17 @@ void pfx_order_chain(X509 *leaf, STACK_OF(X509) *chain)
     }
 }
 
+int pfx_issuing_path_length(X509 *leaf, STACK_OF(X509) *chain)
+{
+    X509 *current = leaf;
+    int n = 0;
+
+    while (n < sk_X509_num(chain) && !is_self_issued(current) &&
+           X509_check_issued(sk_X509_value(chain, n), current) == X509_V_OK)
+        current = sk_X509_value(chain, n++);
+    return n;
+}
+
 /* ---- PEM input -------------------------------------------------------------------------------- */
 
 static int pem_no_more_blocks(void)
@@ -770,7 +781,7 @@ static void pair_by_public_key(const struct walk *w, struct pair *out)
             if (!id)
                 return;
             for (int o = 0; o < n; o++)
-                if (same_id(id, w->cert_ids[o])) {
+                if (o != c && same_id(id, w->cert_ids[o])) {
                     out->pairing = PFX_PAIR_OTHER_CERT;
                     return;
                 }

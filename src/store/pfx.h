@@ -125,4 +125,9 @@ void pfx_decoded_free(struct pfx_decoded *d);
  * the end in their original order, duplicates and copies of the leaf dropped. */
 void pfx_order_chain(X509 *leaf, STACK_OF(X509) *chain);
 
+/* How many certificates at the start of CHAIN (as pfx_order_chain leaves it) are on LEAF's issuing
+ * path: CHAIN[0] issued LEAF, CHAIN[1] issued CHAIN[0], and so on. The rest were given but issue
+ * nothing the leaf's clients need. */
+int pfx_issuing_path_length(X509 *leaf, STACK_OF(X509) *chain);
+
 #endif

@@ -136,12 +136,12 @@ expect_snapshot_unchanged store.snap store "no credential: store unchanged"
 
 # Unwritable store. Root ignores permission bits, so as root run ccs as nobody against a root-owned
 # 0755 store; otherwise a 0555 store suffices. The store's files are 0644 so nobody can read them:
-# the failure is in writing, after planning.
+# the failure is in writing, after planning. (0644 is a mode deploy refuses unless forced.)
 mkdir ro
 cp fresh.pem fresh.key ca.pem pw ro/
 mkdir ro/store
 run_ccs 0 ro-setup.out deploy --store ro/store --cert good.pem --key good.key --chain ca.pem \
-    --password-file pw --mode 0644
+    --password-file pw --mode 0644 --force
 if [ "$(id -u)" = 0 ]; then
     chmod 0644 ro/fresh.key
     chown nobody ro/pw

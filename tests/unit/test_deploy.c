@@ -15,6 +15,9 @@
 
 #include <cmocka.h>
 
+#include <signal.h>
+
+#include "pfxforge.h"
 #include "store/deploy.h"
 #include "store/inspect.h"
 #include "testcert.h"
@@ -80,6 +83,15 @@ static const struct deploy_entry *entry(const struct deploy_report *r, const cha
             return &r->entries[i];
     fail_msg("no report entry for %s", file);
     return NULL;
+}
+
+/* The action for FILE, or -1 (no cmocka: usable in a forked child). */
+static int entry_action(const struct deploy_report *r, const char *file)
+{
+    for (size_t i = 0; i < r->count; i++)
+        if (strcmp(r->entries[i].file, file) == 0)
+            return (int)r->entries[i].action;
+    return -1;
 }
 
 /* Thumbprint of the certificate in FILE, or "" when missing or unreadable. */
@@ -353,6 +365,292 @@ static void test_stale_temp_removed(void **state)
     pfx_bundle_free(&b);
 }
 
+/* Decode FILE in the store (PFX_OK expected). */
+static void decode_file(struct fixture *f, const char *file, struct pfx_decoded *dec)
+{
+    char path[4400];
+    struct bytes data;
+    struct errbuf err = {""};
+
+    snprintf(path, sizeof(path), "%s/%s", f->dir, file);
+    assert_int_equal(bytes_read_file(path, CERT_INPUT_MAX, &data, &err), 0);
+    if (pfx_decode(data.data, data.len, PASSWORD, dec, &err) != PFX_OK)
+        fail_msg("%s: %s", file, err.msg);
+    bytes_free(&data);
+}
+
+static void write_store_file(struct fixture *f, const char *file, const struct bytes *data)
+{
+    char path[4400];
+    FILE *fp;
+
+    snprintf(path, sizeof(path), "%s/%s", f->dir, file);
+    fp = fopen(path, "wb");
+    assert_non_null(fp);
+    assert_int_equal(fwrite(data->data, 1, data->len, fp), data->len);
+    assert_int_equal(fclose(fp), 0);
+    assert_int_equal(chmod(path, 0640), 0);
+}
+
+/* Item 3: a certificate from the future would replace a valid file with one every client rejects,
+ * and newer-only would then protect it. Within the clock-skew allowance it is fine. */
+static void test_not_yet_valid(void **state)
+{
+    struct fixture *f = *state;
+    struct pfx_bundle valid, future, barely;
+    struct deploy_options o = opts_for(f);
+    struct deploy_report r;
+    struct cert_summary s_valid;
+    struct errbuf err = {""};
+    char tp[64];
+
+    leaf(f, &valid, "DNS:www.example.com", 60);
+    cert_summarise(valid.cert, &s_valid, NULL);
+    testcert_leaf(&future, &f->ca, "future", "DNS:www.example.com", f->now + 86400,
+                  f->now + 90 * 86400L);
+    testcert_leaf(&barely, &f->ca, "barely", "DNS:barely.example",
+                  f->now + DEPLOY_CLOCK_SKEW_SECONDS - 60, f->now + 90 * 86400L);
+    deploy_ok(f, &valid, &o, &r);
+    deploy_report_free(&r);
+
+    assert_int_equal(store_deploy(f->st, &future, &o, &r, &err), -1);
+    if (!strstr(err.msg, "is not valid before") || !strstr(err.msg, "--force"))
+        fail_msg("message: %s", err.msg);
+    file_thumbprint(f, "www.example.com.pfx", tp);
+    assert_string_equal(tp, s_valid.thumbprint); /* the valid file is still there */
+
+    deploy_ok(f, &barely, &o, &r); /* within the allowance */
+    assert_int_equal(entry(&r, "barely.example.pfx")->action, DEPLOY_WRITTEN);
+    deploy_report_free(&r);
+
+    o.force = 1;
+    deploy_ok(f, &future, &o, &r);
+    assert_int_equal(entry(&r, "www.example.com.pfx")->action, DEPLOY_WRITTEN);
+    deploy_report_free(&r);
+    pfx_bundle_free(&valid);
+    pfx_bundle_free(&future);
+    pfx_bundle_free(&barely);
+}
+
+static int has_warning(const struct deploy_report *r, const char *needle)
+{
+    for (size_t i = 0; i < r->warning_count; i++)
+        if (strstr(r->warnings[i].text, needle))
+            return 1;
+    return 0;
+}
+
+/* Item 5: a chain without the issuer is deployed with a warning in the report; certificates given
+ * that are not on the leaf's issuing path are dropped, each with a warning, not shipped. */
+static void test_chain_hygiene(void **state)
+{
+    struct fixture *f = *state;
+    struct pfx_bundle b, stranger;
+    struct test_ca other;
+    struct deploy_options o = opts_for(f);
+    struct deploy_report r;
+    struct pfx_decoded dec;
+    struct cert_summary s_other, s_stranger;
+    STACK_OF(X509) *given;
+
+    testcert_ca(&other, "Unrelated CA");
+    testcert_leaf(&stranger, &other, "stranger", "DNS:stranger.example", f->now - 60,
+                  f->now + 86400);
+    cert_summarise(other.cert, &s_other, NULL);
+    cert_summarise(stranger.cert, &s_stranger, NULL);
+
+    /* No chain at all. */
+    leaf(f, &b, "DNS:bare.example", 90);
+    given = b.chain;
+    b.chain = sk_X509_new_null();
+    deploy_ok(f, &b, &o, &r);
+    assert_false(r.chain_complete);
+    assert_true(has_warning(&r, "lacks the issuer"));
+    assert_int_equal(entry(&r, "bare.example.pfx")->action, DEPLOY_WRITTEN);
+    deploy_report_free(&r);
+
+    /* The issuer, plus an unrelated CA and an unrelated leaf. */
+    X509_up_ref(other.cert);
+    X509_up_ref(stranger.cert);
+    sk_X509_push(b.chain, other.cert);
+    sk_X509_push(b.chain, X509_dup(sk_X509_value(given, 0)));
+    sk_X509_push(b.chain, stranger.cert);
+    o.force = 1;
+    deploy_ok(f, &b, &o, &r);
+    assert_true(r.chain_complete);
+    assert_int_equal(r.warning_count, 2);
+    assert_true(has_warning(&r, s_other.thumbprint));
+    assert_true(has_warning(&r, s_stranger.thumbprint));
+    assert_true(has_warning(&r, "not on the issuing path"));
+    deploy_report_free(&r);
+    decode_file(f, "bare.example.pfx", &dec);
+    assert_int_equal(sk_X509_num(dec.bundle.chain), 1);
+    assert_int_equal(X509_cmp(sk_X509_value(dec.bundle.chain, 0), f->ca.cert), 0);
+    pfx_decoded_free(&dec);
+
+    sk_X509_pop_free(given, X509_free);
+    pfx_bundle_free(&b);
+    pfx_bundle_free(&stranger);
+    testcert_ca_free(&other);
+}
+
+/* Item 7: the modes check calls errors are refused, unless forced. */
+static void test_modes_refused(void **state)
+{
+    static const struct {
+        unsigned mode;
+        const char *why;
+    } bad[] = {
+        {0644, "readable by every local user"},
+        {0604, "readable by every local user"},
+        {0660, "writable by the group"},
+        {0642, "writable by everyone"},
+        {0666, "writable by everyone"},
+    };
+    struct fixture *f = *state;
+    struct pfx_bundle b;
+    struct deploy_options o = opts_for(f);
+    struct deploy_report r;
+    struct errbuf err = {""};
+    struct stat st;
+    char path[4400];
+
+    leaf(f, &b, "DNS:mode.example", 90);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        o.write.mode = bad[i].mode;
+        assert_int_equal(store_deploy(f->st, &b, &o, &r, &err), -1);
+        if (!strstr(err.msg, bad[i].why))
+            fail_msg("mode %04o: \"%s\" lacks \"%s\"", bad[i].mode, err.msg, bad[i].why);
+        assert_int_equal(count_entries(f->dir, ""), 0);
+    }
+    o.write.mode = 0600;
+    deploy_ok(f, &b, &o, &r);
+    deploy_report_free(&r);
+    o.write.mode = 0644;
+    o.force = 1;
+    deploy_ok(f, &b, &o, &r);
+    deploy_report_free(&r);
+    snprintf(path, sizeof(path), "%s/mode.example.pfx", f->dir);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0644);
+    pfx_bundle_free(&b);
+}
+
+/* Item 4: a file holding this very certificate but laid out so Windows pairs it wrongly (no
+ * localKeyID, the id on the chain certificate, the leaf last) is rewritten, not "unchanged". */
+static void test_pairing_repaired(void **state)
+{
+    static const struct pfxforge layouts[] = {
+        {.key_id = PFXFORGE_ID_NONE},
+        {.key_id = PFXFORGE_ID_CHAIN},
+        {.leaf_last = 1},
+    };
+    struct fixture *f = *state;
+    struct pfx_bundle b;
+    struct deploy_options o = opts_for(f);
+    struct deploy_report r;
+    struct pfx_decoded dec;
+    struct bytes der;
+
+    leaf(f, &b, "DNS:pair.example", 90);
+    for (size_t i = 0; i < sizeof(layouts) / sizeof(layouts[0]); i++) {
+        struct pfxforge spec = layouts[i];
+        spec.bundle = &b;
+        spec.password = PASSWORD;
+        pfxforge(&spec, &der);
+        write_store_file(f, "pair.example.pfx", &der);
+        bytes_free(&der);
+        deploy_ok(f, &b, &o, &r);
+        assert_int_equal(entry(&r, "pair.example.pfx")->action, DEPLOY_WRITTEN);
+        assert_non_null(strstr(entry(&r, "pair.example.pfx")->detail, "rewrites this certificate"));
+        deploy_report_free(&r);
+        decode_file(f, "pair.example.pfx", &dec);
+        assert_int_equal(dec.pairing, PFX_PAIRED);
+        assert_true(dec.leaf_first);
+        pfx_decoded_free(&dec);
+        deploy_ok(f, &b, &o, &r); /* now it is what deploy writes */
+        assert_int_equal(entry(&r, "pair.example.pfx")->action, DEPLOY_UNCHANGED);
+        deploy_report_free(&r);
+    }
+    pfx_bundle_free(&b);
+}
+
+/* Item 1: a store file whose MAC count is 2^31-1 is replaced, not opened for hours. */
+static void test_hostile_file_replaced(void **state)
+{
+    struct fixture *f = *state;
+    struct pfx_bundle b;
+    struct deploy_options o = opts_for(f);
+    struct deploy_report r;
+    struct bytes der;
+
+    leaf(f, &b, "DNS:hostile.example", 90);
+    pfxforge(&(struct pfxforge){.bundle = &b, .password = PASSWORD, .mac_iter = 2147483647LL},
+             &der);
+    write_store_file(f, "hostile.example.pfx", &der);
+    bytes_free(&der);
+    alarm(60); /* watchdog, not a timing: before the cap this deploy took hours */
+    deploy_ok(f, &b, &o, &r);
+    alarm(0);
+    assert_int_equal(entry(&r, "hostile.example.pfx")->action, DEPLOY_WRITTEN);
+    assert_non_null(strstr(entry(&r, "hostile.example.pfx")->detail, "2147483647"));
+    deploy_report_free(&r);
+    pfx_bundle_free(&b);
+}
+
+/* Item 1: files are judged before the lock; one that changes between the plan and the lock is
+ * judged again under it. A deploy of an older certificate stops after planning (test point
+ * "deploy-planned"); meanwhile a newer certificate is deployed to the same name; the older deploy,
+ * resumed, must skip the file (newer-only), not overwrite what it never judged. */
+static void test_replan_after_change(void **state)
+{
+    struct fixture *f = *state;
+    struct pfx_bundle older, newer;
+    struct deploy_options o = opts_for(f);
+    struct deploy_report r;
+    struct cert_summary s_newer;
+    char tp[64];
+    int status;
+    pid_t child;
+
+    leaf(f, &older, "DNS:race.example", 30);
+    leaf(f, &newer, "DNS:race.example", 90);
+    cert_summarise(newer.cert, &s_newer, NULL);
+    child = fork(); /* the file does not exist yet: the older deploy plans "new file" */
+    assert_true(child >= 0);
+    if (child == 0) {
+        struct store *st;
+        struct errbuf err;
+        setenv("CCS_TEST_STOP_AT", "deploy-planned", 1);
+        o.force = 0;
+        if (store_open(f->dir, NULL, &st, &err) < 0 || store_deploy(st, &older, &o, &r, &err) < 0)
+            _exit(3);
+        _exit(entry_action(&r, "race.example.pfx") == DEPLOY_WRITTEN ? 1 : 0);
+    }
+    /* Wait (up to 30 s) for the child to stop at the point; without it, it never does. */
+    for (int i = 0; i < 300; i++) {
+        if (waitpid(child, &status, WUNTRACED | WNOHANG) == child)
+            break;
+        usleep(100 * 1000);
+    }
+    if (!WIFSTOPPED(status)) {
+        kill(child, SIGKILL);
+        waitpid(child, &status, 0);
+        fail_msg("the deploy never stopped between planning and locking");
+    }
+    deploy_ok(f, &newer, &o, &r);
+    assert_int_equal(entry(&r, "race.example.pfx")->action, DEPLOY_WRITTEN);
+    deploy_report_free(&r);
+    kill(child, SIGCONT);
+    assert_int_equal(waitpid(child, &status, 0), child);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    file_thumbprint(f, "race.example.pfx", tp);
+    assert_string_equal(tp, s_newer.thumbprint);
+    pfx_bundle_free(&older);
+    pfx_bundle_free(&newer);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -364,6 +662,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_failure_is_contained, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stale_temp_removed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_not_yet_valid, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_chain_hygiene, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_modes_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pairing_repaired, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hostile_file_replaced, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_replan_after_change, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
