@@ -1,12 +1,14 @@
 /* loader.c — loader threads (loader.h).
  *
  * The queue is a FIFO list of jobs plus a hash table of the same jobs by file name, so that a
- * request for a queued file finds its job in one lookup. The hash is plain FNV-1a: file names
- * come from clients' SNI, so a client could pick names that share a chain, but a chain is never
- * longer than the queue's bound, so the worst case is max_queued string compares under the mutex.
- * Jobs being loaded are out of the table: a request that comes in meanwhile queues a new load,
- * which the cache answers from the entry the first one installed (or reloads, if a change event
- * came in between — which is what it should). */
+ * request for a file already asked for finds its job in one lookup. A job stays in the table while
+ * it runs: a request that comes in meanwhile joins it rather than queueing a second load that would
+ * only wait for the first in the cache (holding a loader thread: with a slow share, half of them).
+ * Joining a running load is safe: what it installs may predate a change event that came in during
+ * it, and then the woken handshake finds its file due again and asks anew (conn.h's rounds).
+ * The hash is plain FNV-1a: file names come from clients' SNI, so a client could pick names that
+ * share a chain, but a chain is never longer than the jobs that exist (queued, bounded, plus one
+ * per thread), so the worst case is that many string compares under the mutex. */
 #include "serve/loader.h"
 
 #include <pthread.h>
@@ -70,25 +72,32 @@ static struct job **bucket_find(struct loader *l, const char *file, uint64_t has
     return p;
 }
 
-/* Take the oldest job off the queue (and the table). Mutex held; the queue is not empty. */
+/* Take the oldest job off the queue; it stays in the table until finish(). Mutex held; the queue
+ * is not empty. */
 static struct job *dequeue(struct loader *l)
 {
-    struct job *j = l->head, **p;
+    struct job *j = l->head;
 
     l->head = j->next_fifo;
     if (!l->head)
         l->tail = NULL;
-    p = bucket_find(l, j->file, j->hash);
-    *p = j->next_hash;
     l->queued--;
     return j;
 }
 
-static void finish(struct job *j, int loaded)
+/* Take J out of the table and call its waiters (the mutex not held: they may submit again). */
+static void finish(struct loader *l, struct job *j, int loaded)
 {
     struct waiter *w, *next;
+    struct job **p;
 
-    for (w = j->waiters; w; w = next) {
+    pthread_mutex_lock(&l->mutex);
+    p = bucket_find(l, j->file, j->hash);
+    *p = j->next_hash;
+    w = j->waiters;
+    j->waiters = NULL;
+    pthread_mutex_unlock(&l->mutex);
+    for (; w; w = next) {
         next = w->next;
         if (w->done)
             w->done(w->arg, j->file, loaded);
@@ -129,7 +138,7 @@ static void *thread_main(void *arg)
         j = dequeue(l);
         pthread_mutex_unlock(&l->mutex);
         run(l, j);
-        finish(j, 1);
+        finish(l, j, 1);
         pthread_mutex_lock(&l->mutex);
     }
     pthread_mutex_unlock(&l->mutex);
@@ -223,7 +232,7 @@ void loader_free(struct loader *l)
     for (unsigned i = 0; i < l->nthreads; i++)
         pthread_join(l->threads[i], NULL);
     while (l->head)
-        finish(dequeue(l), 0);
+        finish(l, dequeue(l), 0);
     pthread_mutex_destroy(&l->mutex);
     pthread_cond_destroy(&l->work);
     free(l->threads);

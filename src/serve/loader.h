@@ -3,8 +3,8 @@
  * refreshed here while its last certificate keeps being served.
  *
  * Invariants:
- *  - one queued job per file: a second request for a file already queued joins the first (its
- *    callback is added), so a burst of handshakes for one cold name costs one load;
+ *  - one job per file, queued or running: a second request for the file joins it (its callback
+ *    is added), so a burst of handshakes for one cold name costs one load and one thread;
  *  - the queue is bounded (max_queued); a request beyond it is refused at once, never blocks;
  *  - every accepted request's callback is called exactly once, from a loader thread, after the
  *    load (or, at loader_stop(), without one: DONE's LOADED argument says which). */

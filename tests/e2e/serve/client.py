@@ -6,6 +6,10 @@
       server's close_notify: everything read goes to OUT. With an echo backend OUT must equal IN,
       which needs both half-closes passed through: ours to the backend, the backend's back to us.
 
+  client.py handshakes PORT CA NAME COUNT
+      COUNT full handshakes one after the other (no resumption), each checked to serve NAME's
+      certificate; prints "ok N failed M p50_ms X max_ms Y"
+
   client.py many PORT CA COUNT NAME...
       open COUNT connections at once (names taken in turn), each a full handshake that must serve
       a certificate naming its SNI, then a 5-octet echo; prints "ok N failed M" and the first error.
@@ -116,8 +120,32 @@ async def many(port, ca, count, names):
         print("first error: " + errors[0])
 
 
+def handshakes(port, ca, name, count):
+    import time
+    ctx = context(ca)
+    times, failed = [], 0
+    for _ in range(count):
+        t0 = time.monotonic()
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=30) as raw:
+                with ctx.wrap_socket(raw, server_hostname=name) as tls:
+                    sans = [v for k, v in tls.getpeercert().get("subjectAltName", ()) if k == "DNS"]
+                    if name not in sans:
+                        raise RuntimeError("served %s" % sans)
+            times.append((time.monotonic() - t0) * 1000)
+        except Exception as e:
+            failed += 1
+            print("error: %r" % e, file=sys.stderr)
+    times.sort()
+    p50 = times[len(times) // 2] if times else 0
+    print("ok %d failed %d p50_ms %.1f max_ms %.1f" % (len(times), failed, p50, times[-1] if times else 0))
+
+
 def main():
     mode = sys.argv[1]
+    if mode == "handshakes":
+        handshakes(int(sys.argv[2]), sys.argv[3], sys.argv[4], int(sys.argv[5]))
+        return
     if mode == "halfclose":
         halfclose(int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6])
     elif mode == "many":
