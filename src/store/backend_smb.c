@@ -446,10 +446,12 @@ static void sleep_ms(long ms)
         ;
 }
 
-/* Create NAME exclusively and write DATA. *EXISTS when NAME exists. LIB_MUTEX held. */
-static int create_and_write(struct store *st, const char *name, const struct bytes *data,
-                            int *exists, struct errbuf *err)
+/* Create NAME exclusively and write DATA. *EXISTS when NAME exists. Messages name SHOWN (the
+ * target, when NAME is its temporary file). LIB_MUTEX held. */
+static int create_and_write(struct store *st, const char *name, const char *shown,
+                            const struct bytes *data, int *exists, struct errbuf *err)
 {
+    int temp = strcmp(name, shown) != 0;
     SMBCCTX *ctx = smb_of(st)->ctx;
     char url[SMB_URL_MAX];
     SMBCFILE *f;
@@ -465,7 +467,8 @@ static int create_and_write(struct store *st, const char *name, const struct byt
             *exists = 1;
             return 0;
         }
-        return fail_errno(st, name, "cannot create", err);
+        return fail_errno(st, shown, temp ? "cannot create a temporary file" : "cannot create",
+                          err);
     }
     while (done < data->len) {
         size_t chunk = data->len - done < WRITE_CHUNK ? data->len - done : WRITE_CHUNK;
@@ -476,7 +479,7 @@ static int create_and_write(struct store *st, const char *name, const struct byt
         if (n <= 0) {
             if (n == 0)
                 errno = EIO;
-            fail_errno(st, name, "cannot write", err);
+            fail_errno(st, shown, "cannot write", err);
             break;
         }
         done += (size_t)n;
@@ -484,7 +487,7 @@ static int create_and_write(struct store *st, const char *name, const struct byt
     if (done == data->len)
         rc = 0;
     if (smbc_getFunctionClose(ctx)(ctx, f) < 0 && rc == 0)
-        rc = fail_errno(st, name, "cannot write", err);
+        rc = fail_errno(st, shown, "cannot write", err);
     if (rc < 0)
         smbc_getFunctionUnlink(ctx)(ctx, url);
     return rc;
@@ -542,7 +545,7 @@ static int smb_write_atomic(struct store *st, const char *name, const struct byt
         url_of(st, name, to, err) < 0)
         return -1;
     lib_lock();
-    if (create_and_write(st, temp, data, &exists, err) < 0)
+    if (create_and_write(st, temp, name, data, &exists, err) < 0)
         goto out;
     if (exists) {
         errbuf_set(err, "store %s: %s: the temporary name %s exists already", st->display, name,
@@ -567,7 +570,7 @@ static int smb_create_exclusive(struct store *st, const char *name, const struct
     int rc;
 
     lib_lock();
-    rc = create_and_write(st, name, data, exists, err);
+    rc = create_and_write(st, name, name, data, exists, err);
     lib_unlock();
     return rc;
 }
@@ -619,7 +622,7 @@ static int smb_rename_noreplace(struct store *st, const char *from, const char *
         }
         goto out;
     }
-    if (create_and_write(st, to, &empty, exists, err) < 0 || *exists) {
+    if (create_and_write(st, to, to, &empty, exists, err) < 0 || *exists) {
         rc = *exists ? 0 : -1;
         goto out;
     }
