@@ -1,4 +1,5 @@
-/* cmd_store.c — `ccs store list | lookup HOST | check`: what a server would serve, and why not. */
+/* cmd_store.c — `ccs store list | lookup HOST | check`: what a server would serve, and why not;
+ * `ccs store rekey`: change the store password. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 #include "cli/cli_store.h"
 #include "store/check.h"
 #include "store/inspect.h"
+#include "store/rekey.h"
 #include "store/resolve.h"
 #include "util/log.h"
 
@@ -16,6 +18,8 @@ static const char usage[] =
     "ccs store list --store DIR [--password-file FILE] [--json]\n"
     "       ccs store lookup HOST --store DIR [--password-file FILE] [--json]\n"
     "       ccs store check --store DIR [--password-file FILE] [--warn-days N] [--json]\n"
+    "       ccs store rekey --store DIR [--password-file OLD] --new-password-file NEW\n"
+    "                       [--format compat|aes256] [--dry-run] [--json]\n"
     "   DIR may be an SMB share: \\\\SERVER\\SHARE\\FOLDER, //SERVER/SHARE/FOLDER or\n"
     "   smb://SERVER[:PORT]/SHARE/FOLDER, with " CLI_SMB_USAGE;
 
@@ -23,9 +27,15 @@ struct store_args {
     const char *store, *password_file, *host;
     int json, warn_days;
     struct cli_smb_args smb;
+    /* rekey only */
+    const char *new_password_file;
+    const char *format; /* NULL: keep each file's */
+    int dry_run;
 };
 
-enum { OPT_STORE = 256, OPT_PASSWORD_FILE, OPT_JSON, OPT_WARN_DAYS, OPT_HELP, OPT_SMB };
+/* OPT_SMB last: the share options take OPT_SMB .. OPT_SMB + 3. */
+enum { OPT_STORE = 256, OPT_PASSWORD_FILE, OPT_JSON, OPT_WARN_DAYS, OPT_HELP, OPT_NEW_PASSWORD_FILE,
+       OPT_FORMAT, OPT_DRY_RUN, OPT_SMB };
 
 static const struct option options[] = {
     {"store", required_argument, NULL, OPT_STORE},
@@ -33,12 +43,16 @@ static const struct option options[] = {
     {"json", no_argument, NULL, OPT_JSON},
     {"warn-days", required_argument, NULL, OPT_WARN_DAYS},
     {"help", no_argument, NULL, OPT_HELP},
+    {"new-password-file", required_argument, NULL, OPT_NEW_PASSWORD_FILE},
+    {"format", required_argument, NULL, OPT_FORMAT},
+    {"dry-run", no_argument, NULL, OPT_DRY_RUN},
     CLI_SMB_OPTIONS(OPT_SMB),
     {NULL, 0, NULL, 0},
 };
 
-static int parse_args(int argc, char **argv, int want_host, struct store_args *a)
+static int parse_args(int argc, char **argv, int want_host, int rekey, struct store_args *a)
 {
+    enum pfx_format format;
     char *end;
     int c;
 
@@ -55,6 +69,13 @@ static int parse_args(int argc, char **argv, int want_host, struct store_args *a
             if (!*optarg || *end || a->warn_days < 0 || a->warn_days > 3650)
                 return cli_usage_error(usage, "--warn-days: \"%s\" is not a number of days",
                                        optarg);
+            break;
+        case OPT_NEW_PASSWORD_FILE: a->new_password_file = optarg; break;
+        case OPT_DRY_RUN: a->dry_run = 1; break;
+        case OPT_FORMAT:
+            if (pfx_format_parse(optarg, &format) < 0)
+                return cli_usage_error(usage, "--format: \"%s\" is not compat or aes256", optarg);
+            a->format = optarg;
             break;
         case OPT_HELP:
             printf("usage: %s\n", usage);
@@ -74,20 +95,11 @@ static int parse_args(int argc, char **argv, int want_host, struct store_args *a
         return cli_usage_error(usage, "unexpected argument \"%s\"", argv[optind]);
     if (!a->store)
         return cli_usage_error(usage, "--store is required");
+    if (!rekey && (a->new_password_file || a->format || a->dry_run))
+        return cli_usage_error(usage, "--new-password-file, --format and --dry-run are rekey's");
+    if (rekey && !a->new_password_file)
+        return cli_usage_error(usage, "rekey needs --new-password-file (the new store password)");
     return 0;
-}
-
-/* Print S left-aligned in WIDTH columns. printf's %-Ns counts bytes; a Unicode host name
- * (bücher.example) would misalign the table, so count code points. */
-static void print_column(const char *s, int width)
-{
-    int points = 0;
-    for (const char *p = s; *p; p++)
-        points += ((unsigned char)*p & 0xc0) != 0x80;
-    fputs(s, stdout);
-    for (; points < width; points++)
-        fputc(' ', stdout);
-    fputc(' ', stdout);
 }
 
 /* ---- summaries shared by list and lookup --------------------------------------------------- */
@@ -170,7 +182,7 @@ static int cmd_list(int argc, char **argv)
     time_t now = time(NULL);
     int rc = EXIT_FAILED;
 
-    if (parse_args(argc, argv, 0, &a) != 0)
+    if (parse_args(argc, argv, 0, 0, &a) != 0)
         return EXIT_FAILED;
     if (open_store_and_password(&a, &st, &password) < 0)
         goto out;
@@ -186,7 +198,7 @@ static int cmd_list(int argc, char **argv)
     for (size_t i = 0; i < entries.count; i++) {
         const struct store_entry *e = &entries.items[i];
         struct pfx_inspection insp;
-        char sans[2048], when[32];
+        char sans[2048], when[32], error[4 * ERRBUF_SIZE];
 
         if (!store_is_pfx_name(e->name))
             continue;
@@ -194,15 +206,16 @@ static int cmd_list(int argc, char **argv)
         if (a.json) {
             json_array_append_new(rows, summary_json(e->name, &insp, now));
         } else if (insp.status != PFX_OK) {
-            print_column(e->name, 32);
-            printf("(%s: %s)\n", pfx_status_text(insp.status), insp.error);
+            cli_print_column(e->name, 32);
+            cli_escape(insp.error, error, sizeof(error));
+            printf("(%s: %s)\n", pfx_status_text(insp.status), error);
         } else {
             sans_text(&insp, sans, sizeof(sans));
             format_utc(insp.summary.not_after, when, sizeof(when));
-            print_column(e->name, 32);
-            print_column(insp.summary.subject, 32);
-            print_column(sans, 40);
-            print_column(insp.summary.issuer, 24);
+            cli_print_column(e->name, 32);
+            cli_print_column(insp.summary.subject, 32);
+            cli_print_column(sans, 40);
+            cli_print_column(insp.summary.issuer, 24);
             printf("%-20s %5ld %-40s %s\n", when, days_until(insp.summary.not_after, now),
                    insp.summary.thumbprint, pfx_format_name(insp.decoded.format));
         }
@@ -297,6 +310,14 @@ static void print_lookup_json(const struct store_resolution *r)
                              r->cert != NULL, "candidates", candidates));
 }
 
+/* LABEL then VALUE escaped (cli.h), on a line of its own. */
+static void print_field(const char *label, const char *value)
+{
+    char shown[4 * ERRBUF_SIZE];
+    cli_escape(value, shown, sizeof(shown));
+    printf("%s%s\n", label, shown);
+}
+
 static void print_certificate_text(const struct store_cert *cert)
 {
     struct cert_names names;
@@ -304,26 +325,28 @@ static void print_certificate_text(const struct store_cert *cert)
     char when[32], sans[2048];
 
     if (cert->verdict == STORE_CERT_UNREADABLE) {
-        printf("status: unreadable: %s\n", cert->why);
+        print_field("status: unreadable: ", cert->why);
         return;
     }
     if (cert->insp.status != PFX_OK) {
-        printf("status: %s: %s\n", pfx_status_text(cert->insp.status), cert->insp.error);
+        printf("status: %s: ", pfx_status_text(cert->insp.status));
+        print_field("", cert->insp.error);
         return;
     }
     insp = with_names(cert, &names);
     sans_text(&insp, sans, sizeof(sans));
     format_utc(insp.summary.not_after, when, sizeof(when));
-    printf("subject: %s\nnames:  %s\nissuer: %s\nexpires: %s (%ld days)\n"
-           "thumbprint: %s\nformat: %s (%s)\n",
-           insp.summary.subject, sans, insp.summary.issuer, when,
+    print_field("subject: ", insp.summary.subject);
+    print_field("names:  ", sans);
+    print_field("issuer: ", insp.summary.issuer);
+    printf("expires: %s (%ld days)\nthumbprint: %s\nformat: %s (%s)\n", when,
            days_until(insp.summary.not_after, time(NULL)), insp.summary.thumbprint,
            pfx_format_name(insp.decoded.format), insp.decoded.algorithms);
     cert_names_free(&names);
     if (cert->verdict == STORE_CERT_WRONG_NAME)
         printf("warning: the certificate in %s does not name it\n", cert->file);
     else if (cert->verdict != STORE_CERT_USABLE)
-        printf("not served: %s\n", cert->why);
+        print_field("not served: ", cert->why);
 }
 
 static void print_lookup_text(const struct store_resolution *r)
@@ -344,7 +367,8 @@ static void print_lookup_text(const struct store_resolution *r)
     }
     for (size_t i = 0; i < r->candidate_count; i++) {
         store_resolve_candidate_why(r, i, why, sizeof(why));
-        printf("%s %s: %s\n", i ? "       " : "why:   ", r->candidates[i].file, why);
+        printf("%s %s: ", i ? "       " : "why:   ", r->candidates[i].file);
+        print_field("", why);
     }
 }
 
@@ -358,7 +382,7 @@ static int cmd_lookup(int argc, char **argv)
     struct errbuf err;
     int resolved = 0, rc = EXIT_FAILED;
 
-    if (parse_args(argc, argv, 1, &a) != 0)
+    if (parse_args(argc, argv, 1, 0, &a) != 0)
         return EXIT_FAILED;
     /* Validate the host before anything touches the store, as a server must. */
     if (store_resolve_plan(a.host, strlen(a.host), &res.plan, &err) < 0) {
@@ -399,7 +423,7 @@ static int cmd_check(int argc, char **argv)
     struct errbuf err;
     int rc = EXIT_FAILED;
 
-    if (parse_args(argc, argv, 0, &a) != 0)
+    if (parse_args(argc, argv, 0, 0, &a) != 0)
         return EXIT_FAILED;
     if (open_store_and_password(&a, &st, &password) < 0)
         goto out;
@@ -422,10 +446,15 @@ static int cmd_check(int argc, char **argv)
                                  (json_int_t)report.pfx_files, "errors", (json_int_t)report.errors,
                                  "warnings", (json_int_t)report.warnings, "findings", items));
     } else {
+        /* File names and messages are escaped (cli.h): a file name is anyone's text. */
         for (size_t i = 0; i < report.count; i++) {
             const struct check_finding *f = &report.items[i];
-            printf("%-7s %-32s %-16s %s\n", f->severity == CHECK_ERROR ? "error" : "warning",
-                   f->file, f->code, f->message);
+            char message[4 * sizeof(f->message)];
+            cli_print_column(f->severity == CHECK_ERROR ? "error" : "warning", 7);
+            cli_print_column(f->file, 32);
+            cli_print_column(f->code, 16);
+            cli_escape(f->message, message, sizeof(message));
+            printf("%s\n", message);
         }
         printf("%s: %zu .pfx file%s checked, %zu error%s, %zu warning%s\n", store_display_name(st),
                report.pfx_files, report.pfx_files == 1 ? "" : "s", report.errors,
@@ -439,16 +468,123 @@ out:
     return rc;
 }
 
+/* ---- rekey ---------------------------------------------------------------------------------- */
+
+static json_t *rekey_json(const struct rekey_report *r)
+{
+    json_t *files = json_array();
+
+    for (size_t i = 0; i < r->count; i++)
+        json_array_append_new(files, json_pack("{s:s, s:s, s:s}", "file", r->entries[i].file,
+                                               "action", rekey_action_name(r->entries[i].action),
+                                               "detail", r->entries[i].detail));
+    return json_pack("{s:s, s:b, s:o, s:I, s:I, s:I, s:I}", "store", r->store, "dry_run",
+                     r->dry_run, "files", files, "rewritten",
+                     (json_int_t)r->counts[REKEY_REWRITTEN], "done",
+                     (json_int_t)r->counts[REKEY_DONE], "left", (json_int_t)r->counts[REKEY_LEFT],
+                     "failed", (json_int_t)r->counts[REKEY_FAILED]);
+}
+
+static void rekey_text(const struct rekey_report *r, const char *new_password_origin)
+{
+    char store[4 * sizeof(r->store)], detail[4 * ERRBUF_SIZE];
+
+    cli_escape(r->store, store, sizeof(store));
+    printf("%srekey %s\n", r->dry_run ? "plan (dry run, nothing written): " : "", store);
+    for (size_t i = 0; i < r->count; i++) {
+        printf("  ");
+        cli_print_column(rekey_action_name(r->entries[i].action), 9);
+        cli_print_column(r->entries[i].file, 40);
+        cli_escape(r->entries[i].detail, detail, sizeof(detail));
+        printf("%s\n", detail);
+    }
+    printf("%s%zu rewritten, %zu already done, %zu left alone, %zu failed\n",
+           r->dry_run ? "would be: " : "", r->counts[REKEY_REWRITTEN], r->counts[REKEY_DONE],
+           r->counts[REKEY_LEFT], r->counts[REKEY_FAILED]);
+    if (r->dry_run || r->counts[REKEY_LEFT] || r->counts[REKEY_FAILED])
+        return;
+    /* IIS reads every file with the one password it is configured with (field notes §1). */
+    printf("every file now opens with the new password (%s). On every server that reads this "
+           "store, set it:\n"
+           "  IIS: Set-IISCentralCertProvider -PrivateKeyPassword <new password> (or IIS Manager,\n"
+           "       Centralized Certificates, Edit Feature Settings)\n"
+           "  ccs (ccs.conf [store] password-file, ccs serve, the renewer): write the new password\n"
+           "       into the file the configuration names, or point password-file at the new file\n",
+           new_password_origin);
+}
+
+static int cmd_rekey(int argc, char **argv)
+{
+    struct store_args a;
+    struct store *st = NULL;
+    struct secret old_pw = {0}, new_pw = {0};
+    struct secret_source new_src = {.what = "new PFX password", .option = "--new-password-file"};
+    struct rekey_report report = {0};
+    struct rekey_options opts;
+    struct errbuf err;
+    int rc = EXIT_FAILED, ran;
+
+    if (parse_args(argc, argv, 0, 1, &a) != 0)
+        return EXIT_FAILED;
+    if (open_store_and_password(&a, &st, &old_pw) < 0)
+        goto out;
+    new_src.path = a.new_password_file;
+    if (secret_load(&new_src, &new_pw, &err) < 0) {
+        log_error("%s", err.msg);
+        goto out;
+    }
+    if (new_pw.len == 0)
+        log_warning("the new store password (from %s) is empty: anyone who can read a store file "
+                    "then holds its private key",
+                    new_pw.origin);
+    opts = (struct rekey_options){.old_password = old_pw.value, .new_password = new_pw.value,
+                                  .keep_format = a.format == NULL, .dry_run = a.dry_run};
+    if (a.format)
+        pfx_format_parse(a.format, &opts.format);
+    ran = store_rekey(st, &opts, &report, &err) == 0;
+    if (!ran)
+        log_error("%s", err.msg);
+    for (size_t i = 0; i < report.count; i++) {
+        const struct rekey_entry *e = &report.entries[i];
+        char file[4 * sizeof(e->file)], detail[4 * ERRBUF_SIZE];
+        if (e->action != REKEY_LEFT && e->action != REKEY_FAILED)
+            continue;
+        cli_escape(e->file, file, sizeof(file));
+        cli_escape(e->detail, detail, sizeof(detail));
+        if (e->action == REKEY_FAILED)
+            log_error("%s: %s", file, detail);
+        else
+            log_warning("%s: %s (servers using the new password will not open it)", file, detail);
+    }
+    if (report.count || ran) {
+        if (a.json)
+            cli_print_json(rekey_json(&report));
+        else
+            rekey_text(&report, new_pw.origin);
+    }
+    /* 0: files rewritten; 2: nothing to do; 1: a file left under another password, or a failure. */
+    if (ran && !report.counts[REKEY_LEFT] && !report.counts[REKEY_FAILED])
+        rc = report.counts[REKEY_REWRITTEN] ? EXIT_CHANGED : EXIT_UNCHANGED;
+out:
+    rekey_report_free(&report);
+    secret_free(&old_pw);
+    secret_free(&new_pw);
+    store_close(st);
+    return rc;
+}
+
 int cmd_store(int argc, char **argv)
 {
     if (argc < 2)
-        return cli_usage_error(usage, "store needs a verb: list, lookup or check");
+        return cli_usage_error(usage, "store needs a verb: list, lookup, check or rekey");
     if (strcmp(argv[1], "list") == 0)
         return cmd_list(argc - 1, argv + 1);
     if (strcmp(argv[1], "lookup") == 0)
         return cmd_lookup(argc - 1, argv + 1);
     if (strcmp(argv[1], "check") == 0)
         return cmd_check(argc - 1, argv + 1);
+    if (strcmp(argv[1], "rekey") == 0)
+        return cmd_rekey(argc - 1, argv + 1);
     if (strcmp(argv[1], "--help") == 0) {
         printf("usage: %s\n", usage);
         return 0;

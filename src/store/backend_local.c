@@ -47,6 +47,7 @@ static void fill_entry(const char *name, const struct stat *s, struct store_entr
               : S_ISDIR(s->st_mode) ? STORE_ENTRY_DIR
                                     : STORE_ENTRY_OTHER;
     e->mode = (unsigned)(s->st_mode & 07777);
+    e->gid = (long)s->st_gid;
     e->version.size = (long long)s->st_size;
     e->version.mtime_ns = (long long)s->st_mtim.tv_sec * 1000000000LL + s->st_mtim.tv_nsec;
     e->version.file_id = (unsigned long long)s->st_ino;

@@ -423,16 +423,16 @@ static enum pfx_status spend(struct cost *c, const char *what, int64_t iter, str
         iter = 1; /* what OpenSSL does with 0 or a negative count */
     if (iter > PFX_READ_ITERATIONS_MAX) {
         errbuf_set(err,
-                   "refused: the %s iteration count is %lld, above the %d ccs accepts (real "
-                   "writers use 2048 to 100000; .NET refuses above 600000)",
+                   "too costly to open: the %s iteration count is %lld, above the %d ccs "
+                   "accepts (real writers use 2048 to 100000; .NET refuses above 600000)",
                    what, (long long)iter, PFX_READ_ITERATIONS_MAX);
         return PFX_TOO_COSTLY;
     }
     c->total += iter;
     if (c->total > PFX_READ_ITERATIONS_TOTAL_MAX) {
         errbuf_set(err,
-                   "refused: the iteration counts add up to more than %d by the %s (too many "
-                   "encrypted parts)",
+                   "too costly to open: the iteration counts add up to more than %d by the %s "
+                   "(too many encrypted parts)",
                    PFX_READ_ITERATIONS_TOTAL_MAX, what);
         return PFX_TOO_COSTLY;
     }
@@ -467,8 +467,8 @@ static enum pfx_status spend_on_pbe(struct cost *c, const char *what, const X509
         PBE2PARAM *pbe2 = ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(PBE2PARAM), alg->parameter);
         PBKDF2PARAM *kdf = NULL;
         if (pbe2 && OBJ_obj2nid(pbe2->keyfunc->algorithm) != NID_id_pbkdf2) {
-            errbuf_set(err, "refused: the %s is encrypted with key derivation %s; ccs reads PBKDF2 "
-                            "only",
+            errbuf_set(err, "not read: the %s is encrypted with key derivation %s; ccs reads "
+                            "PBKDF2 only",
                        what, OBJ_nid2sn(OBJ_obj2nid(pbe2->keyfunc->algorithm)));
             PBE2PARAM_free(pbe2);
             return PFX_TOO_COSTLY;

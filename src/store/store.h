@@ -69,6 +69,7 @@ struct store_entry {
     enum store_entry_type type;
     struct store_version version;
     unsigned mode;         /* permission bits; 0 and meaningless without STORE_CAP_POSIX_MODE */
+    long gid;              /* the file's group; meaningless without STORE_CAP_POSIX_MODE */
     char link_target[256]; /* STORE_ENTRY_SYMLINK only */
 };
 
