@@ -38,6 +38,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "store/check.h"
 #include "store/names.h"
 #include "store/smb_location.h"
 #include "store/store.h"
@@ -1187,7 +1188,14 @@ static int set_value(struct parser *p, const struct key_def *key, void *entity, 
     case V_SECONDS:
         return parse_int(p, key, value, 1, TIMEOUT_MAX_S, field);
     case V_MODE:
-        return parse_mode(p, key, value, field);
+        if (parse_mode(p, key, value, field) < 0)
+            return -1;
+        /* A store's files: the modes `ccs store check` calls errors are refused here, as deploy
+         * refuses them unless forced (a renewal runs unattended: no one to force it). */
+        if (p->kind == SEC_STORE && store_mode_problem(*(unsigned *)field))
+            return bad_value(p, key, value, "would make the store's files %s; use 0640 or stricter",
+                             store_mode_problem(*(unsigned *)field));
+        return 0;
     case V_NUMBER:
         return parse_number(p, key, value, field);
     case V_KEY_TYPE:

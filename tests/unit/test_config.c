@@ -571,6 +571,27 @@ static void test_crlf_and_paths_not_urls(void **state)
     config_errors_free(&e);
 }
 
+/* A store's mode that check calls an error is refused (issue 12, item 7). */
+static void test_store_mode_check_errors(void **state)
+{
+    struct config_errors e;
+    (void)state;
+
+    stub("secrets/store.pw");
+    load_bad("[store \"a\"]\n"                    /* 1 */
+             "location = /srv/ccs\n"               /* 2 */
+             "password-file = secrets/store.pw\n"  /* 3 */
+             "mode = 0644\n"                       /* 4 */
+             "[store \"b\"]\n"                    /* 5 */
+             "location = /srv/ccs2\n"              /* 6 */
+             "password-file = secrets/store.pw\n"  /* 7 */
+             "mode = 0660\n",                      /* 8 */
+             &e, 2);
+    expect(&e, 4, "mode \"0644\": would make the store's files readable by every local user");
+    expect(&e, 8, "mode \"0660\": would make the store's files writable by the group");
+    config_errors_free(&e);
+}
+
 static void test_task_names_split_at_last_dot(void **state)
 {
     struct config cfg;
@@ -1305,6 +1326,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_relative_paths_resolved, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lists_continue_on_indented_lines, setup, teardown),
         cmocka_unit_test_setup_teardown(test_crlf_and_paths_not_urls, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_mode_check_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_task_names_split_at_last_dot, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_key_with_suggestion, setup, teardown),
         cmocka_unit_test_setup_teardown(test_syntax_errors, setup, teardown),
