@@ -1,6 +1,7 @@
 #!/bin/sh
 # test_readers.sh — what `ccs deploy` writes is what IIS CCS expects, and independent PKCS#12 readers
-# (OpenSSL, GnuTLS certtool, NSS pk12util) open it: file names per host name (normalised: lower case,
+# (OpenSSL, GnuTLS certtool, NSS pk12util, and Java keytool, which pairs the key with its
+# certificate by localKeyID as Windows does) open it: file names per host name (normalised: lower case,
 # no trailing dot, `*` as `_`, IDN in Unicode), no file for an IP, same bytes in every file, compat
 # (3DES/SHA-1) and aes256 (PBES2/AES-256/SHA-256) formats, full chain, friendly name, file mode,
 # exit codes, JSON report, PFX input in other formats, empty store password.
@@ -17,6 +18,16 @@ leaf_tp=$(thumbprint leaf.pem)
 ca_tp=$(thumbprint ca.pem)
 expected_files=$(printf '%s\n' www.example.com.pfx example.com.pfx _.example.com.pfx bücher.example.pfx |
     LC_ALL=C sort)
+
+# expect_keytool_pairs PFX PASSWORD_FILE LEAF_PEM WHAT — Java's keytool (the fourth reader) finds a
+# private-key entry whose certificate is LEAF_PEM. keytool, like Windows, pairs the key with the
+# certificate whose localKeyID it shares: a PFX with the id on a chain certificate shows the key
+# with the CA certificate instead. (keytool refuses non-ASCII passwords: these are ASCII.)
+expect_keytool_pairs() {
+    keytool -list -v -keystore "$1" -storetype PKCS12 -storepass:file "$2" >"$T/.keytool.out" 2>&1 || true
+    paired=$(awk '/^Entry type: PrivateKeyEntry/ { on = 1 } on && /SHA1:/ { print $2; exit }' "$T/.keytool.out")
+    expect_eq "$paired" "$(colon_hex "$(thumbprint "$3")")" "$4: keytool pairs the key with the leaf"
+}
 
 # ---- compat (default) ------------------------------------------------------------------------------
 mkdir s1
@@ -44,6 +55,7 @@ for f in $expected_files; do
     expect_pfx_opens "s1/$f" pw leaf.pem "compat $f"
 done
 
+expect_keytool_pairs s1/www.example.com.pfx pw leaf.pem "compat"
 f=s1/www.example.com.pfx
 openssl pkcs12 -in "$f" -passin file:pw -info -nokeys -nocerts >info1.txt 2>&1
 expect_contains info1.txt "PKCS7 Encrypted data: pbeWithSHA1And3-KeyTripleDES-CBC" "compat: certificate bag 3DES PBE"
@@ -89,6 +101,7 @@ for g in $expected_files; do
 done
 expect_pfx_opens "$f" pw leaf.pem "aes256 www.example.com.pfx"
 expect_pfx_opens "s2/bücher.example.pfx" pw leaf.pem "aes256 bücher.example.pfx"
+expect_keytool_pairs "$f" pw leaf.pem "aes256"
 
 # ---- input from an existing PFX, under another password -----------------------------------------------
 make_password inpw 'input-pfx-password'
@@ -114,6 +127,29 @@ for kind in legacy aes; do
         >"info-$kind.txt" 2>&1
     expect_contains "info-$kind.txt" "Shrouded Keybag: pbeWithSHA1And3-KeyTripleDES-CBC" \
         "--pfx $kind: written in compat format"
+done
+
+# ---- input PFX files that pair the key wrongly: what deploy --pfx writes pairs it ----------------
+# Built by pfx_forge (OpenSSL's PKCS#12 API): no localKeyID, the key's id on the CA certificate, the
+# leaf last, an unrelated key first. Windows would import the first two as a certificate without
+# its key; ccs takes the key that matches and writes it paired, leaf first.
+: "${PFX_FORGE:?PFX_FORGE must name the pfx_forge helper}"
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out decoy.key
+"$PFX_FORGE" --cert leaf.pem --key leaf.key --chain ca.pem --password-file inpw --out chainid.pfx \
+    --key-id chain
+expect_eq "$(keytool -list -v -keystore chainid.pfx -storetype PKCS12 -storepass:file inpw 2>&1 |
+    awk '/^Entry type: PrivateKeyEntry/ { on = 1 } on && /SHA1:/ { print $2; exit }')" \
+    "$(colon_hex "$ca_tp")" "precondition: keytool pairs the forged input's key with the CA certificate"
+for layout in "none:--key-id none" "chain:--key-id chain" "last:--leaf-last" "twokeys:--extra-key decoy.key"; do
+    name=${layout%%:*}
+    # shellcheck disable=SC2086
+    "$PFX_FORGE" --cert leaf.pem --key leaf.key --chain ca.pem --password-file inpw \
+        --out "forged-$name.pfx" ${layout#*:}
+    mkdir "s-forged-$name"
+    run_ccs 0 "forged-$name.out" deploy --store "s-forged-$name" --pfx "forged-$name.pfx" \
+        --pfx-password-file inpw --password-file pw
+    expect_keytool_pairs "s-forged-$name/www.example.com.pfx" pw leaf.pem "--pfx forged ($name)"
+    run_ccs 0 "forged-$name-check.out" store check --store "s-forged-$name" --password-file pw
 done
 
 # ---- --mode ----------------------------------------------------------------------------------------
