@@ -1,5 +1,6 @@
 #include "util/log.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,21 +13,25 @@ void log_set_verbosity(enum log_level most_verbose)
     verbosity = most_verbose;
 }
 
+static int journal;
+static pthread_once_t journal_once = PTHREAD_ONCE_INIT;
+
 /* systemd sets JOURNAL_STREAM=DEV:INODE for the stream it connected to stderr (systemd.exec(5)). */
-static int stderr_is_journal(void)
+static void journal_check(void)
 {
-    static int cached = -1;
-    const char *stream;
+    const char *stream = getenv("JOURNAL_STREAM");
     unsigned long long dev, ino;
     struct stat st;
 
-    if (cached >= 0)
-        return cached;
-    cached = 0;
-    stream = getenv("JOURNAL_STREAM");
     if (stream && sscanf(stream, "%llu:%llu", &dev, &ino) == 2 && fstat(2, &st) == 0)
-        cached = (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
-    return cached;
+        journal = (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
+/* Once, whatever thread logs first (ccs serve logs from several). */
+static int stderr_is_journal(void)
+{
+    pthread_once(&journal_once, journal_check);
+    return journal;
 }
 
 static const char *level_word(enum log_level level)
@@ -49,6 +54,7 @@ void log_msg(enum log_level level, const char *fmt, ...)
 
     if (level > verbosity)
         return;
+    flockfile(stderr); /* one whole line at a time, whichever threads log */
     if (stderr_is_journal())
         fprintf(stderr, "<%d>%s", (int)level, level_word(level));
     else
@@ -57,4 +63,5 @@ void log_msg(enum log_level level, const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fputc('\n', stderr);
+    funlockfile(stderr);
 }

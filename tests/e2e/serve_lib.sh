@@ -23,6 +23,7 @@
 #   serve_start [VAR=VALUE...]    start `ccs serve` (env VAR=VALUE) on ccs.conf, wait until /healthz
 #                                 answers; SERVE_PID, SERVE_LOG. A port taken meanwhile: new ports.
 #   serve_stop                    SIGTERM, wait (at most 5 s, then KILL)
+#   serve_finish                  serve_stop, fail on a sanitizer report in any server log, finish
 #   served SNI [OPTS...]          what openssl s_client is served for SNI ("-" for none): the leaf's
 #                                 thumbprint, or "alert N" / "failed" when the handshake fails
 #   metric NAME                   the value of NAME (with its labels, exactly) in /metrics
@@ -119,6 +120,20 @@ serve_stop() {
     [ -n "$SERVE_PID" ] || return 0
     acme__kill "$SERVE_PID"
     SERVE_PID=""
+}
+
+# serve_finish — stop the server, then fail on any sanitizer report in any of its logs (ASan,
+# UBSan, LeakSanitizer, TSan: their reports reach stderr, which the logs hold), then finish.
+serve_finish() {
+    serve_stop
+    for _log in "$T"/serve.*.log; do
+        [ -f "$_log" ] || continue
+        if grep -q -E 'ERROR: (Address|Leak)Sanitizer|WARNING: ThreadSanitizer|runtime error:' "$_log"; then
+            fail "$(basename "$_log"): a sanitizer report:"
+            sed 's/^/    /' "$_log" >&2
+        fi
+    done
+    finish
 }
 
 # served SNI [S_CLIENT OPTIONS...]

@@ -110,4 +110,4 @@ expect_eq "$SERVE_PID" "$pid" "one process throughout: no restart"
 kill -0 "$pid" && ok "still running" || fail "the server died"
 if grep -q 'SIGHUP' "$SERVE_LOG"; then fail "a reload happened"; else ok "no reload was needed"; fi
 
-finish
+serve_finish

@@ -60,4 +60,4 @@ expect_eq "$(head -1 many.out)" "ok $CONNECTIONS failed 0" "all $CONNECTIONS col
 expect_eq "$(metric ccs_serve_cache_loads_total)" $((COLD + 1)) "one load per cold file (plus the hot one): concurrent handshakes shared them"
 expect_eq "$(metric ccs_serve_connections_active)" 0 "every connection closed"
 
-finish
+serve_finish

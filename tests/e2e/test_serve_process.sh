@@ -189,4 +189,4 @@ run_ccs 1 check-pw.out serve --check --config "$T/ccs.conf"
 expect_contains check-pw.out "www.example.com.pfx: wrong password" "--check: a wrong store password is named"
 mv pw.right pw
 
-finish
+serve_finish

@@ -110,4 +110,4 @@ expect_eq "$(printf 'hello\n' | timeout 10 openssl s_client -connect "127.0.0.1:
     -servername plain.example.com -CAfile ca.pem -quiet 2>/dev/null | head -1)" hello \
     "a name no [site] lists goes to [serve]'s backend (an echo, no PROXY header)"
 
-finish
+serve_finish

@@ -127,4 +127,4 @@ PY
 expect_eq "$(cat limit.out)" closed "max-connections: the connection past the limit is closed at once"
 expect_eq "$(metric ccs_serve_connections_refused_total)" 1 "metrics: the refused connection is counted"
 
-finish
+serve_finish

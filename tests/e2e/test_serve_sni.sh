@@ -126,4 +126,4 @@ expect_eq "$(python3 "$E2E/serve/raw_hello.py" "$SERVE_PORT" 7777772e6578616d706
 expect_eq "$(metric 'ccs_serve_handshakes_total{result="no_certificate",protocol="none"}')" 5 "metrics: 5 handshakes ended with an alert"
 kill -0 "$SERVE_PID" && ok "the server survived" || fail "the server died"
 
-finish
+serve_finish
