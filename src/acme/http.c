@@ -1,6 +1,7 @@
 #include "acme/http.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -17,18 +18,25 @@ struct http_client {
     long timeout_s;
 };
 
+/* libcurl's global setup, once per process. Clients are made by several threads at once (the
+ * renewer's jobs open theirs in parallel), and curl_global_init is not safe to race. */
+static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+static CURLcode global_rc = CURLE_FAILED_INIT;
+
+static void global_init(void)
+{
+    global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
 int http_client_new(const char *ca_bundle, long timeout_s, struct http_client **out,
                     struct errbuf *err)
 {
-    static int global_done;
     struct http_client *c;
 
     *out = NULL;
-    if (!global_done) {
-        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-            return errbuf_set(err, "cannot initialise libcurl");
-        global_done = 1;
-    }
+    pthread_once(&global_once, global_init);
+    if (global_rc != CURLE_OK)
+        return errbuf_set(err, "cannot initialise libcurl");
     c = calloc(1, sizeof(*c));
     if (!c || !(c->curl = curl_easy_init()) || (ca_bundle && !(c->ca_bundle = strdup(ca_bundle)))) {
         http_client_free(c);

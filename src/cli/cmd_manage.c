@@ -434,6 +434,7 @@ int cmd_config(int argc, char **argv)
 {
     struct manage_args a;
     struct config cfg;
+    size_t implied = 0;
 
     if (argc < 2 || strcmp(argv[1], "check") != 0)
         return cli_usage_error(usage_config, "config needs the verb check");
@@ -441,9 +442,15 @@ int cmd_config(int argc, char **argv)
         return EXIT_FAILED;
     if (load_config(a.config, &cfg) < 0)
         return EXIT_FAILED;
-    printf("%s: ok (%zu certificate%s, %zu store%s, %zu task%s)\n", a.config,
-           cfg.certificate_count, cfg.certificate_count == 1 ? "" : "s", cfg.store_count,
-           cfg.store_count == 1 ? "" : "s", cfg.task_count, cfg.task_count == 1 ? "" : "s");
+    for (size_t i = 0; i < cfg.task_count; i++)
+        implied += cfg.tasks[i].implied;
+    printf("%s: ok (%zu certificate%s, %zu store%s, %zu task%s", a.config, cfg.certificate_count,
+           cfg.certificate_count == 1 ? "" : "s", cfg.store_count, cfg.store_count == 1 ? "" : "s",
+           cfg.task_count - implied, cfg.task_count - implied == 1 ? "" : "s");
+    if (implied)
+        printf(", and %zu machine cop%s under %s that deployment = store-only implies", implied,
+               implied == 1 ? "y" : "ies", cfg.live_dir);
+    printf(")\n");
     config_free(&cfg);
     return 0;
 }

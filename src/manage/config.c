@@ -27,12 +27,16 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <ini.h>
 #include <openssl/err.h>
@@ -58,6 +62,8 @@
 /* Certificate files get permission bits only: no set-id or sticky bits. */
 #define FILE_MODE_MAX 0777
 #define STORE_MODE_DEFAULT 0640 /* config.h */
+/* The machine copy's directory: readable by the services that use the certificate. */
+#define LIVE_COPY_DIR_MODE 0755
 /* Longest user or group name useradd/groupadd accept. */
 #define ACCOUNT_NAME_MAX 32
 /* "did you mean": the closest known word at most this many edits away. */
@@ -1999,6 +2005,125 @@ static void finish_tasks(struct parser *p)
     }
 }
 
+/* ---- the machine copy: an export task the configuration implies ------------------------------ */
+
+/* The PFX password of a certificate's machine copy: its own pfx-password-file, else the password
+ * file of the store of its first deploy-ccs task (as config.h has it for a PFX); NULL: none, and
+ * the copy has no cert.pfx. */
+static const char *live_copy_pfx_password(const struct config *cfg,
+                                          const struct config_certificate *c)
+{
+    if (c->pfx_password_file)
+        return c->pfx_password_file;
+    for (size_t i = 0; i < cfg->task_count; i++) {
+        const struct config_task *t = &cfg->tasks[i];
+        const struct config_store *s;
+        if (t->type != TASK_DEPLOY_CCS || !t->store || strcmp(t->certificate, c->name) != 0)
+            continue;
+        s = config_find_store(cfg, t->store);
+        return s ? s->password_file : NULL;
+    }
+    return NULL;
+}
+
+/* Whether this process may give its files to group GID (root, or a member). */
+static int may_give_group(gid_t gid)
+{
+    gid_t groups[NGROUPS_MAX + 1];
+    int n;
+
+    if (geteuid() == 0 || getegid() == gid)
+        return 1;
+    n = getgroups((int)(sizeof(groups) / sizeof(groups[0])), groups);
+    for (int i = 0; i < n; i++)
+        if (groups[i] == gid)
+            return 1;
+    return 0;
+}
+
+/* "DIR/NAME", allocated (flags out of memory). */
+static char *path_join(struct parser *p, const char *dir, const char *name)
+{
+    char *out = NULL;
+
+    if (asprintf(&out, "%s/%s", dir, name) < 0) {
+        p->out_of_memory = 1;
+        return NULL;
+    }
+    return out;
+}
+
+/* Fill T as the machine copy of C (LIVE_COPY_TASK in config.h). */
+static void make_live_copy(struct parser *p, const struct config_certificate *c,
+                           struct config_task *t)
+{
+    const struct config *cfg = p->cfg;
+    const char *pfx_password = live_copy_pfx_password(cfg, c);
+    const struct group *g = getgrnam(LIVE_COPY_KEY_GROUP);
+    char *dir = path_join(p, cfg->live_dir, c->name);
+
+    memset(t, 0, sizeof(*t));
+    t->name = dup_or_flag(p, LIVE_COPY_TASK);
+    t->certificate = dup_or_flag(p, c->name);
+    t->where = c->where;
+    t->type = TASK_EXPORT;
+    t->phase = TASK_PHASE_POST;
+    t->trigger = TRIGGER_ON_SUCCESS;
+    t->timeout_s = CONFIG_DEFAULT_SCRIPT_TIMEOUT_S;
+    t->implied = 1;
+    t->dir_mode = LIVE_COPY_DIR_MODE;
+    if (!dir)
+        return;
+    t->cert_path = path_join(p, dir, "cert.pem");
+    t->chain_path = path_join(p, dir, "chain.pem");
+    t->fullchain_path = path_join(p, dir, "fullchain.pem");
+    t->key_path = path_join(p, dir, "privkey.pem");
+    if (pfx_password) {
+        t->pfx_path = path_join(p, dir, "cert.pfx");
+        t->pfx_password_file = dup_or_flag(p, pfx_password);
+    }
+    if (g && may_give_group(g->gr_gid))
+        t->group = dup_or_flag(p, LIVE_COPY_KEY_GROUP);
+    free(dir);
+}
+
+/* Every store-only certificate gets its machine copy, placed before the tasks of the file (the
+ * copy is part of installing the certificate, and tasks run in array order). A task of the file
+ * with the reserved name would be ambiguous: an error. */
+static void add_live_copies(struct parser *p)
+{
+    struct config *cfg = p->cfg;
+    struct config_task *tasks;
+    size_t n = 0, k = 0;
+
+    for (size_t i = 0; i < cfg->certificate_count; i++)
+        n += cfg->certificates[i].deployment == DEPLOYMENT_STORE_ONLY;
+    for (size_t i = 0; i < cfg->task_count; i++) {
+        const struct config_certificate *c = config_find_certificate(cfg, cfg->tasks[i].certificate);
+        if (c && c->deployment == DEPLOYMENT_STORE_ONLY &&
+            strcmp(cfg->tasks[i].name, LIVE_COPY_TASK) == 0)
+            add_error(p, cfg->tasks[i].where.line,
+                      "[task \"%s.%s\"]: the name %s is taken by the machine copy that "
+                      "deployment = store-only implies for certificate %s: rename the task",
+                      c->name, LIVE_COPY_TASK, LIVE_COPY_TASK, c->name);
+    }
+    if (n == 0)
+        return;
+    tasks = calloc(cfg->task_count + n, sizeof(*tasks));
+    if (!tasks) {
+        p->out_of_memory = 1;
+        return;
+    }
+    for (size_t i = 0; i < cfg->certificate_count; i++)
+        if (cfg->certificates[i].deployment == DEPLOYMENT_STORE_ONLY)
+            make_live_copy(p, &cfg->certificates[i], &tasks[k++]);
+    if (cfg->task_count)
+        memcpy(tasks + k, cfg->tasks, cfg->task_count * sizeof(*tasks));
+    free(cfg->tasks);
+    cfg->tasks = tasks;
+    cfg->task_count += n;
+}
+
 /* ---- [serve] and [site]: cross-references ------------------------------------------------- */
 
 /* Every host is routed by one section only. */
@@ -2101,15 +2226,54 @@ static void sort_errors(struct config_errors *e)
     }
 }
 
-static void parse_file(struct parser *p)
+/* "a FIFO", "a directory"...: what a path that is not a regular file is, for the message. */
+static const char *file_kind(mode_t mode)
+{
+    if (S_ISFIFO(mode))
+        return "a FIFO";
+    if (S_ISCHR(mode))
+        return "a character device";
+    if (S_ISBLK(mode))
+        return "a block device";
+    if (S_ISDIR(mode))
+        return "a directory";
+    if (S_ISSOCK(mode))
+        return "a socket";
+    return "not a regular file";
+}
+
+/* Open the configuration, a regular file, without opening anything else: a FIFO would block the
+ * open until some writer came, and opening a device can act on it (a tape rewinds). So the path
+ * is looked at first, then opened with O_NONBLOCK and O_NOCTTY and looked at again through the
+ * descriptor (it may have been swapped in between). NULL (error added) when it is not one. */
+static FILE *open_config(struct parser *p, const char *path)
 {
     struct stat st;
+    FILE *fp;
+    int fd;
+
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        add_error(p, 0, "not a regular file (%s): refused, not read", file_kind(st.st_mode));
+        return NULL;
+    }
+    fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0) {
+        add_error(p, 0, "cannot open: %s", strerror(errno));
+        return NULL;
+    }
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || fcntl(fd, F_SETFL, 0) < 0 ||
+        !(fp = fdopen(fd, "r"))) {
+        add_error(p, 0, "not a regular file (%s): refused, not read", file_kind(st.st_mode));
+        close(fd);
+        return NULL;
+    }
+    return fp;
+}
+
+static void parse_file(struct parser *p)
+{
     int rc;
 
-    if (fstat(fileno(p->fp), &st) == 0 && !S_ISREG(st.st_mode)) {
-        add_error(p, 0, "not a regular file");
-        return;
-    }
     rc = ini_parse_stream(read_line, p, on_key, p);
     if (ferror(p->fp))
         add_error(p, p->line + 1, "cannot read: %s", strerror(errno));
@@ -2142,16 +2306,15 @@ int config_load(const char *path, struct config *out, struct config_errors *erro
     out->http_port = CONFIG_DEFAULT_HTTP_PORT;
     config_dir(path, p.dir, sizeof(p.dir));
 
-    p.fp = fopen(path, "r");
-    if (!p.fp) {
-        add_error(&p, 0, "cannot open: %s", strerror(errno));
-    } else {
+    p.fp = open_config(&p, path);
+    if (p.fp) {
         parse_file(&p);
         fclose(p.fp);
         finish_ccs(&p);
         finish_stores(&p);
         finish_certificates(&p);
         finish_tasks(&p);
+        add_live_copies(&p);
         finish_serve(&p);
         finish_sites(&p);
     }

@@ -51,7 +51,8 @@ struct renewal_policy {
 
 enum deployment_mode {
     DEPLOYMENT_NONE,       /* "no-deployment": the certificate lives in ccs's state; tasks deliver it */
-    DEPLOYMENT_STORE_ONLY, /* "store-only": also a machine copy under live-dir/NAME/ */
+    DEPLOYMENT_STORE_ONLY, /* "store-only": also a machine copy under live-dir/NAME/, by the
+                            * export task the configuration implies (LIVE_COPY_TASK) */
 };
 
 enum task_type { TASK_DEPLOY_CCS, TASK_EXPORT, TASK_SCRIPT };
@@ -122,7 +123,19 @@ struct config_task {
     /* script */
     char *program; /* required: an executable path */
     int timeout_s;
+    /* set by config.c only, for a task the configuration implies */
+    int implied;       /* not written in the file: the store-only machine copy */
+    unsigned dir_mode; /* export: make missing parent directories with this mode (0: they must
+                        * exist, as for a task of the file) */
 };
+
+/* deployment = store-only implies, for its certificate, an export task of this name into
+ * live-dir/NAME/ (cert.pem, chain.pem, fullchain.pem, privkey.pem; cert.pfx when a PFX password is
+ * known), placed before the certificate's own tasks: one path for every file ccs writes outside
+ * its state and the stores, owed like any task until it has delivered the live certificate. */
+#define LIVE_COPY_TASK "live-dir"
+/* Its key and PFX go to this group when the system has it (Debian's ssl-cert package). */
+#define LIVE_COPY_KEY_GROUP "ssl-cert"
 
 /* ---- [serve] and [site "NAME"]: `ccs serve`, the TLS terminator (man ccs-serve(1)) ---------- */
 

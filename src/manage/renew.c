@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -28,10 +27,7 @@
 #include "util/bytes.h"
 #include "util/fileio.h"
 #include "util/log.h"
-#include "util/secret.h"
 
-/* Group of the machine copy's key (store-only), as Debian's ssl-cert package defines it. */
-#define LIVE_KEY_GROUP "ssl-cert"
 #define MAX_RESPONDERS 8
 
 struct responder {
@@ -213,96 +209,6 @@ static int identifiers_for(const struct config_certificate *cert, struct acme_id
         ids[i].value = values[i];
     }
     return 0;
-}
-
-/* ---- the machine copy (store-only) ------------------------------------------------------------ */
-
-/* The PFX password of CERT: its own file, else that of the store of its first deploy-ccs task. */
-static const char *pfx_password_file(const struct config *cfg, const struct config_certificate *cert)
-{
-    if (cert->pfx_password_file)
-        return cert->pfx_password_file;
-    for (size_t i = 0; i < cfg->task_count; i++) {
-        const struct config_task *t = &cfg->tasks[i];
-        if (t->type == TASK_DEPLOY_CCS && strcmp(t->certificate, cert->name) == 0) {
-            const struct config_store *s = config_find_store(cfg, t->store);
-            if (s)
-                return s->password_file;
-        }
-    }
-    return NULL;
-}
-
-static int write_live_copy(const struct config *cfg, const struct config_certificate *cert,
-                           const struct acme_issued *issued, EVP_PKEY *key, struct errbuf *err)
-{
-    char dir[PATH_MAX], path[PATH_MAX];
-    struct bytes key_pem = {0}, full = {0};
-    struct pfx_bundle bundle = {0};
-    struct bytes pfx = {0};
-    struct secret pass = {0};
-    struct secret_source src = {.what = "PFX password", .option = "pfx-password-file"};
-    struct group *g = getgrnam(LIVE_KEY_GROUP);
-    BIO *mem = BIO_new(BIO_s_mem());
-    char *data;
-    long len;
-    int rc = -1;
-
-    snprintf(dir, sizeof(dir), "%s/%s", cfg->live_dir, cert->name);
-    if (dir_create(dir, 0755, err) < 0)
-        goto out;
-    if (!mem || !PEM_write_bio_PrivateKey(mem, key, NULL, NULL, 0, NULL, NULL)) {
-        errbuf_set(err, "cannot encode the key");
-        goto out;
-    }
-    len = BIO_get_mem_data(mem, &data);
-    snprintf(path, sizeof(path), "%s/privkey.pem", dir);
-    if (file_write_atomic(path, (unsigned char *)data, (size_t)len, 0640, err) < 0)
-        goto out;
-    if (g && chown(path, (uid_t)-1, g->gr_gid) < 0)
-        log_warning("%s: cannot give it to group %s", path, LIVE_KEY_GROUP);
-    {
-        const struct {
-            const char *name, *text;
-        } files[] = {{"cert.pem", issued->cert_pem},
-                     {"chain.pem", issued->chain_pem},
-                     {"fullchain.pem", issued->fullchain_pem}};
-        for (size_t i = 0; i < 3; i++) {
-            snprintf(path, sizeof(path), "%s/%s", dir, files[i].name);
-            if (file_write_atomic(path, (const unsigned char *)files[i].text,
-                                  strlen(files[i].text), 0644, err) < 0)
-                goto out;
-        }
-    }
-    src.path = pfx_password_file(cfg, cert);
-    if (!src.path) {
-        log_warning("certificate %s: no PFX password file (pfx-password-file, or a deploy-ccs "
-                    "task's store): %s/cert.pfx not written",
-                    cert->name, dir);
-        rc = 0;
-        goto out;
-    }
-    key_pem.data = (unsigned char *)data;
-    key_pem.len = (size_t)len;
-    full.data = (unsigned char *)issued->fullchain_pem;
-    full.len = strlen(issued->fullchain_pem);
-    if (secret_load(&src, &pass, err) < 0 ||
-        pfx_bundle_from_pem((struct pem_input){&full, "fullchain"},
-                            (struct pem_input){&key_pem, "key"}, NULL, &bundle, err) < 0 ||
-        pfx_encode(&bundle, pass.value, PFX_FORMAT_COMPAT, cert->name, &pfx, err) < 0)
-        goto out;
-    snprintf(path, sizeof(path), "%s/cert.pfx", dir);
-    if (file_write_atomic(path, pfx.data, pfx.len, 0640, err) < 0)
-        goto out;
-    if (g && chown(path, (uid_t)-1, g->gr_gid) < 0)
-        log_warning("%s: cannot give it to group %s", path, LIVE_KEY_GROUP);
-    rc = 0;
-out:
-    bytes_free(&pfx);
-    pfx_bundle_free(&bundle);
-    secret_free(&pass);
-    BIO_free(mem);
-    return rc;
 }
 
 /* ---- recording task runs -------------------------------------------------------------------------- */
@@ -808,9 +714,6 @@ static int install(struct cert_job *j, const struct acme_issued *issued, EVP_PKE
                           issued->fullchain_pem, key, err) < 0)
         goto out;
     certfiles_clear_pending(&j->paths);
-    if (j->cert->deployment == DEPLOYMENT_STORE_ONLY &&
-        write_live_copy(r->cfg, j->cert, issued, key, err) < 0)
-        log_error("%s: machine copy under %s: %s", j->cert->name, r->cfg->live_dir, err->msg);
     snprintf(rec->serial, sizeof(rec->serial), "%s", j->fresh.serial);
     snprintf(rec->thumbprint, sizeof(rec->thumbprint), "%s", j->fresh.thumbprint);
     rec->not_before = j->fresh.not_before;

@@ -548,6 +548,31 @@ static int export_commit(const struct config_task *task, struct file_stage stage
     return rc;
 }
 
+/* The directories of an export the configuration implies (config.h: dir_mode), made when
+ * missing. A task of the file writes into directories that exist: a typo in a path must not make
+ * a tree of directories somewhere. */
+static int export_make_dirs(const struct config_task *task,
+                            const struct export_file files[EXPORT_KINDS], struct errbuf *err)
+{
+    char dir[PATH_MAX];
+
+    if (!task->dir_mode)
+        return 0;
+    for (int k = 0; k < EXPORT_KINDS; k++) {
+        char *slash;
+        if (!files[k].path)
+            continue;
+        snprintf(dir, sizeof(dir), "%s", files[k].path);
+        slash = strrchr(dir, '/');
+        if (!slash || slash == dir)
+            continue;
+        *slash = '\0';
+        if (dir_create(dir, task->dir_mode, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 /* "PATH (MODE), PATH (MODE)[, owner O, group G]": what the export writes. */
 static void export_describe(const struct config_task *task,
                             const struct export_file files[EXPORT_KINDS], char *out, size_t size)
@@ -587,7 +612,8 @@ static void run_export(const struct config_task *task, const struct task_env *en
                    is_issued(env) ? "" : " once the certificate is issued");
         goto out;
     }
-    if (export_stage(files, uid, gid, stages, &err) < 0) {
+    if (export_make_dirs(task, files, &err) < 0 ||
+        export_stage(files, uid, gid, stages, &err) < 0) {
         result_set(out, 0, "export: %s; nothing changed", err.msg);
         goto out;
     }

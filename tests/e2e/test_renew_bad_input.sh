@@ -201,6 +201,18 @@ expect_contains all-renew.out "5 errors in the configuration" "renew lists the s
 expect_eq "$(grep -c "^$T/all.conf:[0-9]*: " all-renew.out)" 5 "renew: five file:line errors"
 expect_state_unchanged "a configuration with five errors"
 
+# ---- --config naming a FIFO or a device: refused at once, not read ---------------------------------------
+mkfifo "$T/fifo.conf"
+start=$(date +%s)
+run_ccs 1 fifo.out renew --config "$T/fifo.conf"
+[ $(($(date +%s) - start)) -lt 5 ] && ok "a FIFO as --config: refused at once (nobody writes to it)" ||
+    fail "a FIFO as --config: waited on"
+expect_contains fifo.out "$T/fifo.conf: not a regular file (a FIFO): refused, not read" "a FIFO as --config: says so"
+run_ccs 1 dev.out status --config /dev/zero
+expect_contains dev.out "/dev/zero: not a regular file (a character device): refused, not read" \
+    "a device as --config: refused"
+expect_state_unchanged "--config naming a FIFO or a device"
+
 # ---- an unknown certificate name ----------------------------------------------------------------------
 run_ccs 1 nosuch.out renew nosuchcert --config "$T/good.conf"
 expect_contains nosuch.out 'no certificate "nosuchcert"' "unknown name: the error names it"
@@ -291,6 +303,32 @@ expect_eq "$(json_eval ro-status2.out '[c["state"] for c in d["certificates"] if
 run_ccs 2 ro-again.out renew --config "$T/good.conf"
 expect_not_contains ro-again.out "delivering" "delivered once: the run after has nothing owed"
 
+# ---- a webroot whose .well-known/acme-challenge leads outside it: refused ----------------------------
+# A web user owns the webroot and links acme-challenge to a directory of root's choosing: ccs,
+# running as root, must not write there. A link that stays inside the webroot is followed (the
+# validation then fails only because no web server serves this webroot).
+mkdir -p "$T/webroot/.well-known" "$T/outside" "$T/webroot2/.well-known" "$T/webroot2/challenges"
+ln -s "$T/outside" "$T/webroot/.well-known/acme-challenge"
+ln -s ../challenges "$T/webroot2/.well-known/acme-challenge"
+cat >webroot.certs <<CONF
+
+[certificate "web"]
+domains = web.example.test
+webroot = $T/webroot
+
+[certificate "web2"]
+domains = web2.example.test
+webroot = $T/webroot2
+CONF
+write_config webroot.conf webroot.certs
+run_ccs 1 webroot.out renew web web2 --config "$T/webroot.conf"
+expect_contains webroot.out "$T/webroot/.well-known/acme-challenge (a symbolic link to $T/outside) leads outside the webroot: refused" \
+    "a webroot's acme-challenge linked outside it: refused, naming the link and its target"
+expect_eq "$(find "$T/outside" -mindepth 1 | wc -l)" 0 "... and nothing was written where it points"
+expect_not_contains webroot.out "webroot2/.well-known/acme-challenge (a symbolic link" \
+    "a link inside the webroot is followed"
+expect_contains webroot.out "web2.example.test" "... (its validation fails: no web server serves it)"
+
 # ---- the CA's terms not agreed to: the advice in ccs.conf's terms ------------------------------------
 # A fresh state directory (no account yet) and no agree-tos: the account cannot be registered. The
 # library says what happened; the renewer says what to change, and where.
@@ -317,6 +355,32 @@ expect_contains gone0.out "$ACME_URL" "CA gone, nothing due: the warning names i
 run_ccs 1 gone.out renew --config "$T/good.conf" --force
 expect_contains gone.out "$ACME_URL" "CA gone: the error names its URL"
 expect_files_unchanged "the CA gone (--force)"
+
+# ---- a state database that cannot be read ---------------------------------------------------------------
+# status never shows a broken or empty database as "never renewed": it exits 1 with the error. Only
+# a renewal run starts a new database over an empty one, and says so.
+cp "$T/state/ccs.db" ccs.db.good
+rm -f "$T/state/ccs.db-wal" "$T/state/ccs.db-shm"
+head -c 8192 /dev/urandom >"$T/state/ccs.db"
+run_ccs 1 corrupt.out status --config "$T/good.conf"
+expect_contains corrupt.out "state $T/state/ccs.db" "a corrupt database: status names it"
+expect_contains corrupt.out "not a database" "... and says what is wrong"
+expect_not_contains corrupt.out "never" "... and shows no certificate as never renewed"
+run_ccs 1 corrupt-renew.out renew --config "$T/good.conf"
+expect_contains corrupt-renew.out "not a database" "a corrupt database: renew refuses it too"
+: >"$T/state/ccs.db"
+run_ccs 1 empty.out status --config "$T/good.conf" --json
+expect_contains empty.out "state $T/state/ccs.db: the database is empty (0 bytes): its history is gone" \
+    "a 0-byte database: status says so and exits 1"
+expect_eq "$(wc -c <"$T/state/ccs.db" | tr -d ' ')" 0 "... and leaves it as it was"
+run_ccs 0 empty-renew.out renew --config "$T/good.conf"
+expect_contains empty-renew.out "was empty (0 bytes): started a new database" \
+    "a 0-byte database: the run that starts a new one says so"
+expect_contains empty-renew.out "every task is owed the live certificate again" "... and what that means"
+expect_contains empty-renew.out "delivering the live certificate to the tasks that owe it" \
+    "... and delivers it (with the CA down: nothing needed it)"
+run_ccs 0 empty-status.out status --config "$T/good.conf"
+expect_not_contains empty-status.out "owed" "after the new database's first run: nothing owed"
 
 # ---- no secret in any output ----------------------------------------------------------------------------
 if grep -lF "renew-Store-pw" ./*.out >leaks.txt; then

@@ -50,6 +50,8 @@ chmod +x notify.sh
 write_config ccs.conf certs.conf
 run_ccs 0 check.out config check --config "$T/ccs.conf"
 expect_contains check.out "2 certificates" "config check: ok, 2 certificates"
+expect_contains check.out "1 machine copy under $T/live that deployment = store-only implies" \
+    "config check: counts the machine copy store-only implies"
 
 # ---- dry run on a fresh machine: nothing written, not even the state directory's database ------
 find "$T/state" "$T/store" "$T/live" "$T/export" | sort >tree.before
@@ -59,6 +61,8 @@ expect_eq "$(diff tree.before tree.after && echo same)" same "--dry-run writes n
 expect_contains dry.out "www: would renew: no certificate yet" "dry run: www due, and why"
 expect_contains dry.out "would order www.example.test, shop.example.test" "dry run: what would be ordered"
 expect_contains dry.out "task ccs would run" "dry run: the tasks that would run"
+expect_contains dry.out "www: task live-dir would run: dry run, nothing written: would write $T/live/www/cert.pem" \
+    "dry run: the machine copy is a task too"
 
 # ---- the first real run --------------------------------------------------------------------------
 run_ccs 0 r1.out renew --config "$T/ccs.conf"
@@ -76,7 +80,8 @@ expect_eq "$(file_mode live/www/privkey.pem)" 640 "store-only: the key is 0640"
 [ -s export/wild.fullchain.pem ] && [ -s export/wild.key.pem ] && ok "export task wrote its files" || fail "export files missing"
 expect_contains notify.log "www success" "script task ran with the result in its environment"
 expect_eq "$(db_query "select count(*) from renewals where ok = 1")" 2 "two successful renewals recorded"
-expect_eq "$(db_query "select count(*) from task_runs where ok = 1")" 4 "four task runs recorded"
+expect_eq "$(db_query "select count(*) from task_runs where ok = 1")" 5 \
+    "five task runs recorded (www's machine copy is a task: live-dir)"
 www_serial=$(db_query "select serial from certificates where name = 'www'")
 [ -n "$www_serial" ] && ok "www's serial recorded ($www_serial)" || fail "no serial for www"
 
@@ -87,7 +92,7 @@ ok" "status: both ok"
 expect_eq "$(json_eval st.out '[c["name"] for c in d["certificates"] if c["days_left"] > 1000]')" "www
 wild" "status: Pebble's five-year certificates, days left"
 expect_eq "$(json_eval st.out '[r["task"] for c in d["certificates"] if c["name"] == "www" for r in c["recent_task_runs"]]' | sort | tr '\n' ' ')" \
-    "ccs notify " "status: the task runs recorded for www are shown"
+    "ccs live-dir notify " "status: the task runs recorded for www are shown"
 
 # ---- a dry run over existing state: the database and every file unchanged -----------------------
 dbsum() { sha256sum "$T/state/ccs.db" | cut -d' ' -f1; }

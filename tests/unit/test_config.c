@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -321,9 +322,28 @@ static void test_full_config(void **state)
     assert_null(config_find_certificate(&cfg, "nope"));
     assert_null(config_find_store(&cfg, "nope"));
 
-    assert_int_equal(cfg.task_count, 3); /* in file order */
+    assert_int_equal(cfg.task_count, 4); /* the implied machine copy, then file order */
     t = &cfg.tasks[0];
+    {
+        char want[PATH_MAX];
+        assert_string_equal(t->name, LIVE_COPY_TASK); /* www is store-only */
+        assert_string_equal(t->certificate, "www.example.com");
+        assert_int_equal(t->implied, 1);
+        assert_int_equal(t->type, TASK_EXPORT);
+        assert_int_equal(t->phase, TASK_PHASE_POST);
+        assert_int_equal(t->trigger, TRIGGER_ON_SUCCESS);
+        assert_int_equal(t->dir_mode, 0755);
+        assert_int_equal(t->where.line, www->where.line);
+        snprintf(want, sizeof(want), "%s/www.example.com/privkey.pem", cfg.live_dir);
+        assert_string_equal(t->key_path, want);
+        snprintf(want, sizeof(want), "%s/www.example.com/cert.pfx", cfg.live_dir);
+        assert_string_equal(t->pfx_path, want);
+        assert_string_equal(t->pfx_password_file, www->pfx_password_file);
+        assert_int_equal(t->mode, 0); /* certificates 0644, key and PFX 0640 */
+    }
+    t = &cfg.tasks[1];
     assert_string_equal(t->name, "iis");
+    assert_int_equal(t->implied, 0);
     assert_string_equal(t->certificate, "www.example.com");
     assert_int_equal(t->where.line, 48);
     assert_int_equal(t->type, TASK_DEPLOY_CCS);
@@ -332,7 +352,7 @@ static void test_full_config(void **state)
     assert_int_equal(t->trigger, TRIGGER_ANY);
     assert_int_equal(t->fatal, 1);
     assert_int_equal(t->run_if_previous_failed, 1);
-    t = &cfg.tasks[1];
+    t = &cfg.tasks[2];
     assert_string_equal(t->name, "files");
     assert_string_equal(t->certificate, "wild");
     assert_int_equal(t->type, TASK_EXPORT);
@@ -348,7 +368,7 @@ static void test_full_config(void **state)
     assert_int_equal(t->phase, TASK_PHASE_POST);
     assert_int_equal(t->trigger, TRIGGER_ON_SUCCESS);
     assert_int_equal(t->fatal, 0);
-    t = &cfg.tasks[2];
+    t = &cfg.tasks[3];
     assert_string_equal(t->name, "reload");
     assert_int_equal(t->type, TASK_SCRIPT);
     assert_string_equal(t->program, in_dir("bin/reload"));
@@ -1072,6 +1092,59 @@ static void test_unopenable(void **state)
     config_errors_free(&e);
 }
 
+/* A FIFO nobody writes to is refused at once, not waited on (fopen would block); so is a device,
+ * without being opened. */
+static void test_config_fifo_and_device_refused(void **state)
+{
+    struct config cfg;
+    struct config_errors e;
+    char path[PATH_MAX];
+    time_t start = time(NULL);
+    (void)state;
+
+    snprintf(path, sizeof(path), "%s/fifo.conf", dir);
+    assert_int_equal(mkfifo(path, 0600), 0);
+    assert_int_equal(config_load(path, &cfg, &e), -1);
+    assert_true(time(NULL) - start < 5);
+    assert_int_equal(e.count, 1);
+    assert_non_null(strstr(e.items[0].message, "not a regular file (a FIFO): refused"));
+    config_errors_free(&e);
+    unlink(path);
+    assert_int_equal(config_load("/dev/null", &cfg, &e), -1);
+    assert_int_equal(e.count, 1);
+    assert_non_null(strstr(e.items[0].message, "(a character device)"));
+    config_errors_free(&e);
+}
+
+/* A store-only certificate's machine copy is a task of its own name; one of the file by that name
+ * is an error. Without a PFX password the copy has no cert.pfx; a no-deployment certificate has
+ * no copy. */
+static void test_live_copy(void **state)
+{
+    struct config cfg;
+    struct config_errors e;
+    (void)state;
+
+    load_ok("[ccs]\nlive-dir = /srv/live\n"
+            "[certificate \"a\"]\ndomains = a.example\ndeployment = store-only\n"
+            "[certificate \"b\"]\ndomains = b.example\n"
+            "[task \"a.notify\"]\ntype = script\nprogram = /bin/sh\n",
+            &cfg);
+    assert_int_equal(cfg.task_count, 2);
+    assert_string_equal(cfg.tasks[0].name, LIVE_COPY_TASK);
+    assert_string_equal(cfg.tasks[0].certificate, "a");
+    assert_string_equal(cfg.tasks[0].cert_path, "/srv/live/a/cert.pem");
+    assert_string_equal(cfg.tasks[0].fullchain_path, "/srv/live/a/fullchain.pem");
+    assert_null(cfg.tasks[0].pfx_path);
+    assert_string_equal(cfg.tasks[1].name, "notify");
+    config_free(&cfg);
+    load_bad("[certificate \"a\"]\ndomains = a.example\ndeployment = store-only\n"
+             "[task \"a.live-dir\"]\ntype = script\nprogram = /bin/sh\n",
+             &e, 1);
+    expect(&e, 4, "the name live-dir is taken by the machine copy");
+    config_errors_free(&e);
+}
+
 static void test_error_flood_is_capped(void **state)
 {
     struct config_errors e;
@@ -1166,7 +1239,8 @@ static void test_example_config_loads(void **state)
     load_ok(text, &cfg);
     assert_int_equal(cfg.store_count, 1);
     assert_int_equal(cfg.certificate_count, 3);
-    assert_int_equal(cfg.task_count, 3);
+    assert_int_equal(cfg.task_count, 4); /* and the machine copy of the store-only one */
+    assert_int_equal(cfg.tasks[0].implied, 1);
     assert_int_equal(cfg.contact_count, 3);
     www = config_find_certificate(&cfg, "www.example.com");
     assert_non_null(www);
@@ -1340,6 +1414,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_task_keys_by_type, setup, teardown),
         cmocka_unit_test_setup_teardown(test_several_errors_in_file_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unopenable, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_config_fifo_and_device_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_live_copy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_error_flood_is_capped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_names, setup, teardown),
         cmocka_unit_test_setup_teardown(test_example_config_loads, setup, teardown),
