@@ -34,10 +34,14 @@ static char *first_line(const char *path)
 
     if (read_file(path, &b) < 0)
         return NULL;
-    line = strndup((const char *)b.data, b.len);
-    bytes_free(&b);
-    if (line)
+    /* not strndup: the file's bytes are not NUL-terminated */
+    line = malloc(b.len + 1);
+    if (line) {
+        memcpy(line, b.data, b.len);
+        line[b.len] = '\0';
         line[strcspn(line, "\r\n")] = '\0';
+    }
+    bytes_free(&b);
     return line;
 }
 
