@@ -16,6 +16,7 @@ static void usage(FILE *out)
           "  store list    one row per certificate file\n"
           "  store lookup  which file would serve a host, and by which rule\n"
           "  store check   everything that would make a server fail\n"
+          "  store rekey   change the store password: every file re-encrypted at once\n"
           "  account       register|show|update|deactivate|rollover an ACME account\n"
           "  cert          request a certificate from an ACME CA, or revoke one\n"
           "  renew         keep the managed certificates of ccs.conf valid and delivered\n"
