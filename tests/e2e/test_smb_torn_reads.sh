@@ -88,20 +88,24 @@ while read -r _ f; do
 done <distinct.txt
 # A failed fetch is "no file" (between smbc_rename's unlink and its rename) or "busy" (the old
 # file is being deleted: delete pending, a sharing violation); anything else is an error.
-# (smbclient's stdout and stderr share its log, so a status may be cut by another line: match the
-# start of each status name.)
+# (smbclient's stdout and stderr share its log, so a status may be cut by another line: a status
+# that is the start of exactly one expected name is that name; "NT_STATUS_OBJECT" was seen.)
 grep -ho 'NT_STATUS_[A-Z_]*' r*.log >statuses.txt || true
-missing=$(grep -c '^NT_STATUS_OBJECT_NAME_NOT' statuses.txt || true)
-busy=$(grep -cE '^NT_STATUS_(SHARING_VIOL|DELETE_PEND)' statuses.txt || true)
-other=$(grep -vcE '^NT_STATUS_(OBJECT_NAME_NOT|SHARING_VIOL|DELETE_PEND)' statuses.txt || true)
+awk '
+    function starts(full, s) { return length(s) > length("NT_STATUS_") && index(full, s) == 1 }
+    starts("NT_STATUS_OBJECT_NAME_NOT_FOUND", $0) { print "missing"; next }
+    starts("NT_STATUS_SHARING_VIOLATION", $0) || starts("NT_STATUS_DELETE_PENDING", $0) { print "busy"; next }
+    { print "other " $0 }' statuses.txt >classes.txt
+missing=$(grep -c '^missing$' classes.txt || true)
+busy=$(grep -c '^busy$' classes.txt || true)
+other=$(grep -c '^other ' classes.txt || true)
 reads=$((fetched + missing + busy + other))
 pct() { awk "BEGIN { printf \"%.2f\", $reads ? 100 * $1 / $reads : 0 }"; }
 echo "smb torn reads: $DEPLOYS deploys in ${elapsed}s ($deploy_failures failed); $reads reads by" \
     "$READERS smbclient readers: $fetched fetched ($distinct distinct contents), $torn failed to" \
     "open; $missing found no file ($(pct $missing)%), $busy found it busy being replaced" \
     "($(pct $busy)%), $other other errors"
-grep -vE '^NT_STATUS_(OBJECT_NAME_NOT|SHARING_VIOL|DELETE_PEND)' statuses.txt | sort | uniq -c |
-    head -5 >&2 || true
+sed -n 's/^other //p' classes.txt | sort | uniq -c | head -5 >&2 || true
 
 expect_eq "$deploy_failures" 0 "all $DEPLOYS redeploys succeeded"
 expect_eq "$torn" 0 "no fetched file failed to open (torn, half-written or wrong MAC)"
