@@ -11,6 +11,7 @@
 
 #include <openssl/x509v3.h>
 
+#include "manage/store_config.h"
 #include "serve/serve.h"
 #include "store/certinfo.h"
 #include "store/resolve.h"
@@ -246,7 +247,7 @@ int serve_check(const struct config *cfg, time_t now, struct serve_check_report 
         strcmp(cfg->serve->default_certificate, SERVE_DEFAULT_CERTIFICATE_REJECT) != 0)
         k.default_host = cfg->serve->default_certificate;
     check_settings(&k);
-    if (store_open(store->location, NULL, &st, err) < 0 ||
+    if (config_store_open(store, &st, err) < 0 ||
         serve_store_password(store->name, store->password_file, &password, err) < 0 ||
         store_cache_new(st, password.value, NULL, &k.cache, err) < 0)
         goto out;

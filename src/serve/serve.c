@@ -223,6 +223,12 @@ int serve_store_password(const char *store_name, const char *password_file, stru
 static int open_store(struct server *srv, const struct serve_settings *s)
 {
     struct store_cache_options opts = {.report = on_load_failure};
+    struct store_open_options store_opts = {
+        .lock = STORE_LOCK_DEFAULT,
+        .smb = {.credentials_file = s->store_credentials_file,
+                .kerberos = s->store_kerberos,
+                .encrypt = s->store_encrypt,
+                .guest = s->store_guest}};
     const char *delay = getenv(SERVE_TEST_LOAD_DELAY_ENV);
     struct secret password = {0};
     struct errbuf err;
@@ -238,7 +244,7 @@ static int open_store(struct server *srv, const struct serve_settings *s)
                     srv->load_delay_match ? " of files matching " : "",
                     srv->load_delay_match ? srv->load_delay_match : "");
     }
-    if (store_open(s->store_location, NULL, &srv->ctx.store, &err) < 0) {
+    if (store_open(s->store_location, &store_opts, &srv->ctx.store, &err) < 0) {
         log_error("[store \"%s\"]: %s", s->store_name, err.msg);
         return -1;
     }

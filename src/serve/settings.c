@@ -95,8 +95,12 @@ static int build_process(const struct config *cfg, struct serve_settings *s, str
         return errbuf_set(err, "store \"%s\": no such [store]", sv->store);
     if (dup_into(&s->user, sv->user, err) < 0 || dup_into(&s->store_name, store->name, err) < 0 ||
         dup_into(&s->store_location, store->location, err) < 0 ||
-        dup_into(&s->password_file, store->password_file, err) < 0)
+        dup_into(&s->password_file, store->password_file, err) < 0 ||
+        dup_into(&s->store_credentials_file, store->credentials_file, err) < 0)
         return -1;
+    s->store_kerberos = store->kerberos;
+    s->store_encrypt = store->encrypt;
+    s->store_guest = store->guest;
     return 0;
 }
 
@@ -194,6 +198,7 @@ void serve_settings_unref(struct serve_settings *s)
     free(s->store_name);
     free(s->store_location);
     free(s->password_file);
+    free(s->store_credentials_file);
     free(s->backends);
     route_free(&s->routes);
     free(s->alpn.wire);

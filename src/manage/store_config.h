@@ -1,0 +1,18 @@
+/* store_config.h — open a store the way its [store] section says. One function, used by every
+ * part that opens a configured store (the renewer's deploy-ccs task, ccs serve and its --check), so
+ * a share's connection options (credentials, Kerberos, encryption, guest) are never dropped by one
+ * of them. */
+#ifndef CCS_MANAGE_STORE_CONFIG_H
+#define CCS_MANAGE_STORE_CONFIG_H
+
+#include "manage/config.h"
+#include "store/store.h"
+
+/* The store_open() options for STORE: a share gets its connection options; the lock is the
+ * backend's default. Strings point into STORE, which must outlive the options. */
+struct store_open_options config_store_open_options(const struct config_store *store);
+
+/* store_open() of STORE's location with config_store_open_options(). */
+int config_store_open(const struct config_store *store, struct store **out, struct errbuf *err);
+
+#endif
