@@ -277,7 +277,8 @@ static void warn_about(const struct deploy_report *r)
         if (e->action == DEPLOY_FAILED)
             log_error("%s: %s", file, detail);
         else
-            log_warning("%s: %s %s", file, deploy_action_name(e->action), detail);
+            log_warning("%s: %s %s%s", file, deploy_action_name(e->action), detail,
+                        e->action == DEPLOY_SKIPPED ? "; --force replaces it" : "");
     }
     for (size_t i = 0; i < r->warning_count; i++) {
         cli_escape(r->warnings[i].text, detail, sizeof(detail));
@@ -321,7 +322,8 @@ int cmd_deploy(int argc, char **argv)
         .now = time(NULL),
     };
     if (store_deploy(st, &bundle, &opts, &report, &err) < 0) {
-        log_error("%s", err.msg);
+        /* The library says what is wrong; how to override it is this command's to say. */
+        log_error("%s%s", err.msg, report.refused_unless_forced ? "; --force deploys it anyway" : "");
         goto out;
     }
     warn_about(&report);

@@ -975,9 +975,8 @@ static int load_credentials(struct store *st, const struct store_smb_options *op
     if (ss->kerberos || ss->guest)
         return 0;
     return errbuf_set(err,
-                      "store %s: no credentials for the share: give a credentials file "
-                      "(--credentials-file FILE, credentials-file = in the [store] section, or "
-                      "the systemd credential %s), or kerberos = yes, or guest = yes",
+                      "store %s: no credentials for the share: a credentials file (or the systemd "
+                      "credential %s), Kerberos or guest access is needed",
                       st->display, SMB_CREDENTIAL_NAME);
 }
 
@@ -994,13 +993,13 @@ static int probe_server(struct store *st, struct smb_store *ss, struct errbuf *e
             SMB_FAILURE_TEXT[why == SMB_PROBE_TIMEOUT ? SMB_FAIL_TIMEOUT : SMB_FAIL_UNREACHABLE]);
     if (ss->encrypt && !facts.can_encrypt)
         return errbuf_set(err,
-                          "store %s: encryption required (--encrypt, encrypt = yes) but "
+                          "store %s: encryption required but "
                           "the server cannot encrypt (it offers no SMB3 cipher; dialect 0x%04x)",
                           st->display, facts.dialect);
     if (ss->encrypt && !facts.dfs)
         return errbuf_set(
             err,
-            "store %s: encryption required (--encrypt, encrypt = yes) but "
+            "store %s: encryption required but "
             "the server does not announce DFS, without which libsmbclient never turns "
             "encryption on",
             st->display);

@@ -109,7 +109,7 @@ static int check_pairing(struct check_report *r, const char *file, const struct 
         d->pairing != PFX_PAIR_NO_KEY &&
         add(r, file, CHECK_ERROR, codes[d->pairing],
             "%s: IIS (and Java) pair a key with its certificate by localKeyID, so the certificate "
-            "loads without its private key; `ccs deploy --pfx` rewrites it paired",
+            "loads without its private key; a redeploy from it writes it paired",
             pfx_pairing_text(d->pairing)) < 0)
         return -1;
     if (d->key_count > 1 &&

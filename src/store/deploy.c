@@ -208,7 +208,7 @@ static int judge_name(struct store *st, struct plan *p, struct plan_item *item,
     } else if (insp->summary.not_after > ours->not_after && !opts->force) {
         e->action = DEPLOY_SKIPPED;
         snprintf(e->detail, sizeof(e->detail),
-                 "holds a newer certificate (%s, expires %s); --force replaces it",
+                 "holds a newer certificate (%s, expires %s)",
                  insp->summary.thumbprint, when);
     } else if (strcmp(insp->summary.thumbprint, ours->thumbprint) == 0) {
         snprintf(e->detail, sizeof(e->detail), "rewrites this certificate (%s)",
@@ -431,14 +431,13 @@ static int check_bundle(const struct pfx_bundle *b, const struct cert_summary *s
                           s->subject, names->rejected_count, names->ip_count);
     format_utc(s->not_after, when, sizeof(when));
     if (s->not_after <= opts->now && !opts->force)
-        return errbuf_set(err, "certificate %s expired on %s; --force deploys it anyway",
-                          s->subject, when);
+        return errbuf_set(err, "certificate %s expired on %s", s->subject, when);
     /* A certificate from the future would replace a valid file with one every client rejects —
      * and newer-only would then protect it. Clocks disagree a little; more is a mistake. */
     format_utc(s->not_before, when, sizeof(when));
     if (s->not_before > opts->now + DEPLOY_CLOCK_SKEW_SECONDS && !opts->force)
         return errbuf_set(err, "certificate %s is not valid before %s (in %ld minutes): clients "
-                               "would reject it; --force deploys it anyway",
+                               "would reject it",
                           s->subject, when, (long)((s->not_before - opts->now + 59) / 60));
     return 0;
 }
@@ -500,24 +499,27 @@ int store_deploy(struct store *st, const struct pfx_bundle *bundle, const struct
     snprintf(r->store, sizeof(r->store), "%s", store_display_name(st));
     /* Before any work, and in a dry run too: a mode the backend cannot keep is the user's error. */
     if (!store_has(st, STORE_CAP_POSIX_MODE) && (opts->write.mode != 0 || opts->write.gid >= 0)) {
-        errbuf_set(err, "store %s: %s stores have no POSIX mode or group; drop --mode/--group "
-                        "(or mode/group in the [store] section)",
+        errbuf_set(err, "store %s: %s stores have no POSIX mode or group; the share's own "
+                        "permissions apply",
                    store_display_name(st), store_kind(st));
         goto out;
     }
     /* The same modes check calls errors are refused here (unless forced), not written. */
     if (store_has(st, STORE_CAP_POSIX_MODE) && opts->write.mode &&
         (mode_problem = store_mode_problem(opts->write.mode)) && !opts->force) {
-        errbuf_set(err, "store %s: mode %04o would make the files %s; use 0640 or stricter "
-                        "(forced deploys may)",
+        errbuf_set(err, "store %s: mode %04o would make the files %s; use 0640 or stricter",
                    store_display_name(st), opts->write.mode, mode_problem);
+        r->refused_unless_forced = 1;
         goto out;
     }
     if (cert_summarise(bundle->cert, &r->cert, err) < 0 ||
         cert_names_collect(bundle->cert, &names, err) < 0)
         goto out;
-    if (check_bundle(bundle, &r->cert, &names, opts, err) < 0)
+    if (check_bundle(bundle, &r->cert, &names, opts, err) < 0) {
+        r->refused_unless_forced = bundle->key && bundle->cert && names.count > 0 &&
+                                   EVP_PKEY_eq(X509_get0_pubkey(bundle->cert), bundle->key) == 1;
         goto out;
+    }
     if (opts->previous && (cert_summarise(opts->previous, &plan.previous, err) < 0 ||
                            cert_names_collect(opts->previous, &previous, err) < 0)) {
         errbuf_prefix(err, "previous certificate");

@@ -62,6 +62,9 @@ struct deploy_report {
     size_t failed;
     int dry_run;
     char store[512]; /* the store's display name */
+    /* store_deploy refused (returned -1) for a reason deploy_options.force overrides (expired, not
+     * yet valid, a mode check calls an error): the caller says how to force, in its own words */
+    int refused_unless_forced;
     struct cert_summary cert;
     enum pfx_format format;
 };

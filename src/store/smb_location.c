@@ -168,8 +168,7 @@ int smb_location_parse(const char *location, struct smb_location *out, struct er
     if (memchr(rest, '@', (size_t)(host_end - rest)))
         return errbuf_set(err,
                           "store %s: a location must not carry a user name or password; "
-                          "give them in a credentials file (--credentials-file, "
-                          "credentials-file = in ccs.conf)",
+                          "give them in a credentials file",
                           shown);
     if (parse_host(rest, host_end, url, out, shown, err) < 0)
         return -1;

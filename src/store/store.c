@@ -172,7 +172,7 @@ int store_write_atomic(struct store *st, const char *name, const struct bytes *d
     } else if (o.mode != 0 || o.gid >= 0) {
         return errbuf_set(err,
                           "store %s: %s files have no POSIX %s; the share's own permissions "
-                          "apply (drop --mode/--group, or mode/group in the [store] section)",
+                          "apply",
                           st->display, st->ops->kind, o.mode != 0 ? "mode" : "group");
     }
     store_io_begin(st);

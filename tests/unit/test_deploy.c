@@ -414,8 +414,9 @@ static void test_not_yet_valid(void **state)
     deploy_report_free(&r);
 
     assert_int_equal(store_deploy(f->st, &future, &o, &r, &err), -1);
-    if (!strstr(err.msg, "is not valid before") || !strstr(err.msg, "--force"))
-        fail_msg("message: %s", err.msg);
+    if (!strstr(err.msg, "is not valid before") || strstr(err.msg, "--force"))
+        fail_msg("message (says why, names no option): %s", err.msg);
+    assert_int_equal(r.refused_unless_forced, 1); /* the caller says how to force it */
     file_thumbprint(f, "www.example.com.pfx", tp);
     assert_string_equal(tp, s_valid.thumbprint); /* the valid file is still there */
 
