@@ -35,6 +35,7 @@
 
 #include <openssl/pem.h>
 
+#include "manage/store_config.h"
 #include "manage/stop.h"
 #include "store/deploy.h"
 #include "util/bytes.h"
@@ -276,20 +277,6 @@ static int is_issued(const struct task_env *env)
     return env->key_pem && (env->fullchain_pem || env->cert_pem);
 }
 
-/* Open a store as its [store] section says: a share gets its connection options, and no POSIX
- * mode or group (its own permissions apply; config.c refuses mode/group there). */
-static int open_configured_store(const struct config_store *store, struct store **st,
-                                 struct errbuf *err)
-{
-    struct store_open_options o = {.lock = STORE_LOCK_DEFAULT};
-
-    o.smb = (struct store_smb_options){.credentials_file = store->credentials_file,
-                                       .kerberos = store->kerberos,
-                                       .encrypt = store->encrypt,
-                                       .guest = store->guest};
-    return store_open(store->location, &o, st, err);
-}
-
 /* One attempt at a deploy-ccs task: open the store, deploy, close. *TRANSIENT = 1 when it failed
  * because the store could not be reached or did not answer in time (worth another attempt). */
 static void deploy_ccs_once(const struct config_store *store, const struct task_env *env,
@@ -305,7 +292,7 @@ static void deploy_ccs_once(const struct config_store *store, const struct task_
     int smb;
 
     *transient = 0;
-    if (open_configured_store(store, &st, &err) < 0)
+    if (config_store_open(store, &st, &err) < 0)
         goto fail;
     if (env->dry_run && !is_issued(env)) {
         /* a plan before the first issuance: the store is ready, there is nothing to compare */
