@@ -39,6 +39,16 @@ void cli_print_json(json_t *j);
 /* Print "ccs VERB: message" for a usage error, the usage line, and return EXIT_FAILED. */
 int cli_usage_error(const char *usage, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* getopt_long with ccs's messages, for every verb: no short options; an unknown option, or one
+ * missing its value, is described naming the command — PREFIX and ARGV[0], e.g. "ccs store" +
+ * "list" — with the closest valid option suggested (the configuration checker's suggestions,
+ * util/suggest.h). Returns what getopt_long returns, '?' for any error; then call
+ * cli_option_error() to print it with the usage. */
+struct option;
+int cli_getopt(int argc, char **argv, const char *prefix, const struct option *options);
+/* Print the message of the last failed cli_getopt() and USAGE; returns EXIT_FAILED. */
+int cli_option_error(const char *usage);
+
 /* Parse an octal file mode ("0640") or a group (name or number). */
 int cli_parse_mode(const char *text, unsigned *out);
 int cli_parse_group(const char *text, long *out);

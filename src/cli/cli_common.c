@@ -2,6 +2,7 @@
 
 #include <grp.h>
 #include <locale.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include "store/pfx.h"
 #include "util/bytes.h"
 #include "util/log.h"
+#include "util/suggest.h"
 
 int cli_load_store_password(const char *path_option, struct secret *out)
 {
@@ -198,4 +200,60 @@ void cli_print_column(const char *s, int width)
     for (; shown < width; shown++)
         fputc(' ', stdout);
     fputc(' ', stdout);
+}
+
+/* ---- options ---------------------------------------------------------------------------------- */
+
+static char option_message[1024];
+
+/* "--stroe=x" -> "stroe"; the closest long option's name, or NULL. */
+static const char *closest_option(const char *arg, const struct option *options)
+{
+    struct suggestion s = {NULL, 0};
+    char word[SUGGEST_WORD_MAX + 1];
+    size_t len;
+
+    arg += strspn(arg, "-");
+    len = strcspn(arg, "=");
+    if (len == 0 || len > SUGGEST_WORD_MAX)
+        return NULL;
+    memcpy(word, arg, len);
+    word[len] = '\0';
+    for (size_t i = 0; options[i].name; i++)
+        suggest_consider(&s, word, options[i].name);
+    return s.best;
+}
+
+int cli_getopt(int argc, char **argv, const char *prefix, const struct option *options)
+{
+    const char *bad, *best;
+    int c;
+
+    opterr = 0; /* our messages, not getopt's */
+    c = getopt_long(argc, argv, ":", options, NULL);
+    if (c != '?' && c != ':')
+        return c;
+    bad = optind > 0 && optind <= argc ? argv[optind - 1] : "";
+    if (c == ':') {
+        snprintf(option_message, sizeof(option_message), "%s %s: option \"%s\" needs a value",
+                 prefix, argv[0], bad);
+        return '?';
+    }
+    if (bad[0] != '-' || bad[1] != '-') /* a short option: none exist */
+        snprintf(option_message, sizeof(option_message), "%s %s: unknown option \"-%c\"", prefix,
+                 argv[0], optopt ? optopt : '?');
+    else if ((best = closest_option(bad, options)) != NULL)
+        snprintf(option_message, sizeof(option_message),
+                 "%s %s: unknown option \"%.*s\" (did you mean \"--%s\"?)", prefix, argv[0],
+                 (int)strcspn(bad, "="), bad, best);
+    else
+        snprintf(option_message, sizeof(option_message), "%s %s: unknown option \"%.*s\"",
+                 prefix, argv[0], (int)strcspn(bad, "="), bad);
+    return '?';
+}
+
+int cli_option_error(const char *usage)
+{
+    fprintf(stderr, "%s\nusage: %s\n", option_message, usage);
+    return EXIT_FAILED;
 }

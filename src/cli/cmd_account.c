@@ -33,7 +33,7 @@ static int parse(int argc, char **argv, struct acme_cli *o, enum key_type *new_k
     acme_cli_defaults(o);
     *new_key_type = KEY_TYPE_DEFAULT;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "ccs account", options)) != -1) {
         if ((handled = acme_cli_option(o, c, optarg)) < 0)
             return -1;
         if (handled)
@@ -47,7 +47,7 @@ static int parse(int argc, char **argv, struct acme_cli *o, enum key_type *new_k
             printf("usage: %s\n", usage);
             exit(0);
         } else {
-            return cli_usage_error(usage, "unknown option"), -1;
+            return cli_option_error(usage), -1;
         }
     }
     if (optind < argc)

@@ -90,7 +90,7 @@ static int parse(int argc, char **argv, struct cert_args *a)
     a->hook_timeout_s = DEFAULT_HOOK_TIMEOUT_S;
     a->key_type = KEY_TYPE_DEFAULT;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "ccs cert", options)) != -1) {
         if ((handled = acme_cli_option(&a->acme, c, optarg)) < 0)
             return -1;
         if (handled)
@@ -132,7 +132,7 @@ static int parse(int argc, char **argv, struct cert_args *a)
             printf("usage: %s\n", usage);
             exit(0);
         default:
-            return cli_usage_error(usage, "unknown option"), -1;
+            return cli_option_error(usage), -1;
         }
     }
     if (optind < argc)

@@ -61,7 +61,7 @@ static int parse_args(int argc, char **argv, struct deploy_args *a)
     a->mode = 0; /* the backend's default: 0640 in a local store */
     a->gid = -1;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "ccs", options)) != -1) {
         switch (c) {
         case OPT_STORE: a->store = optarg; break;
         case OPT_CERT: a->cert = optarg; break;
@@ -93,7 +93,7 @@ static int parse_args(int argc, char **argv, struct deploy_args *a)
         default:
             if (cli_smb_option(c, OPT_SMB, &a->smb))
                 break;
-            return cli_usage_error(usage, "unknown option");
+            return cli_option_error(usage);
         }
     }
     if (optind < argc)

@@ -44,7 +44,9 @@ struct manage_args {
     int rest_count;
 };
 
-static int parse(int argc, char **argv, const char *usage, struct manage_args *a)
+/* PREFIX and ARGV[0] name the command in messages: "ccs" + "renew", "ccs task" + "run". */
+static int parse(int argc, char **argv, const char *usage, const char *prefix,
+                 struct manage_args *a)
 {
     char *end;
     int c;
@@ -53,7 +55,7 @@ static int parse(int argc, char **argv, const char *usage, struct manage_args *a
     a->config = getenv(CONFIG_ENV) ? getenv(CONFIG_ENV) : CONFIG_DEFAULT_PATH;
     a->jobs = RENEW_DEFAULT_JOBS;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, prefix, options)) != -1) {
         switch (c) {
         case OPT_CONFIG: a->config = optarg; break;
         case OPT_FORCE: a->force = 1; break;
@@ -68,7 +70,7 @@ static int parse(int argc, char **argv, const char *usage, struct manage_args *a
             printf("usage: %s\n", usage);
             exit(0);
         default:
-            return cli_usage_error(usage, "unknown option");
+            return cli_option_error(usage);
         }
     }
     a->rest = argv + optind;
@@ -149,7 +151,7 @@ int cmd_renew(int argc, char **argv)
     struct errbuf err;
     int rc = EXIT_FAILED, tty = isatty(STDOUT_FILENO);
 
-    if (parse(argc, argv, usage_renew, &a) != 0)
+    if (parse(argc, argv, usage_renew, "ccs", &a) != 0)
         return EXIT_FAILED;
     if (cli_crypto_init() < 0 || load_config(a.config, &cfg) < 0)
         return EXIT_FAILED;
@@ -345,7 +347,7 @@ int cmd_status(int argc, char **argv)
     int tty = isatty(STDOUT_FILENO);
     char db_path[4200];
 
-    if (parse(argc, argv, usage_status, &a) != 0)
+    if (parse(argc, argv, usage_status, "ccs", &a) != 0)
         return EXIT_FAILED;
     if (cli_crypto_init() < 0 || load_config(a.config, &cfg) < 0)
         return EXIT_FAILED;
@@ -415,7 +417,7 @@ int cmd_task(int argc, char **argv)
 
     if (argc < 2 || strcmp(argv[1], "run") != 0)
         return cli_usage_error(usage_task, "task needs the verb run");
-    if (parse(argc - 1, argv + 1, usage_task, &a) != 0)
+    if (parse(argc - 1, argv + 1, usage_task, "ccs task", &a) != 0)
         return EXIT_FAILED;
     if (a.rest_count != 2)
         return cli_usage_error(usage_task, "give the certificate and the task");
@@ -438,7 +440,7 @@ int cmd_config(int argc, char **argv)
 
     if (argc < 2 || strcmp(argv[1], "check") != 0)
         return cli_usage_error(usage_config, "config needs the verb check");
-    if (parse(argc - 1, argv + 1, usage_config, &a) != 0)
+    if (parse(argc - 1, argv + 1, usage_config, "ccs config", &a) != 0)
         return EXIT_FAILED;
     if (load_config(a.config, &cfg) < 0)
         return EXIT_FAILED;

@@ -89,7 +89,7 @@ int cmd_serve(int argc, char **argv)
     int c, check_only = 0;
 
     optind = 1;
-    while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "ccs", options)) != -1) {
         switch (c) {
         case OPT_CONFIG:
             config = optarg;
@@ -101,7 +101,7 @@ int cmd_serve(int argc, char **argv)
             printf("usage: %s\n", usage);
             return 0;
         default:
-            return cli_usage_error(usage, "unknown option");
+            return cli_option_error(usage);
         }
     }
     if (optind < argc)

@@ -59,7 +59,7 @@ static int parse_args(int argc, char **argv, int want_host, int rekey, struct st
     memset(a, 0, sizeof(*a));
     a->warn_days = CHECK_DEFAULT_WARN_DAYS;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "ccs store", options)) != -1) {
         switch (c) {
         case OPT_STORE: a->store = optarg; break;
         case OPT_PASSWORD_FILE: a->password_file = optarg; break;
@@ -83,7 +83,7 @@ static int parse_args(int argc, char **argv, int want_host, int rekey, struct st
         default:
             if (cli_smb_option(c, OPT_SMB, &a->smb))
                 break;
-            return cli_usage_error(usage, "unknown option");
+            return cli_option_error(usage);
         }
     }
     if (want_host) {

@@ -46,6 +46,7 @@
 #include "store/names.h"
 #include "store/smb_location.h"
 #include "store/store.h"
+#include "util/suggest.h"
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -66,8 +67,6 @@
 #define LIVE_COPY_DIR_MODE 0755
 /* Longest user or group name useradd/groupadd accept. */
 #define ACCOUNT_NAME_MAX 32
-/* "did you mean": the closest known word at most this many edits away. */
-#define SUGGEST_DISTANCE_MAX 2
 /* Longest shown value in a message; longer ones are cut with "...". */
 #define SHOWN_MAX 120
 /* Upper bound for the number of keys one section kind has (the task has the most). */
@@ -419,53 +418,6 @@ static const char *shown(const char *s, char *buf, size_t size)
 #define SHOWN_BUF (SHOWN_MAX * 4 + 8)
 
 /* ---- "did you mean" ------------------------------------------------------------------------ */
-
-/* Optimal string alignment distance (Levenshtein plus adjacent transpositions: typing errors). */
-static int edit_distance(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    int rows[3][CONFIG_NAME_MAX + 1]; /* rows i-2, i-1 and i, at i % 3 */
-
-    if (la > CONFIG_NAME_MAX || lb > CONFIG_NAME_MAX)
-        return SUGGEST_DISTANCE_MAX + 1;
-    for (size_t j = 0; j <= lb; j++)
-        rows[0][j] = (int)j;
-    for (size_t i = 1; i <= la; i++) {
-        int *cur = rows[i % 3], *prev = rows[(i + 2) % 3], *prev2 = rows[(i + 1) % 3];
-        cur[0] = (int)i;
-        for (size_t j = 1; j <= lb; j++) {
-            int best = prev[j - 1] + (a[i - 1] != b[j - 1]);
-            if (prev[j] + 1 < best)
-                best = prev[j] + 1;
-            if (cur[j - 1] + 1 < best)
-                best = cur[j - 1] + 1;
-            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
-                prev2[j - 2] + 1 < best)
-                best = prev2[j - 2] + 1;
-            cur[j] = best;
-        }
-    }
-    return rows[la % 3][lb];
-}
-
-struct suggestion {
-    const char *best;
-    int distance;
-};
-
-/* Consider CANDIDATE for WORD; the first of equally close candidates wins. A word of three or
- * more characters that starts a candidate ("cert" for "certificate") counts as close too. */
-static void suggest_consider(struct suggestion *s, const char *word, const char *candidate)
-{
-    int d = edit_distance(word, candidate);
-    if (d > SUGGEST_DISTANCE_MAX && strlen(word) >= 3 &&
-        strncmp(candidate, word, strlen(word)) == 0)
-        d = SUGGEST_DISTANCE_MAX;
-    if (d <= SUGGEST_DISTANCE_MAX && (!s->best || d < s->distance)) {
-        s->best = candidate;
-        s->distance = d;
-    }
-}
 
 /* For an unknown key that looks like a secret given inline ("password", "eab-hmac"): the
  * section's *-file key it should have been, or NULL. */
