@@ -14,6 +14,17 @@
 
 #include "util/err.h"
 
+/* The longest challenge token accepted: far above what CAs issue (Let's Encrypt and Pebble: 43
+ * characters, 256 bits). A bound keeps a hostile or broken value from becoming a huge table key or
+ * file name; with the temp suffix file_write_atomic adds it is still well under NAME_MAX. */
+#define CHALLENGE_TOKEN_MAX_LEN 128
+
+/* Whether TOKEN may be used. A token becomes a URL path, a file name, a hook's argument: only 1
+ * to CHALLENGE_TOKEN_MAX_LEN characters of the base64url alphabet (RFC 8555 §8.1, RFC 4648 §5)
+ * pass, so "..", "/" and control characters never do. NULL is not valid. The one check every
+ * solver (and the responder, on each request) applies. */
+int challenge_token_is_valid(const char *token);
+
 struct acme_challenge_data {
     const char *type;              /* "http-01", "dns-01" */
     const char *identifier_type;   /* "dns" or "ip" */

@@ -30,10 +30,6 @@
 /* Room for "dns-01 hook" in messages. */
 #define HOOK_LABEL_MAX 64
 #define WILDCARD_PREFIX "*."
-/* Far above what CAs issue (Let's Encrypt and Pebble: 43 characters, 256 bits). */
-#define TOKEN_MAX_LEN 128
-/* RFC 4648 §5 */
-#define BASE64URL_ALPHABET "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
 /* The challenge values, each under UACME_ and CCS_ names. */
 #define HOOK_VALUES 5
@@ -42,15 +38,6 @@ struct hook {
     char *program;
     int timeout_s;
 };
-
-/* A token becomes a URL path, a file name, a hook's argument: only the base64url alphabet (RFC 8555
- * §8.1) may pass, so "..", "/" and control characters never do. */
-static int token_is_valid(const char *token)
-{
-    size_t len = strlen(token);
-
-    return len > 0 && len <= TOKEN_MAX_LEN && strspn(token, BASE64URL_ALPHABET) == len;
-}
 
 static const char *identifier_of(const struct acme_challenge_data *c)
 {
@@ -88,10 +75,10 @@ static int check_challenge(const struct acme_challenge_data *c, struct errbuf *e
                           "hook for %s: incomplete challenge (type, identifier, token or "
                           "authorization missing)",
                           ident);
-    if (!token_is_valid(c->token))
+    if (!challenge_token_is_valid(c->token))
         return errbuf_set(err,
                           "%s hook for %s: the challenge token is not 1 to %d base64url characters",
-                          c->type, ident, TOKEN_MAX_LEN);
+                          c->type, ident, CHALLENGE_TOKEN_MAX_LEN);
     return 0;
 }
 

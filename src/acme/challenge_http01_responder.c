@@ -69,11 +69,6 @@
  * does not fit is answered 431 (or 414 for the request line). Pebble's and Let's Encrypt's are a
  * few hundred bytes. */
 #define RESPONDER_CONNECTION_MEMORY 8192
-/* Far above what CAs issue (Let's Encrypt and Pebble: 43 characters, 256 bits); a bound keeps a
- * hostile or broken value from becoming a huge table key or file name. */
-#define TOKEN_MAX_LEN 128
-/* RFC 4648 §5 */
-#define BASE64URL_ALPHABET "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 #define CHALLENGE_PATH_PREFIX "/.well-known/acme-challenge/" /* RFC 8555 §8.3 */
 #define CONTENT_TYPE "text/plain"
 /* "[" address "]:" port */
@@ -112,15 +107,6 @@ struct responder {
  * both before it passes the path on). */
 static char challenge_target_marker;
 
-/* A token becomes a URL path, a file name, a hook's argument: only the base64url alphabet (RFC 8555
- * §8.1) may pass, so "..", "/" and control characters never do. */
-static int token_is_valid(const char *token)
-{
-    size_t len = strlen(token);
-
-    return len > 0 && len <= TOKEN_MAX_LEN && strspn(token, BASE64URL_ALPHABET) == len;
-}
-
 static const char *identifier_of(const struct acme_challenge_data *c)
 {
     return c->identifier ? c->identifier : "(no identifier)";
@@ -130,10 +116,10 @@ static int check_challenge(const struct acme_challenge_data *c, struct errbuf *e
 {
     const char *ident = identifier_of(c);
 
-    if (!c->token || !token_is_valid(c->token))
+    if (!challenge_token_is_valid(c->token))
         return errbuf_set(err,
                           "http-01 for %s: the challenge token is not 1 to %d base64url characters",
-                          ident, TOKEN_MAX_LEN);
+                          ident, CHALLENGE_TOKEN_MAX_LEN);
     if (!c->key_authorization || !c->key_authorization[0])
         return errbuf_set(err, "http-01 for %s: no key authorization", ident);
     return 0;
@@ -257,7 +243,7 @@ static const char *challenge_token(const char *target)
     size_t prefix_len = sizeof(CHALLENGE_PATH_PREFIX) - 1;
 
     if (!path || strncmp(path, CHALLENGE_PATH_PREFIX, prefix_len) != 0 ||
-        !token_is_valid(path + prefix_len))
+        !challenge_token_is_valid(path + prefix_len))
         return NULL;
     return path + prefix_len;
 }

@@ -37,11 +37,6 @@
 #define DIR_FLAGS (O_RDONLY | O_DIRECTORY | O_CLOEXEC)
 #define DIR_MODE 0755  /* the web server, another user, must enter the directories */
 #define FILE_MODE 0644 /* and read the file */
-/* Far above what CAs issue (Let's Encrypt and Pebble: 43 characters, 256 bits); with the temp
- * suffix file_write_atomic adds, still well under NAME_MAX. */
-#define TOKEN_MAX_LEN 128
-/* RFC 4648 §5 */
-#define BASE64URL_ALPHABET "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
 struct webroot_file {
     struct webroot_file *next;
@@ -59,15 +54,6 @@ struct webroot {
     unsigned temp_counter;      /* for unique temp names */
 };
 
-/* A token becomes a URL path, a file name, a hook's argument: only the base64url alphabet (RFC 8555
- * §8.1) may pass, so "..", "/" and control characters never do. */
-static int token_is_valid(const char *token)
-{
-    size_t len = strlen(token);
-
-    return len > 0 && len <= TOKEN_MAX_LEN && strspn(token, BASE64URL_ALPHABET) == len;
-}
-
 static const char *identifier_of(const struct acme_challenge_data *c)
 {
     return c->identifier ? c->identifier : "(no identifier)";
@@ -75,10 +61,10 @@ static const char *identifier_of(const struct acme_challenge_data *c)
 
 static int check_token(const struct acme_challenge_data *c, struct errbuf *err)
 {
-    if (!c->token || !token_is_valid(c->token))
+    if (!challenge_token_is_valid(c->token))
         return errbuf_set(err,
                           "http-01 for %s: the challenge token is not 1 to %d base64url characters",
-                          identifier_of(c), TOKEN_MAX_LEN);
+                          identifier_of(c), CHALLENGE_TOKEN_MAX_LEN);
     return 0;
 }
 
@@ -205,7 +191,7 @@ static int open_challenge_dir(struct webroot *w, struct errbuf *err)
 static int write_token(struct webroot *w, const char *token, const char *text, const char *path,
                        struct errbuf *err)
 {
-    char temp[TOKEN_MAX_LEN + 64];
+    char temp[CHALLENGE_TOKEN_MAX_LEN + 64];
     int fd;
 
     snprintf(temp, sizeof(temp), "%s" TEMP_SUFFIX "%d-%u", token, (int)getpid(),

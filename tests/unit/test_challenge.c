@@ -1360,9 +1360,38 @@ static void test_hook_bad_token(void **state)
     assert_null(read_in(f, "args.begin")); /* never run */
 }
 
+/* The one token check every solver applies (challenge.c): a literal table, the bounds included. */
+static void test_token_is_valid(void **state)
+{
+    static const struct {
+        const char *token;
+        int valid;
+    } cases[] = {
+        {TOKEN_A, 1},        {TOKEN_B, 1},      {"a", 1},           {"-_", 1},
+        {NULL, 0},           {"", 0},           {"..", 0},          {"a/b", 0},
+        {"a.b", 0},          {"a b", 0},        {"a\nb", 0},        {"a+b", 0},
+        {"abc=", 0},         {"%2e%2e", 0},     {"\xc3\xa9t\xc3\xa9", 0},
+    };
+    char longest[CHALLENGE_TOKEN_MAX_LEN + 2];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        if (challenge_token_is_valid(cases[i].token) != cases[i].valid)
+            fail_msg("token \"%s\": expected %s", cases[i].token ? cases[i].token : "(null)",
+                     cases[i].valid ? "valid" : "invalid");
+    }
+    memset(longest, 'A', CHALLENGE_TOKEN_MAX_LEN);
+    longest[CHALLENGE_TOKEN_MAX_LEN] = '\0';
+    assert_true(challenge_token_is_valid(longest));
+    longest[CHALLENGE_TOKEN_MAX_LEN] = 'A';
+    longest[CHALLENGE_TOKEN_MAX_LEN + 1] = '\0';
+    assert_false(challenge_token_is_valid(longest));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_token_is_valid),
         cmocka_unit_test_setup_teardown(test_responder_serves_begun_token, responder_setup,
                                         responder_teardown),
         cmocka_unit_test_setup_teardown(test_responder_any_host_and_form, responder_setup,
