@@ -700,11 +700,9 @@ static int install(struct cert_job *j, const struct acme_issued *issued, EVP_PKE
 {
     struct run *r = j->r;
     struct cert_record *rec = &j->rec;
-    BIO *bio = BIO_new_mem_buf(issued->cert_pem, -1);
-    X509 *fresh = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+    X509 *fresh = cert_from_pem(issued->cert_pem, strlen(issued->cert_pem));
     int rc = -1;
 
-    BIO_free(bio);
     if (!fresh) {
         errbuf_set(err, "%s: the CA's certificate does not parse", j->cert->name);
         goto out;

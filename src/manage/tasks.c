@@ -33,8 +33,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/pem.h>
-
 #include "manage/store_config.h"
 #include "manage/stop.h"
 #include "store/deploy.h"
@@ -213,18 +211,8 @@ static int load_password(const char *what, const char *option, const char *path,
 
 static int load_previous(const char *path, X509 **out, struct errbuf *err)
 {
-    struct bytes data = {0};
-    BIO *bio;
-
-    *out = NULL;
-    if (bytes_read_file(path, CERT_INPUT_MAX, &data, err) < 0)
+    if (cert_read_pem_file(path, out, NULL, err) < 0)
         return errbuf_prefix(err, "previous certificate");
-    bio = BIO_new_mem_buf(data.data, (int)data.len);
-    *out = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
-    BIO_free(bio);
-    bytes_free(&data);
-    if (!*out)
-        return errbuf_set_ssl(err, "previous certificate %s: no PEM certificate found", path);
     return 0;
 }
 

@@ -1,5 +1,7 @@
 #include "store/certinfo.h"
 
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,7 +11,11 @@
 #include <openssl/bn.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/x509v3.h>
+
+#include "store/pfx.h"
+#include "util/bytes.h"
 
 static int names_has_file(const struct cert_names *n, const char *file)
 {
@@ -216,4 +222,38 @@ void format_utc(time_t t, char *out, size_t out_size)
     struct tm tm;
     gmtime_r(&t, &tm);
     strftime(out, out_size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+X509 *cert_from_pem(const void *pem, size_t len)
+{
+    BIO *bio = len <= INT_MAX ? BIO_new_mem_buf(pem, (int)len) : NULL;
+    X509 *cert = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+
+    BIO_free(bio);
+    ERR_clear_error();
+    return cert;
+}
+
+int cert_read_pem_file(const char *path, X509 **out, int *missing, struct errbuf *err)
+{
+    struct bytes data = {0};
+
+    *out = NULL;
+    if (missing)
+        *missing = 0;
+    errno = 0; /* ENOENT below is then the open's, not left from before */
+    if (bytes_read_file(path, CERT_INPUT_MAX, &data, err) < 0) {
+        if (missing && errno == ENOENT) {
+            *missing = 1;
+            return 0;
+        }
+        return -1;
+    }
+    *out = cert_from_pem(data.data, data.len);
+    bytes_free(&data);
+    if (!*out)
+        return errbuf_set(err, "%s: no PEM certificate found (expected \"-----BEGIN "
+                               "CERTIFICATE-----\")",
+                          path);
+    return 0;
 }

@@ -45,6 +45,17 @@ struct cert_summary {
 
 int cert_summarise(X509 *cert, struct cert_summary *out, struct errbuf *err);
 
+/* The first PEM certificate in PEM (LEN bytes): anything after it (a chain) is not looked at.
+ * NULL when there is none (or no memory). OpenSSL's error queue is left empty. */
+X509 *cert_from_pem(const void *pem, size_t len);
+
+/* The first PEM certificate of the file at PATH (read whole, at most CERT_INPUT_MAX bytes): the
+ * one reader of "the certificate in this file" (a live certificate, a previous one, a command's
+ * argument). Returns 0 with *OUT set, or -1 with ERR naming PATH: it cannot be read, or holds no
+ * PEM certificate. With MISSING not NULL, a file that does not exist is no error: 0, *OUT NULL,
+ * *MISSING = 1 (else *MISSING = 0). */
+int cert_read_pem_file(const char *path, X509 **out, int *missing, struct errbuf *err);
+
 /* Whole days from NOW to T, rounded down; negative once T has passed. */
 long days_until(time_t t, time_t now);
 

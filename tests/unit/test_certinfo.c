@@ -3,7 +3,12 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include <openssl/pem.h>
 
 #include <cmocka.h>
 
@@ -76,10 +81,94 @@ static void test_common_name_string_types(void **state)
     pfx_bundle_free(&leaf);
 }
 
+/* PEM text of CERT followed by TAIL (malloc'd). */
+static char *pem_of(X509 *cert, const char *tail)
+{
+    BIO *mem = BIO_new(BIO_s_mem());
+    char *data, *out;
+    long len;
+
+    assert_non_null(mem);
+    assert_int_equal(PEM_write_bio_X509(mem, cert), 1);
+    len = BIO_get_mem_data(mem, &data);
+    out = malloc((size_t)len + strlen(tail) + 1);
+    assert_non_null(out);
+    memcpy(out, data, (size_t)len);
+    strcpy(out + len, tail);
+    BIO_free(mem);
+    return out;
+}
+
+static void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+
+    assert_non_null(f);
+    fputs(text, f);
+    assert_int_equal(fclose(f), 0);
+}
+
+/* The one reader of "the certificate in this file": the first certificate of a chain, a missing
+ * file told apart from an unreadable or wrong one, every error naming the file. */
+static void test_read_pem_file(void **state)
+{
+    struct test_ca ca;
+    struct pfx_bundle leaf;
+    time_t now = time(NULL);
+    char *dir = testcert_tmpdir(), path[512], *pem;
+    struct errbuf err;
+    X509 *got;
+    int missing;
+
+    (void)state;
+    testcert_ca(&ca, "Test CA");
+    testcert_leaf(&leaf, &ca, "a.example", "DNS:a.example", now - 60, now + 86400);
+    /* a full chain: the leaf is the one read, the CA after it is not looked at */
+    snprintf(path, sizeof(path), "%s/fullchain.pem", dir);
+    pem = pem_of(ca.cert, "");
+    {
+        char *both = pem_of(leaf.cert, pem);
+        write_text(path, both);
+        got = cert_from_pem(both, strlen(both));
+        assert_non_null(got);
+        assert_int_equal(X509_cmp(got, leaf.cert), 0);
+        X509_free(got);
+        free(both);
+    }
+    free(pem);
+    assert_int_equal(cert_read_pem_file(path, &got, &missing, &err), 0);
+    assert_int_equal(missing, 0);
+    assert_non_null(got);
+    assert_int_equal(X509_cmp(got, leaf.cert), 0);
+    X509_free(got);
+
+    /* missing: no error when the caller allows it, an error naming the file when not */
+    snprintf(path, sizeof(path), "%s/none.pem", dir);
+    assert_int_equal(cert_read_pem_file(path, &got, &missing, &err), 0);
+    assert_int_equal(missing, 1);
+    assert_null(got);
+    assert_int_equal(cert_read_pem_file(path, &got, NULL, &err), -1);
+    assert_non_null(strstr(err.msg, "none.pem"));
+
+    /* not a certificate (a key, text): an error naming the file, whether or not missing is asked */
+    snprintf(path, sizeof(path), "%s/text.pem", dir);
+    write_text(path, "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n");
+    assert_int_equal(cert_read_pem_file(path, &got, &missing, &err), -1);
+    assert_int_equal(missing, 0);
+    assert_null(got);
+    assert_non_null(strstr(err.msg, "text.pem: no PEM certificate found"));
+    assert_null(cert_from_pem("garbage", 7));
+
+    pfx_bundle_free(&leaf);
+    testcert_ca_free(&ca);
+    testcert_rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_common_name_string_types),
+        cmocka_unit_test(test_read_pem_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
