@@ -157,7 +157,7 @@ static const struct pfx_inspection *read_item(struct store *st, struct plan *p, 
     if (store_stat(st, item->name->file, &stat, &missing, &err) < 0 ||
         (!missing && store_read(st, item->name->file, CERT_INPUT_MAX, &existing, &missing, &err) < 0)) {
         e->action = DEPLOY_FAILED;
-        snprintf(e->detail, sizeof(e->detail), "%s", err.msg);
+        snprintf(e->detail, sizeof(e->detail), "%s", errmsg_after_name(err.msg, e->file));
         item->missing = 0;
         memset(&item->seen, 0xff, sizeof(item->seen)); /* never equal: judged again under the lock */
         return NULL;
@@ -350,7 +350,7 @@ static void count_actions(struct deploy_report *r)
 static void mark_failed(struct deploy_report *r, struct deploy_entry *e, const char *why)
 {
     e->action = DEPLOY_FAILED;
-    snprintf(e->detail, sizeof(e->detail), "%s", why);
+    snprintf(e->detail, sizeof(e->detail), "%s", errmsg_after_name(why, e->file)); /* E names it */
     r->changed--;
     r->failed++;
 }

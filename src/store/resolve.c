@@ -218,12 +218,12 @@ void store_resolve_candidate_why(const struct store_resolution *r, size_t i, cha
     case STORE_CANDIDATE_SERVED:
         if (c->last_good)
             snprintf(out, size, "served: the previous certificate (thumbprint %s), because %s",
-                     r->cert->insp.summary.thumbprint, c->latest->why);
+                     r->cert->insp.summary.thumbprint, errmsg_after_name(c->latest->why, c->file));
         else
             snprintf(out, size, "served (%s)", store_resolve_rule_name(c->rule));
         break;
     case STORE_CANDIDATE_UNUSABLE:
-        snprintf(out, size, "not served: %s", c->latest->why);
+        snprintf(out, size, "not served: %s", errmsg_after_name(c->latest->why, c->file));
         break;
     case STORE_CANDIDATE_NOT_LOADED:
         snprintf(out, size, "not loaded yet");

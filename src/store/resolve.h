@@ -78,8 +78,9 @@ int store_resolve_planned(struct store_cache *cache, const struct store_lookup_p
                           unsigned flags, struct store_resolution *out, struct errbuf *err);
 void store_resolution_release(struct store_resolution *r);
 
-/* One line: why candidate I of R was or was not used. Formatted on demand, so resolving (the hot
- * path of a server) formats nothing. */
+/* One line: why candidate I of R was or was not used, not naming its file (the caller shows
+ * r->candidates[i].file beside it). Formatted on demand, so resolving (the hot path of a server)
+ * formats nothing. */
 void store_resolve_candidate_why(const struct store_resolution *r, size_t i, char *out,
                                  size_t size);
 

@@ -82,3 +82,22 @@ int errbuf_set_errno(struct errbuf *err, const char *fmt, ...)
     errno = saved;
     return -1;
 }
+
+const char *errmsg_after_name(const char *msg, const char *name)
+{
+    size_t name_len = strlen(name);
+    const char *at, *first_colon = strstr(msg, ": ");
+
+    if (name_len == 0 || !first_colon)
+        return msg;
+    /* The subject is what comes before the first ": "; it must end with NAME, whole (after a
+     * path separator: a share's path may hold "smb://" or backslashes). */
+    if ((size_t)(first_colon - msg) < name_len)
+        return msg;
+    at = first_colon - name_len;
+    if (memcmp(at, name, name_len) != 0)
+        return msg;
+    if (at > msg && at[-1] != '/' && at[-1] != '\\')
+        return msg;
+    return first_colon + 2;
+}

@@ -23,6 +23,11 @@ int errbuf_prefix(struct errbuf *err, const char *fmt, ...) __attribute__((forma
 /* Like errbuf_set, then append the first reason OpenSSL queued (and clear its queue). Returns -1. */
 int errbuf_set_ssl(struct errbuf *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* MSG past a first "NAME: " or "DIR/NAME: " that names NAME, for a caller that shows NAME itself
+ * (a store file's row, a lookup candidate): each layer adds only what it knows, so the name is
+ * not said twice ("www.pfx: /srv/store/www.pfx: Permission denied"). MSG itself otherwise. */
+const char *errmsg_after_name(const char *msg, const char *name);
+
 /* Like errbuf_set, then append strerror(errno). Returns -1. */
 int errbuf_set_errno(struct errbuf *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
