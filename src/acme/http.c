@@ -18,8 +18,9 @@ struct http_client {
     long timeout_s;
 };
 
-/* libcurl's global setup, once per process. Clients are made by several threads at once (the
- * renewer's jobs open theirs in parallel), and curl_global_init is not safe to race. */
+/* libcurl's global setup, once per process (http.h). The once-guard is what keeps a second call
+ * from running curl_global_init again; the call before any thread is the caller's (the renewer
+ * makes it before its jobs open their clients in parallel). */
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
 static CURLcode global_rc = CURLE_FAILED_INIT;
 
@@ -28,15 +29,22 @@ static void global_init(void)
     global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
+int http_global_init(struct errbuf *err)
+{
+    pthread_once(&global_once, global_init);
+    if (global_rc != CURLE_OK)
+        return errbuf_set(err, "cannot initialise libcurl: %s", curl_easy_strerror(global_rc));
+    return 0;
+}
+
 int http_client_new(const char *ca_bundle, long timeout_s, struct http_client **out,
                     struct errbuf *err)
 {
     struct http_client *c;
 
     *out = NULL;
-    pthread_once(&global_once, global_init);
-    if (global_rc != CURLE_OK)
-        return errbuf_set(err, "cannot initialise libcurl");
+    if (http_global_init(err) < 0)
+        return -1;
     c = calloc(1, sizeof(*c));
     if (!c || !(c->curl = curl_easy_init()) || (ca_bundle && !(c->ca_bundle = strdup(ca_bundle)))) {
         http_client_free(c);

@@ -30,6 +30,12 @@ struct http_response {
 
 struct http_client;
 
+/* libcurl's process-wide setup (curl_global_init), done once: a program that makes clients on
+ * several threads calls this before it starts them (the renewer does, before its jobs), since
+ * curl_global_init is not safe beside other threads. http_client_new calls it too, so a
+ * single-threaded caller need not. Every call returns the first one's result. */
+int http_global_init(struct errbuf *err);
+
 int http_client_new(const char *ca_bundle, long timeout_s, struct http_client **out,
                     struct errbuf *err);
 void http_client_free(struct http_client *c);

@@ -14,6 +14,7 @@
 
 #include "acme/account_store.h"
 #include "acme/ari.h"
+#include "acme/http.h"
 #include "acme/order.h"
 #include "acme/session.h"
 #include "manage/certfiles.h"
@@ -1050,6 +1051,9 @@ int renew_run(const struct config *cfg, const struct renew_options *opts,
     summary->count = r.selected_count;
     if (!opts->dry_run)
         sweep_account(&r);
+    /* libcurl's global setup before the jobs start: each opens its own client (http.h) */
+    if (http_global_init(err) < 0)
+        goto out;
     run_jobs(&r);
     summarise(summary);
     rc = 0;
