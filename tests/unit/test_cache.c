@@ -17,7 +17,7 @@
 #include <cmocka.h>
 
 #include "store/cache.h"
-#include "testcert.h"
+#include "teststore.h"
 
 #define PASSWORD "cache-store-pw"
 /* How long a test waits for another thread before calling it a failure rather than hanging. */
@@ -34,11 +34,8 @@ enum hook_mode {
 };
 
 struct fixture {
-    struct test_ca ca;
-    char *dir;
-    struct store *st;
+    struct test_store s; /* the scratch store, its CA and "now" */
     struct store_cache *cache;
-    time_t now;
     /* the report callback */
     pthread_mutex_t report_lock;
     int reports;
@@ -94,17 +91,13 @@ static void on_load(void *arg, const char *file)
 static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof(*f));
-    struct errbuf err;
 
-    if (!f || pfx_crypto_init(&err) < 0)
+    if (!f)
         return -1;
-    testcert_ca(&f->ca, "Cache Test CA");
-    f->dir = testcert_tmpdir();
-    f->now = time(NULL);
     pthread_mutex_init(&f->report_lock, NULL);
     sem_init(&f->started, 0, 0);
     sem_init(&f->go, 0, 0);
-    if (store_open(f->dir, NULL, &f->st, &err) < 0)
+    if (teststore_open(&f->s, "Cache Test CA") < 0)
         return -1;
     *state = f;
     return 0;
@@ -115,9 +108,7 @@ static int teardown(void **state)
     struct fixture *f = *state;
 
     store_cache_free(f->cache);
-    store_close(f->st);
-    testcert_rmdir(f->dir);
-    testcert_ca_free(&f->ca);
+    teststore_close(&f->s);
     pthread_mutex_destroy(&f->report_lock);
     sem_destroy(&f->started);
     sem_destroy(&f->go);
@@ -137,36 +128,19 @@ static void make_cache(struct fixture *f, const struct store_cache_options *opts
     o.report_arg = f;
     o.load_hook = on_load;
     o.load_hook_arg = f;
-    if (store_cache_new(f->st, PASSWORD, &o, &f->cache, &err) < 0)
+    if (store_cache_new(f->s.st, PASSWORD, &o, &f->cache, &err) < 0)
         fail_msg("cache: %s", err.msg);
 }
 
 static void put_bytes(struct fixture *f, const char *file, const unsigned char *data, size_t len)
 {
-    struct bytes b = {(unsigned char *)data, len};
-    struct store_write_options w = {.mode = 0, .gid = -1};
-    struct errbuf err;
-
-    if (store_write_atomic(f->st, file, &b, &w, &err) < 0)
-        fail_msg("write %s: %s", file, err.msg);
+    teststore_put(&f->s, file, data, len);
 }
 
 /* The PFX of a new certificate naming SANS, under PASSWORD; its thumbprint into THUMB (or NULL). */
 static struct bytes leaf_pfx(struct fixture *f, const char *sans, const char *password, char *thumb)
 {
-    struct pfx_bundle b;
-    struct cert_summary sum;
-    struct bytes data;
-    struct errbuf err;
-
-    testcert_leaf(&b, &f->ca, "cache test", sans, f->now - 3600, f->now + 90 * 86400L);
-    if (pfx_encode(&b, password, PFX_FORMAT_COMPAT, "cache test", &data, &err) < 0 ||
-        cert_summarise(b.cert, &sum, &err) < 0)
-        fail_msg("pfx: %s", err.msg);
-    if (thumb)
-        memcpy(thumb, sum.thumbprint, THUMBPRINT_HEX_LEN + 1);
-    pfx_bundle_free(&b);
-    return data;
+    return teststore_leaf_pfx(&f->s, sans, password, 0, thumb);
 }
 
 /* Such a PFX written as FILE. */
@@ -254,7 +228,7 @@ static void test_removed_stops_serving(void **state)
     held = get(f, "a.example.com.pfx", 0);
     assert_non_null(held.serve);
 
-    assert_int_equal(store_remove(f->st, "a.example.com.pfx", &err), 0);
+    assert_int_equal(store_remove(f->s.st, "a.example.com.pfx", &err), 0);
     event(f, STORE_EVENT_REMOVED, "a.example.com.pfx");
     /* Absent at once, without a read: even a lookup that may not load gets "absent". */
     a = get(f, "a.example.com.pfx", STORE_CACHE_NOWAIT);
@@ -381,7 +355,7 @@ static void test_unreadable_is_retried(void **state)
     struct store_cache_answer a;
 
     make_cache(f, &o);
-    snprintf(path, sizeof(path), "%s/a.example.com.pfx", f->dir);
+    snprintf(path, sizeof(path), "%s/a.example.com.pfx", f->s.dir);
     assert_int_equal(symlink("elsewhere.pfx", path), 0);
     a = get(f, "a.example.com.pfx", 0);
     assert_int_equal(a.state, STORE_CACHE_PRESENT);

@@ -20,28 +20,19 @@
 #include "pfxforge.h"
 #include "store/deploy.h"
 #include "store/inspect.h"
-#include "testcert.h"
+#include "teststore.h"
 
 #define PASSWORD "store-pw"
 
 struct fixture {
-    struct test_ca ca;
-    char *dir;
-    struct store *st;
-    time_t now;
+    struct test_store s; /* the scratch store, its CA and "now" */
 };
 
 static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof(*f));
-    struct errbuf err;
 
-    if (pfx_crypto_init(&err) < 0)
-        return -1;
-    testcert_ca(&f->ca, "Deploy Test CA");
-    f->dir = testcert_tmpdir();
-    f->now = time(NULL);
-    if (store_open(f->dir, NULL, &f->st, &err) < 0)
+    if (!f || teststore_open(&f->s, "Deploy Test CA") < 0)
         return -1;
     *state = f;
     return 0;
@@ -50,9 +41,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *f = *state;
-    store_close(f->st);
-    testcert_rmdir(f->dir);
-    testcert_ca_free(&f->ca);
+    teststore_close(&f->s);
     free(f);
     return 0;
 }
@@ -60,19 +49,19 @@ static int teardown(void **state)
 static struct deploy_options opts_for(struct fixture *f)
 {
     return (struct deploy_options){.password = PASSWORD, .format = PFX_FORMAT_COMPAT,
-                                   .write = {.mode = 0640, .gid = -1}, .now = f->now};
+                                   .write = {.mode = 0640, .gid = -1}, .now = f->s.now};
 }
 
 static void leaf(struct fixture *f, struct pfx_bundle *b, const char *sans, int days)
 {
-    testcert_leaf(b, &f->ca, "deploy test", sans, f->now - 3600, f->now + days * 86400L);
+    testcert_leaf(b, &f->s.ca, "deploy test", sans, f->s.now - 3600, f->s.now + days * 86400L);
 }
 
 static void deploy_ok(struct fixture *f, struct pfx_bundle *b, const struct deploy_options *o,
                       struct deploy_report *r)
 {
     struct errbuf err = {""};
-    if (store_deploy(f->st, b, o, r, &err) != 0)
+    if (store_deploy(f->s.st, b, o, r, &err) != 0)
         fail_msg("deploy: %s", err.msg);
 }
 
@@ -103,7 +92,7 @@ static void file_thumbprint(struct fixture *f, const char *file, char *out)
     struct pfx_inspection insp;
 
     out[0] = '\0';
-    snprintf(path, sizeof(path), "%s/%s", f->dir, file);
+    snprintf(path, sizeof(path), "%s/%s", f->s.dir, file);
     if (bytes_read_file(path, CERT_INPUT_MAX, &data, &err) < 0)
         return;
     store_inspect_bytes(data.data, data.len, PASSWORD, &insp);
@@ -148,11 +137,11 @@ static void test_fresh_then_unchanged(void **state)
     assert_int_equal(entry(&r, "a..b")->action, DEPLOY_REJECTED);
     file_thumbprint(f, "_.example.com.pfx", tp);
     assert_string_equal(tp, s.thumbprint);
-    snprintf(path, sizeof(path), "%s/www.example.com.pfx", f->dir);
+    snprintf(path, sizeof(path), "%s/www.example.com.pfx", f->s.dir);
     assert_int_equal(stat(path, &st), 0);
     assert_int_equal(st.st_mode & 07777, 0640);
-    assert_int_equal(count_entries(f->dir, ""), 3);
-    assert_int_equal(count_entries(f->dir, "."), 0); /* no temp files */
+    assert_int_equal(count_entries(f->s.dir, ""), 3);
+    assert_int_equal(count_entries(f->s.dir, "."), 0); /* no temp files */
     deploy_report_free(&r);
 
     deploy_ok(f, &b, &o, &r);
@@ -211,7 +200,7 @@ static void test_unreadable_is_replaced(void **state)
     char path[4400];
     FILE *fp;
 
-    snprintf(path, sizeof(path), "%s/www.example.com.pfx", f->dir);
+    snprintf(path, sizeof(path), "%s/www.example.com.pfx", f->s.dir);
     fp = fopen(path, "w");
     fputs("garbage", fp);
     fclose(fp);
@@ -240,7 +229,7 @@ static void test_prune_by_thumbprint(void **state)
     deploy_report_free(&r);
     deploy_ok(f, &other, &o, &r); /* c.example now belongs to another certificate */
     deploy_report_free(&r);
-    snprintf(path, sizeof(path), "%s/d.example.pfx", f->dir);
+    snprintf(path, sizeof(path), "%s/d.example.pfx", f->s.dir);
     unlink(path); /* already gone: nothing to report */
 
     o.previous = old.cert;
@@ -252,7 +241,7 @@ static void test_prune_by_thumbprint(void **state)
     for (size_t i = 0; i < r.count; i++)
         assert_string_not_equal(r.entries[i].file, "d.example.pfx");
     deploy_report_free(&r);
-    snprintf(path, sizeof(path), "%s/b.example.pfx", f->dir);
+    snprintf(path, sizeof(path), "%s/b.example.pfx", f->s.dir);
     assert_int_equal(access(path, F_OK), -1);
     file_thumbprint(f, "c.example.pfx", tp);
     assert_string_equal(tp, s_other.thumbprint);
@@ -273,8 +262,8 @@ static void test_dry_run_writes_nothing(void **state)
     deploy_ok(f, &b, &o, &r);
     assert_int_equal(r.changed, 2);
     assert_true(r.dry_run);
-    assert_int_equal(count_entries(f->dir, ""), 0);
-    assert_int_equal(count_entries(f->dir, "."), 0);
+    assert_int_equal(count_entries(f->s.dir, ""), 0);
+    assert_int_equal(count_entries(f->s.dir, "."), 0);
     deploy_report_free(&r);
     pfx_bundle_free(&b);
 }
@@ -288,9 +277,9 @@ static void test_refusals(void **state)
     struct errbuf err = {""};
     EVP_PKEY *other_key = testcert_key(0);
 
-    testcert_leaf(&expired, &f->ca, "old cert", "DNS:old.example", f->now - 90 * 86400L,
-                  f->now - 86400);
-    assert_int_equal(store_deploy(f->st, &expired, &o, &r, &err), -1);
+    testcert_leaf(&expired, &f->s.ca, "old cert", "DNS:old.example", f->s.now - 90 * 86400L,
+                  f->s.now - 86400);
+    assert_int_equal(store_deploy(f->s.st, &expired, &o, &r, &err), -1);
     assert_non_null(strstr(err.msg, "expired"));
     o.force = 1;
     deploy_ok(f, &expired, &o, &r);
@@ -301,11 +290,11 @@ static void test_refusals(void **state)
     leaf(f, &mismatched, "DNS:m.example", 90);
     EVP_PKEY_free(mismatched.key);
     mismatched.key = other_key;
-    assert_int_equal(store_deploy(f->st, &mismatched, &o, &r, &err), -1);
+    assert_int_equal(store_deploy(f->s.st, &mismatched, &o, &r, &err), -1);
     assert_non_null(strstr(err.msg, "does not match"));
 
     leaf(f, &ip_only, "IP:192.0.2.1", 90);
-    assert_int_equal(store_deploy(f->st, &ip_only, &o, &r, &err), -1);
+    assert_int_equal(store_deploy(f->s.st, &ip_only, &o, &r, &err), -1);
     assert_non_null(strstr(err.msg, "no valid host name"));
     pfx_bundle_free(&expired);
     pfx_bundle_free(&mismatched);
@@ -322,16 +311,16 @@ static void test_write_failure_is_contained(void **state)
     struct deploy_report r;
     char path[4400];
 
-    snprintf(path, sizeof(path), "%s/blocked.example.pfx", f->dir);
+    snprintf(path, sizeof(path), "%s/blocked.example.pfx", f->s.dir);
     assert_int_equal(mkdir(path, 0755), 0);
-    snprintf(path, sizeof(path), "%s/blocked.example.pfx/keep", f->dir);
+    snprintf(path, sizeof(path), "%s/blocked.example.pfx/keep", f->s.dir);
     fclose(fopen(path, "w"));
     leaf(f, &b, "DNS:blocked.example,DNS:fine.example", 90);
     deploy_ok(f, &b, &o, &r);
     assert_int_equal(r.failed, 1);
     assert_int_equal(entry(&r, "blocked.example.pfx")->action, DEPLOY_FAILED);
     assert_int_equal(entry(&r, "fine.example.pfx")->action, DEPLOY_WRITTEN);
-    assert_int_equal(count_entries(f->dir, "."), 0);
+    assert_int_equal(count_entries(f->s.dir, "."), 0);
     assert_int_equal(access(path, F_OK), 0);
     deploy_report_free(&r);
     pfx_bundle_free(&b);
@@ -352,8 +341,8 @@ static void test_stale_temp_removed(void **state)
     struct timespec old[2] = {{.tv_sec = time(NULL) - STORE_LEASE_DEFAULT_SECONDS - 60},
                               {.tv_sec = time(NULL) - STORE_LEASE_DEFAULT_SECONDS - 60}};
 
-    snprintf(stale, sizeof(stale), "%s/.ccs-tmp-%d-0011223344556677", f->dir, (int)getpid());
-    snprintf(live, sizeof(live), "%s/.ccs-tmp-999999-8899aabbccddeeff", f->dir);
+    snprintf(stale, sizeof(stale), "%s/.ccs-tmp-%d-0011223344556677", f->s.dir, (int)getpid());
+    snprintf(live, sizeof(live), "%s/.ccs-tmp-999999-8899aabbccddeeff", f->s.dir);
     fclose(fopen(stale, "w"));
     fclose(fopen(live, "w"));
     assert_int_equal(utimensat(AT_FDCWD, stale, old, 0), 0);
@@ -372,7 +361,7 @@ static void decode_file(struct fixture *f, const char *file, struct pfx_decoded 
     struct bytes data;
     struct errbuf err = {""};
 
-    snprintf(path, sizeof(path), "%s/%s", f->dir, file);
+    snprintf(path, sizeof(path), "%s/%s", f->s.dir, file);
     assert_int_equal(bytes_read_file(path, CERT_INPUT_MAX, &data, &err), 0);
     if (pfx_decode(data.data, data.len, PASSWORD, dec, &err) != PFX_OK)
         fail_msg("%s: %s", file, err.msg);
@@ -384,7 +373,7 @@ static void write_store_file(struct fixture *f, const char *file, const struct b
     char path[4400];
     FILE *fp;
 
-    snprintf(path, sizeof(path), "%s/%s", f->dir, file);
+    snprintf(path, sizeof(path), "%s/%s", f->s.dir, file);
     fp = fopen(path, "wb");
     assert_non_null(fp);
     assert_int_equal(fwrite(data->data, 1, data->len, fp), data->len);
@@ -406,14 +395,14 @@ static void test_not_yet_valid(void **state)
 
     leaf(f, &valid, "DNS:www.example.com", 60);
     cert_summarise(valid.cert, &s_valid, NULL);
-    testcert_leaf(&future, &f->ca, "future", "DNS:www.example.com", f->now + 86400,
-                  f->now + 90 * 86400L);
-    testcert_leaf(&barely, &f->ca, "barely", "DNS:barely.example",
-                  f->now + DEPLOY_CLOCK_SKEW_SECONDS - 60, f->now + 90 * 86400L);
+    testcert_leaf(&future, &f->s.ca, "future", "DNS:www.example.com", f->s.now + 86400,
+                  f->s.now + 90 * 86400L);
+    testcert_leaf(&barely, &f->s.ca, "barely", "DNS:barely.example",
+                  f->s.now + DEPLOY_CLOCK_SKEW_SECONDS - 60, f->s.now + 90 * 86400L);
     deploy_ok(f, &valid, &o, &r);
     deploy_report_free(&r);
 
-    assert_int_equal(store_deploy(f->st, &future, &o, &r, &err), -1);
+    assert_int_equal(store_deploy(f->s.st, &future, &o, &r, &err), -1);
     if (!strstr(err.msg, "is not valid before") || strstr(err.msg, "--force"))
         fail_msg("message (says why, names no option): %s", err.msg);
     assert_int_equal(r.refused_unless_forced, 1); /* the caller says how to force it */
@@ -455,8 +444,8 @@ static void test_chain_hygiene(void **state)
     STACK_OF(X509) *given;
 
     testcert_ca(&other, "Unrelated CA");
-    testcert_leaf(&stranger, &other, "stranger", "DNS:stranger.example", f->now - 60,
-                  f->now + 86400);
+    testcert_leaf(&stranger, &other, "stranger", "DNS:stranger.example", f->s.now - 60,
+                  f->s.now + 86400);
     cert_summarise(other.cert, &s_other, NULL);
     cert_summarise(stranger.cert, &s_stranger, NULL);
 
@@ -486,7 +475,7 @@ static void test_chain_hygiene(void **state)
     deploy_report_free(&r);
     decode_file(f, "bare.example.pfx", &dec);
     assert_int_equal(sk_X509_num(dec.bundle.chain), 1);
-    assert_int_equal(X509_cmp(sk_X509_value(dec.bundle.chain, 0), f->ca.cert), 0);
+    assert_int_equal(X509_cmp(sk_X509_value(dec.bundle.chain, 0), f->s.ca.cert), 0);
     pfx_decoded_free(&dec);
 
     sk_X509_pop_free(given, X509_free);
@@ -519,10 +508,10 @@ static void test_modes_refused(void **state)
     leaf(f, &b, "DNS:mode.example", 90);
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         o.write.mode = bad[i].mode;
-        assert_int_equal(store_deploy(f->st, &b, &o, &r, &err), -1);
+        assert_int_equal(store_deploy(f->s.st, &b, &o, &r, &err), -1);
         if (!strstr(err.msg, bad[i].why))
             fail_msg("mode %04o: \"%s\" lacks \"%s\"", bad[i].mode, err.msg, bad[i].why);
-        assert_int_equal(count_entries(f->dir, ""), 0);
+        assert_int_equal(count_entries(f->s.dir, ""), 0);
     }
     o.write.mode = 0600;
     deploy_ok(f, &b, &o, &r);
@@ -531,7 +520,7 @@ static void test_modes_refused(void **state)
     o.force = 1;
     deploy_ok(f, &b, &o, &r);
     deploy_report_free(&r);
-    snprintf(path, sizeof(path), "%s/mode.example.pfx", f->dir);
+    snprintf(path, sizeof(path), "%s/mode.example.pfx", f->s.dir);
     assert_int_equal(stat(path, &st), 0);
     assert_int_equal(st.st_mode & 07777, 0644);
     pfx_bundle_free(&b);
@@ -624,7 +613,7 @@ static void test_replan_after_change(void **state)
         struct errbuf err;
         setenv("CCS_TEST_STOP_AT", "deploy-planned", 1);
         o.force = 0;
-        if (store_open(f->dir, NULL, &st, &err) < 0 || store_deploy(st, &older, &o, &r, &err) < 0)
+        if (store_open(f->s.dir, NULL, &st, &err) < 0 || store_deploy(st, &older, &o, &r, &err) < 0)
             _exit(3);
         _exit(entry_action(&r, "race.example.pfx") == DEPLOY_WRITTEN ? 1 : 0);
     }

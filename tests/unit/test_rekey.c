@@ -14,7 +14,7 @@
 #include <cmocka.h>
 
 #include "store/rekey.h"
-#include "testcert.h"
+#include "teststore.h"
 
 #define OLD "old-password"
 #define NEW "new-password"
@@ -23,23 +23,14 @@
 #define OTHER_GID 1
 
 struct fixture {
-    struct test_ca ca;
-    char *dir;
-    struct store *st;
-    time_t now;
+    struct test_store s; /* the scratch store, its CA and "now" */
 };
 
 static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof(*f));
-    struct errbuf err;
 
-    if (!f || pfx_crypto_init(&err) < 0)
-        return -1;
-    testcert_ca(&f->ca, "Rekey CA");
-    f->dir = testcert_tmpdir();
-    f->now = time(NULL);
-    if (store_open(f->dir, NULL, &f->st, &err) < 0)
+    if (!f || teststore_open(&f->s, "Rekey CA") < 0)
         return -1;
     *state = f;
     return 0;
@@ -48,16 +39,14 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *f = *state;
-    store_close(f->st);
-    testcert_rmdir(f->dir);
-    testcert_ca_free(&f->ca);
+    teststore_close(&f->s);
     free(f);
     return 0;
 }
 
 static void path_of(struct fixture *f, const char *file, char *out, size_t size)
 {
-    snprintf(out, size, "%s/%s", f->dir, file);
+    snprintf(out, size, "%s/%s", f->s.dir, file);
 }
 
 static void write_raw(struct fixture *f, const char *file, const void *data, size_t len,
@@ -85,7 +74,7 @@ static void write_pfx(struct fixture *f, const char *name, const char *password,
 
     snprintf(sans, sizeof(sans), "DNS:%s", name);
     snprintf(file, sizeof(file), "%s.pfx", name);
-    testcert_leaf(&leaf, &f->ca, name, sans, f->now - 60, f->now + 90 * 86400L);
+    testcert_leaf(&leaf, &f->s.ca, name, sans, f->s.now - 60, f->s.now + 90 * 86400L);
     assert_int_equal(pfx_encode(&leaf, password, format, file, &der, &err), 0);
     write_raw(f, file, der.data, der.len, mode);
     bytes_free(&der);
@@ -171,7 +160,7 @@ static void test_rekey_and_rerun(void **state)
 
     /* Dry run: the plan, nothing written. */
     o.dry_run = 1;
-    assert_int_equal(store_rekey(f->st, &o, &r, &err), 0);
+    assert_int_equal(store_rekey(f->s.st, &o, &r, &err), 0);
     assert_int_equal(r.count, 5); /* notes.txt is not a store file */
     assert_int_equal(r.counts[REKEY_REWRITTEN], 2);
     assert_int_equal(r.counts[REKEY_DONE], 1);
@@ -180,7 +169,7 @@ static void test_rekey_and_rerun(void **state)
     rekey_report_free(&r);
 
     o.dry_run = 0;
-    assert_int_equal(store_rekey(f->st, &o, &r, &err), 0);
+    assert_int_equal(store_rekey(f->s.st, &o, &r, &err), 0);
     assert_int_equal(entry(&r, "a.example.pfx")->action, REKEY_REWRITTEN);
     assert_int_equal(entry(&r, "b.example.pfx")->action, REKEY_REWRITTEN);
     assert_int_equal(entry(&r, "c.example.pfx")->action, REKEY_DONE);
@@ -206,7 +195,7 @@ static void test_rekey_and_rerun(void **state)
 
     /* A rerun has nothing left to do. */
     after = stat_of(f, "a.example.pfx");
-    assert_int_equal(store_rekey(f->st, &o, &r, &err), 0);
+    assert_int_equal(store_rekey(f->s.st, &o, &r, &err), 0);
     assert_int_equal(r.counts[REKEY_REWRITTEN], 0);
     assert_int_equal(r.counts[REKEY_DONE], 3);
     assert_int_equal(r.counts[REKEY_LEFT], 2);
@@ -230,7 +219,7 @@ static void test_interrupted_rekey_finished_by_rerun(void **state)
     if (child == 0) {
         struct store *st;
         setenv("CCS_TEST_STOP_AT", "rekey-written:1", 1);
-        if (store_open(f->dir, NULL, &st, &err) < 0)
+        if (store_open(f->s.dir, NULL, &st, &err) < 0)
             _exit(3);
         store_rekey(st, &o, &r, &err);
         _exit(0);
@@ -250,7 +239,7 @@ static void test_interrupted_rekey_finished_by_rerun(void **state)
                 (opens(f, "b.example.pfx", NEW, NULL) == PFX_OK);
     assert_int_equal(under_new, 1); /* killed between the two: a mixed store */
 
-    assert_int_equal(store_rekey(f->st, &o, &r, &err), 0);
+    assert_int_equal(store_rekey(f->s.st, &o, &r, &err), 0);
     assert_int_equal(r.counts[REKEY_REWRITTEN], 1);
     assert_int_equal(r.counts[REKEY_DONE], 2);
     rekey_report_free(&r);
@@ -268,14 +257,14 @@ static void test_format_and_refusals(void **state)
 
     seed(f);
     o.new_password = OLD;
-    assert_int_equal(store_rekey(f->st, &o, &r, &err), -1);
+    assert_int_equal(store_rekey(f->s.st, &o, &r, &err), -1);
     assert_non_null(strstr(err.msg, "the new password is the old one"));
     rekey_report_free(&r);
 
     o = options();
     o.keep_format = 0;
     o.format = PFX_FORMAT_AES256;
-    assert_int_equal(store_rekey(f->st, &o, &r, &err), 0);
+    assert_int_equal(store_rekey(f->s.st, &o, &r, &err), 0);
     rekey_report_free(&r);
     assert_int_equal(opens(f, "a.example.pfx", NEW, &fmt), PFX_OK);
     assert_int_equal(fmt, PFX_FORMAT_AES256);

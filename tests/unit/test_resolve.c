@@ -14,7 +14,7 @@
 #include <cmocka.h>
 
 #include "store/resolve.h"
-#include "testcert.h"
+#include "teststore.h"
 
 #define PASSWORD "resolve-store-pw"
 /* Random hosts compared between the fast and the slow path. */
@@ -22,11 +22,8 @@
 #define RANDOM_HOST_MAX 80
 
 struct fixture {
-    struct test_ca ca;
-    char *dir;
-    struct store *st;
+    struct test_store s; /* the scratch store, its CA and "now" */
     struct store_cache *cache;
-    time_t now;
     char exact[THUMBPRINT_HEX_LEN + 1], wild[THUMBPRINT_HEX_LEN + 1];
 };
 
@@ -34,25 +31,7 @@ struct fixture {
 static void put_pfx(struct fixture *f, const char *file, const char *sans, const char *password,
                     int no_key, char *thumb)
 {
-    struct pfx_bundle b;
-    struct cert_summary sum;
-    struct bytes data;
-    struct store_write_options w = {.mode = 0, .gid = -1};
-    struct errbuf err;
-
-    testcert_leaf(&b, &f->ca, "resolve test", sans, f->now - 3600, f->now + 90 * 86400L);
-    if (no_key) {
-        EVP_PKEY_free(b.key);
-        b.key = NULL;
-    }
-    if (pfx_encode(&b, password, PFX_FORMAT_COMPAT, "resolve test", &data, &err) < 0 ||
-        cert_summarise(b.cert, &sum, &err) < 0 ||
-        store_write_atomic(f->st, file, &data, &w, &err) < 0)
-        fail_msg("%s: %s", file, err.msg);
-    if (thumb)
-        memcpy(thumb, sum.thumbprint, THUMBPRINT_HEX_LEN + 1);
-    bytes_free(&data);
-    pfx_bundle_free(&b);
+    teststore_put_leaf(&f->s, file, sans, password, no_key, thumb);
 }
 
 /* The store of tests/e2e/test_lookup.sh: www.example.com.pfx (naming www and other), and the
@@ -62,13 +41,8 @@ static int setup(void **state)
     struct fixture *f = calloc(1, sizeof(*f));
     struct errbuf err;
 
-    if (!f || pfx_crypto_init(&err) < 0)
-        return -1;
-    testcert_ca(&f->ca, "Resolve Test CA");
-    f->dir = testcert_tmpdir();
-    f->now = time(NULL);
-    if (store_open(f->dir, NULL, &f->st, &err) < 0 ||
-        store_cache_new(f->st, PASSWORD, NULL, &f->cache, &err) < 0)
+    if (!f || teststore_open(&f->s, "Resolve Test CA") < 0 ||
+        store_cache_new(f->s.st, PASSWORD, NULL, &f->cache, &err) < 0)
         return -1;
     put_pfx(f, "www.example.com.pfx", "DNS:www.example.com,DNS:other.example.com", PASSWORD, 0,
             f->exact);
@@ -82,9 +56,7 @@ static int teardown(void **state)
     struct fixture *f = *state;
 
     store_cache_free(f->cache);
-    store_close(f->st);
-    testcert_rmdir(f->dir);
-    testcert_ca_free(&f->ca);
+    teststore_close(&f->s);
     free(f);
     return 0;
 }
@@ -239,7 +211,7 @@ static void test_exact_symlink_is_not_a_fallthrough(void **state)
     struct fixture *f = *state;
     char path[4096];
 
-    snprintf(path, sizeof(path), "%s/stray.example.com.pfx", f->dir);
+    snprintf(path, sizeof(path), "%s/stray.example.com.pfx", f->s.dir);
     assert_int_equal(symlink("_.example.com.pfx", path), 0);
     check_no_fallthrough(f, STORE_CERT_UNREADABLE, "symbolic link");
 }
