@@ -36,6 +36,21 @@ int certfiles_paths(const char *state_dir, const char *name, struct cert_paths *
     return 0;
 }
 
+int certfiles_live_serial(const char *state_dir, const char *name, char *serial, size_t size)
+{
+    char link[PATH_MAX];
+    ssize_t n;
+
+    if (!size || (size_t)snprintf(link, sizeof(link), "%s/certs/%s/live", state_dir, name) >=
+                     sizeof(link))
+        return 0;
+    n = readlink(link, serial, size);
+    if (n <= 0 || (size_t)n >= size)
+        return 0;
+    serial[n] = '\0';
+    return 1;
+}
+
 int certfiles_load_live(const struct cert_paths *p, X509 **cert, struct errbuf *err)
 {
     struct bytes pem = {0};

@@ -210,6 +210,12 @@ enum stmt_id {
     ST_FAILING_TASKS,
     ST_TASK_STATE_PUT,
     ST_TASK_STATES,
+    ST_SAVEPOINT,
+    ST_RELEASE,
+    ST_ROLLBACK_TO,
+    ST_CERT_SCAN,
+    ST_TASK_SCAN,
+    ST_RECENT_RUNS_SCAN,
     ST_COUNT
 };
 
@@ -262,12 +268,32 @@ static const char *const stmt_sql[ST_COUNT] = {
         "last_message = excluded.last_message",
     [ST_TASK_STATES] = "SELECT task, delivered, delivered_at, failure_count, last_attempt, last_ok, "
                        "last_message FROM task_state WHERE cert = ?1 ORDER BY task",
+    /* Inside a batch (state_batch_begin), each write is a savepoint of the batch's transaction. */
+    [ST_SAVEPOINT] = "SAVEPOINT row",
+    [ST_RELEASE] = "RELEASE row",
+    [ST_ROLLBACK_TO] = "ROLLBACK TO row",
+    /* The scans read every row once, in primary-key order (no sort): the plan of `ccs renew` and
+     * `ccs status` over every certificate look rows up by name in memory, never one query per
+     * certificate. The columns are the ones struct cert_brief has (no pending paths). */
+    [ST_CERT_SCAN] = "SELECT name, serial, thumbprint, not_before, not_after, last_renewal, "
+                     "ari_start, ari_end, ari_next_check, last_attempt, last_ok, last_message, "
+                     "failure_count, next_attempt, pending_order <> '' OR pending_key <> '', "
+                     "pending_since FROM certificates ORDER BY name",
+    [ST_TASK_SCAN] = "SELECT cert, task, delivered, failure_count, last_attempt, last_ok, "
+                     "last_message FROM task_state ORDER BY cert, task",
+    /* The newest ?1 runs of every certificate, newest first within each: the index
+     * task_runs_by_cert_time gives the partitions in order. */
+    [ST_RECENT_RUNS_SCAN] = "SELECT cert, task, time, ok, message FROM (SELECT cert, task, time, "
+                            "ok, message, id, row_number() OVER (PARTITION BY cert ORDER BY time "
+                            "DESC, id DESC) AS age FROM task_runs) WHERE age <= ?1 "
+                            "ORDER BY cert, time DESC, id DESC",
 };
 
 struct state_db {
     pthread_mutex_t lock; /* held for every use of conn and stmt */
     sqlite3 *conn;
     sqlite3_stmt *stmt[ST_COUNT];
+    int batch; /* a batch's transaction is open (state_batch_begin): writes are savepoints */
     char path[PATH_MAX];
 };
 
@@ -765,7 +791,7 @@ static int history_insert(struct state_db *db, const char *cert, sqlite3_stmt *a
                           sqlite3_stmt *also, const char *what, struct errbuf *err)
 {
     sqlite3_stmt *ensure = db->stmt[ST_CERT_ENSURE];
-    int rc = stmt_run(db->stmt[ST_BEGIN]);
+    int rc = stmt_run(db->stmt[db->batch ? ST_SAVEPOINT : ST_BEGIN]);
 
     if (rc == SQLITE_OK && (rc = bind_string(ensure, 1, cert)) == SQLITE_OK)
         rc = stmt_run(ensure);
@@ -774,7 +800,7 @@ static int history_insert(struct state_db *db, const char *cert, sqlite3_stmt *a
     if (rc == SQLITE_OK && also)
         rc = stmt_run(also);
     if (rc == SQLITE_OK)
-        rc = stmt_run(db->stmt[ST_COMMIT]);
+        rc = stmt_run(db->stmt[db->batch ? ST_RELEASE : ST_COMMIT]);
     if (rc == SQLITE_OK)
         return 0;
     fail(db, err, "%s", what);
@@ -782,6 +808,12 @@ static int history_insert(struct state_db *db, const char *cert, sqlite3_stmt *a
     stmt_done(add);
     if (also)
         stmt_done(also);
+    if (db->batch) {
+        /* Undo this row alone; the batch's transaction goes on. */
+        stmt_run(db->stmt[ST_ROLLBACK_TO]);
+        stmt_run(db->stmt[ST_RELEASE]);
+        return -1;
+    }
     /* After a failed statement the transaction is open; after a failed COMMIT it may be. */
     if (!sqlite3_get_autocommit(db->conn))
         stmt_run(db->stmt[ST_ROLLBACK]);
@@ -1071,5 +1103,153 @@ out:
     stmt_done(stmt);
     pthread_mutex_unlock(&db->lock);
     free_names(list, n);
+    return ret;
+}
+
+/* ---- batches ----------------------------------------------------------------------------------- */
+
+int state_batch_begin(struct state_db *db, struct errbuf *err)
+{
+    int rc, ret = 0;
+
+    pthread_mutex_lock(&db->lock);
+    if (db->batch) {
+        ret = errbuf_set(err, "state %s: a batch is already open", db->path);
+    } else if ((rc = stmt_run(db->stmt[ST_BEGIN])) != SQLITE_OK) {
+        ret = fail(db, err, "cannot begin a batch of writes");
+    } else {
+        db->batch = 1;
+    }
+    pthread_mutex_unlock(&db->lock);
+    return ret;
+}
+
+int state_batch_end(struct state_db *db, struct errbuf *err)
+{
+    int ret = 0;
+
+    pthread_mutex_lock(&db->lock);
+    if (db->batch) {
+        db->batch = 0;
+        if (stmt_run(db->stmt[ST_COMMIT]) != SQLITE_OK) {
+            ret = fail(db, err, "cannot commit a batch of writes");
+            if (!sqlite3_get_autocommit(db->conn))
+                stmt_run(db->stmt[ST_ROLLBACK]);
+        }
+    }
+    pthread_mutex_unlock(&db->lock);
+    return ret;
+}
+
+/* ---- scans ------------------------------------------------------------------------------------- */
+
+static const char *column_string(sqlite3_stmt *stmt, int col)
+{
+    const char *s = (const char *)sqlite3_column_text(stmt, col);
+    return s ? s : "";
+}
+
+/* Step STMT (bound) and hand each row to ROW; stops at the first row ROW refuses (non-zero),
+ * which is then the result. Lock held. */
+static int scan(struct state_db *db, sqlite3_stmt *stmt, const char *what,
+                int (*row)(sqlite3_stmt *stmt, void *fn, void *ctx), void *fn, void *ctx,
+                struct errbuf *err)
+{
+    int rc, ret = 0;
+
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+        if ((ret = row(stmt, fn, ctx)) != 0)
+            break;
+    if (ret == 0 && rc != SQLITE_DONE)
+        ret = fail(db, err, "%s", what);
+    stmt_done(stmt);
+    return ret;
+}
+
+static int cert_row(sqlite3_stmt *stmt, void *fn, void *ctx)
+{
+    struct cert_brief c = {
+        .name = column_string(stmt, 0),
+        .serial = column_string(stmt, 1),
+        .thumbprint = column_string(stmt, 2),
+        .not_before = (time_t)sqlite3_column_int64(stmt, 3),
+        .not_after = (time_t)sqlite3_column_int64(stmt, 4),
+        .last_renewal = (time_t)sqlite3_column_int64(stmt, 5),
+        .ari_start = (time_t)sqlite3_column_int64(stmt, 6),
+        .ari_end = (time_t)sqlite3_column_int64(stmt, 7),
+        .ari_next_check = (time_t)sqlite3_column_int64(stmt, 8),
+        .last_attempt = (time_t)sqlite3_column_int64(stmt, 9),
+        .last_ok = sqlite3_column_int(stmt, 10),
+        .last_message = column_string(stmt, 11),
+        .failure_count = sqlite3_column_int(stmt, 12),
+        .next_attempt = (time_t)sqlite3_column_int64(stmt, 13),
+        .pending = sqlite3_column_int(stmt, 14),
+        .pending_since = (time_t)sqlite3_column_int64(stmt, 15),
+    };
+    return ((state_cert_fn)fn)(ctx, &c);
+}
+
+static int task_row(sqlite3_stmt *stmt, void *fn, void *ctx)
+{
+    struct task_brief t = {
+        .cert = column_string(stmt, 0),
+        .task = column_string(stmt, 1),
+        .delivered = column_string(stmt, 2),
+        .failure_count = sqlite3_column_int(stmt, 3),
+        .last_attempt = (time_t)sqlite3_column_int64(stmt, 4),
+        .last_ok = sqlite3_column_int(stmt, 5),
+        .last_message = column_string(stmt, 6),
+    };
+    return ((state_task_fn)fn)(ctx, &t);
+}
+
+static int run_row(sqlite3_stmt *stmt, void *fn, void *ctx)
+{
+    struct run_brief r = {
+        .cert = column_string(stmt, 0),
+        .task = column_string(stmt, 1),
+        .when = (time_t)sqlite3_column_int64(stmt, 2),
+        .ok = sqlite3_column_int(stmt, 3),
+        .message = column_string(stmt, 4),
+    };
+    return ((state_run_fn)fn)(ctx, &r);
+}
+
+int state_cert_scan(struct state_db *db, state_cert_fn fn, void *ctx, struct errbuf *err)
+{
+    int ret;
+
+    pthread_mutex_lock(&db->lock);
+    ret = scan(db, db->stmt[ST_CERT_SCAN], "cannot read the certificates", cert_row, (void *)fn,
+               ctx, err);
+    pthread_mutex_unlock(&db->lock);
+    return ret;
+}
+
+int state_task_scan(struct state_db *db, state_task_fn fn, void *ctx, struct errbuf *err)
+{
+    int ret;
+
+    pthread_mutex_lock(&db->lock);
+    ret = scan(db, db->stmt[ST_TASK_SCAN], "cannot read the task states", task_row, (void *)fn,
+               ctx, err);
+    pthread_mutex_unlock(&db->lock);
+    return ret;
+}
+
+int state_recent_runs_scan(struct state_db *db, size_t per_cert, state_run_fn fn, void *ctx,
+                           struct errbuf *err)
+{
+    sqlite3_stmt *stmt = db->stmt[ST_RECENT_RUNS_SCAN];
+    int ret;
+
+    pthread_mutex_lock(&db->lock);
+    if (sqlite3_bind_int64(stmt, 1, limit_param(per_cert)) != SQLITE_OK) {
+        ret = fail(db, err, "cannot list recent task runs");
+        stmt_done(stmt);
+    } else {
+        ret = scan(db, stmt, "cannot list recent task runs", run_row, (void *)fn, ctx, err);
+    }
+    pthread_mutex_unlock(&db->lock);
     return ret;
 }

@@ -123,4 +123,56 @@ int state_task_runs(struct state_db *db, const char *cert, size_t limit, struct 
 int state_failing_tasks(struct state_db *db, const char *cert, char ***tasks, size_t *count,
                         struct errbuf *err);
 
+/* ---- batches: many writes, one transaction -------------------------------------------------- */
+
+/* Between state_batch_begin and state_batch_end every write of this connection (state_cert_put,
+ * the history and task-run records) joins one transaction: one fsync for the batch instead of one
+ * per row. Each write is a savepoint of it, so a write that fails is undone alone and reported,
+ * and the batch goes on; state_batch_end commits what succeeded. The batch holds the database's
+ * write lock until it ends: open one only around writes that follow each other without slow work
+ * (no network, no tasks) in between, and from one thread. */
+int state_batch_begin(struct state_db *db, struct errbuf *err);
+int state_batch_end(struct state_db *db, struct errbuf *err);
+
+/* ---- scans: every row once, for the views over all certificates ----------------------------- */
+
+/* A certificate's record as the renewal plan and `ccs status` read it: without the pending order's
+ * paths (only whether there is one). Strings are valid during the callback only. */
+struct cert_brief {
+    const char *name, *serial, *thumbprint, *last_message;
+    time_t not_before, not_after, last_renewal;
+    time_t ari_start, ari_end, ari_next_check;
+    time_t last_attempt, next_attempt;
+    int last_ok, failure_count;
+    int pending; /* an order or its key is recorded (a run was interrupted) */
+    time_t pending_since;
+};
+
+/* A task's state (as struct task_record), with the thumbprint its last success delivered. */
+struct task_brief {
+    const char *cert, *task, *delivered, *last_message;
+    int failure_count, last_ok;
+    time_t last_attempt;
+};
+
+struct run_brief {
+    const char *cert, *task, *message;
+    time_t when;
+    int ok;
+};
+
+/* The callbacks run with the database's lock held: they must not call into this API. A callback
+ * that returns non-zero stops the scan, which returns that value. */
+typedef int (*state_cert_fn)(void *ctx, const struct cert_brief *c);
+typedef int (*state_task_fn)(void *ctx, const struct task_brief *t);
+typedef int (*state_run_fn)(void *ctx, const struct run_brief *r);
+
+/* Every certificate, by name. */
+int state_cert_scan(struct state_db *db, state_cert_fn fn, void *ctx, struct errbuf *err);
+/* Every task state, by certificate and task. */
+int state_task_scan(struct state_db *db, state_task_fn fn, void *ctx, struct errbuf *err);
+/* The PER_CERT newest task runs of every certificate: by certificate, newest first in each. */
+int state_recent_runs_scan(struct state_db *db, size_t per_cert, state_run_fn fn, void *ctx,
+                           struct errbuf *err);
+
 #endif

@@ -733,6 +733,147 @@ static void test_task_state(void **state)
     free(t);
 }
 
+/* ---- batches and scans ------------------------------------------------------------------------ */
+
+struct scanned {
+    char names[8][32];
+    time_t not_after[8];
+    int failures[8], pending[8];
+    size_t n;
+    char tasks[8][64]; /* "cert/task/delivered/failures" */
+    size_t ntasks;
+    char runs[16][64]; /* "cert/task/message" */
+    size_t nruns;
+    int stop_after; /* a callback's refusal stops the scan (0: never) */
+};
+
+static int scan_cert(void *ctx, const struct cert_brief *c)
+{
+    struct scanned *s = ctx;
+    snprintf(s->names[s->n], sizeof(s->names[0]), "%s", c->name);
+    s->not_after[s->n] = c->not_after;
+    s->failures[s->n] = c->failure_count;
+    s->pending[s->n] = c->pending;
+    s->n++;
+    return s->stop_after && s->n == (size_t)s->stop_after ? 7 : 0;
+}
+
+static int scan_task(void *ctx, const struct task_brief *t)
+{
+    struct scanned *s = ctx;
+    snprintf(s->tasks[s->ntasks++], sizeof(s->tasks[0]), "%s/%s/%s/%d", t->cert, t->task,
+             t->delivered, t->failure_count);
+    return 0;
+}
+
+static int scan_run(void *ctx, const struct run_brief *r)
+{
+    struct scanned *s = ctx;
+    snprintf(s->runs[s->nruns++], sizeof(s->runs[0]), "%s/%s/%s", r->cert, r->task, r->message);
+    return 0;
+}
+
+static void put_cert(struct state_db *db, const char *name, time_t not_after, int failures,
+                     int last_ok, struct errbuf *err)
+{
+    struct cert_record rec = {0};
+    snprintf(rec.name, sizeof(rec.name), "%s", name);
+    rec.not_after = not_after;
+    rec.failure_count = failures;
+    rec.last_ok = last_ok;
+    if (failures == 3)
+        snprintf(rec.pending_key, sizeof(rec.pending_key), "/state/certs/%s/pending", name);
+    must(state_cert_put(db, &rec, err), err);
+}
+
+static void run(struct state_db *db, const char *cert, const char *task, time_t when, int ok,
+                const char *delivered, const char *message)
+{
+    struct state_task_run r = {.cert = cert, .task = task, .when = when, .ok = ok,
+                               .delivered = delivered, .message = message};
+    struct errbuf err = {""};
+    must(state_task_run_record(db, &r, &err), &err);
+}
+
+/* Writes in a batch are one transaction: another connection sees none before the end, all
+ * after; a write that fails in the batch is undone alone. */
+static void test_batch(void **state)
+{
+    struct fixture *f = *state;
+    struct errbuf err = {""};
+    struct cert_record bad = {0};
+    sqlite3 *raw = raw_open(f->path);
+
+    must(state_batch_begin(f->db, &err), &err);
+    assert_int_equal(state_batch_begin(f->db, &err), -1); /* one at a time */
+    assert_non_null(strstr(err.msg, "already open"));
+    put_cert(f->db, "web", 1000, 0, 1, &err);
+    run(f->db, "web", "ccs", 10, 1, "AAAA", "written");
+    snprintf(bad.name, sizeof(bad.name), "bad");
+    bad.last_ok = 5; /* the CHECK constraint refuses it */
+    assert_int_equal(state_cert_put(f->db, &bad, &err), -1);
+    assert_non_null(strstr(err.msg, "'bad'"));
+    {
+        struct state_task_run r = {.cert = "mail", .task = "", .when = 1, .message = "x"};
+        assert_int_equal(state_task_run_record(f->db, &r, &err), -1);
+    }
+    run(f->db, "mail", "pem", 11, 0, NULL, "failed");
+    assert_int_equal(raw_int(raw, "SELECT count(*) FROM certificates"), 0); /* not yet */
+    must(state_batch_end(f->db, &err), &err);
+    assert_int_equal(raw_int(raw, "SELECT count(*) FROM certificates"), 2);
+    assert_int_equal(raw_int(raw, "SELECT count(*) FROM certificates WHERE name = 'bad'"), 0);
+    assert_int_equal(raw_int(raw, "SELECT count(*) FROM task_runs"), 2);
+    assert_int_equal(raw_int(raw, "SELECT failure_count FROM task_state WHERE cert = 'mail'"), 1);
+    must(state_batch_end(f->db, &err), &err); /* no batch: nothing to do */
+    /* Outside a batch, writes commit one by one again. */
+    put_cert(f->db, "after", 1, 0, 1, &err);
+    assert_int_equal(raw_int(raw, "SELECT count(*) FROM certificates"), 3);
+    sqlite3_close(raw);
+}
+
+static void test_scans(void **state)
+{
+    struct fixture *f = *state;
+    struct errbuf err = {""};
+    struct scanned s = {0};
+
+    put_cert(f->db, "mail", 2000, 1, 0, &err);
+    put_cert(f->db, "alpha", 1000, 0, 1, &err);
+    put_cert(f->db, "web", 3000, 3, 0, &err);
+    run(f->db, "web", "pem", 10, 1, "AAAA", "w1");
+    run(f->db, "web", "ccs", 11, 0, NULL, "w2");
+    run(f->db, "web", "ccs", 12, 1, "BBBB", "w3");
+    run(f->db, "alpha", "ccs", 5, 0, NULL, "a1");
+    must(state_cert_scan(f->db, scan_cert, &s, &err), &err);
+    assert_int_equal(s.n, 3);
+    assert_string_equal(s.names[0], "alpha"); /* by name */
+    assert_string_equal(s.names[1], "mail");
+    assert_string_equal(s.names[2], "web");
+    assert_int_equal(s.not_after[1], 2000);
+    assert_int_equal(s.failures[1], 1);
+    assert_int_equal(s.pending[2], 1);
+    assert_int_equal(s.pending[0], 0);
+    must(state_task_scan(f->db, scan_task, &s, &err), &err);
+    assert_int_equal(s.ntasks, 3);
+    assert_string_equal(s.tasks[0], "alpha/ccs//1");
+    assert_string_equal(s.tasks[1], "web/ccs/BBBB/0");
+    assert_string_equal(s.tasks[2], "web/pem/AAAA/0");
+    must(state_recent_runs_scan(f->db, 2, scan_run, &s, &err), &err);
+    assert_int_equal(s.nruns, 3); /* web's two newest, alpha's one */
+    assert_string_equal(s.runs[0], "alpha/ccs/a1");
+    assert_string_equal(s.runs[1], "web/ccs/w3");
+    assert_string_equal(s.runs[2], "web/ccs/w2");
+    /* A callback that refuses a row stops the scan with its value. */
+    memset(&s, 0, sizeof(s));
+    s.stop_after = 2;
+    assert_int_equal(state_cert_scan(f->db, scan_cert, &s, &err), 7);
+    assert_int_equal(s.n, 2);
+    /* The statement was reset: the next scan starts from the first row. */
+    memset(&s, 0, sizeof(s));
+    must(state_cert_scan(f->db, scan_cert, &s, &err), &err);
+    assert_int_equal(s.n, 3);
+}
+
 static void test_reopen_persists(void **state)
 {
     struct fixture *f = *state;
@@ -1240,6 +1381,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_history_before_put, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failing_tasks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_task_state, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_batch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_scans, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen_persists, setup, teardown),
         cmocka_unit_test(test_existing_v1_database_opens),
         cmocka_unit_test(test_newer_schema_refused),
