@@ -879,6 +879,16 @@ out:
     X509_free(j.live);
 }
 
+/* Tell opts->progress (renew.h) of certificate I's start (DONE NULL) or end, one call at a time. */
+static void progress(struct run *r, size_t i, const struct renew_outcome *done)
+{
+    if (!r->opts->progress)
+        return;
+    pthread_mutex_lock(&r->lock);
+    r->opts->progress(r->opts->progress_arg, r->cfg->certificates[r->selected[i]].name, done);
+    pthread_mutex_unlock(&r->lock);
+}
+
 static void *job(void *arg)
 {
     struct run *r = arg;
@@ -891,7 +901,9 @@ static void *job(void *arg)
         pthread_mutex_unlock(&r->lock);
         if (i >= r->selected_count)
             break;
+        progress(r, i, NULL);
         renew_one(r, &client, &r->cfg->certificates[r->selected[i]], &r->summary->items[i]);
+        progress(r, i, &r->summary->items[i]);
     }
     acme_client_close(client);
     return NULL;

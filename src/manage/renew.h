@@ -24,6 +24,8 @@
  * suggests clients poll a few times a day). */
 #define ARI_DEFAULT_RECHECK_S (6 * 3600)
 
+struct renew_outcome;
+
 struct renew_options {
     const char *const *names; /* only these certificates (NULL: all) */
     size_t name_count;
@@ -33,6 +35,11 @@ struct renew_options {
     time_t now;
     FILE *out;     /* progress and plan lines */
     int terminal;  /* OUT is a terminal: progress lines, colour */
+    /* Called as each certificate's turn starts (DONE NULL) and ends (DONE: its outcome), one call
+     * at a time, from the jobs' threads; NULL for none. `ccs renew` draws its progress line with
+     * it (cli/progress.h). */
+    void (*progress)(void *arg, const char *name, const struct renew_outcome *done);
+    void *progress_arg;
 };
 
 enum renew_status {

@@ -13,6 +13,15 @@ void log_set_verbosity(enum log_level most_verbose)
     verbosity = most_verbose;
 }
 
+static void (*line_hook)(void);
+
+void log_set_line_hook(void (*hook)(void))
+{
+    flockfile(stderr);
+    line_hook = hook;
+    funlockfile(stderr);
+}
+
 static int journal;
 static pthread_once_t journal_once = PTHREAD_ONCE_INIT;
 
@@ -55,6 +64,8 @@ void log_msg(enum log_level level, const char *fmt, ...)
     if (level > verbosity)
         return;
     flockfile(stderr); /* one whole line at a time, whichever threads log */
+    if (line_hook)
+        line_hook();
     if (stderr_is_journal())
         fprintf(stderr, "<%d>%s", (int)level, level_word(level));
     else
