@@ -27,9 +27,12 @@ set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION admin)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 # Depends: the libraries' packages, found by dpkg-shlibdeps (dpkg-dev) from the binary's NEEDED
-# entries; plus adduser, which the maintainer scripts call (Debian policy 9.2.1 asks for it).
+# entries; plus adduser, which the maintainer scripts call (Debian policy 9.2.1 asks for it); plus
+# libsmbclient, which ccs loads with dlopen() for SMB stores (src/store/smb_lib.h), so
+# dpkg-shlibdeps cannot see it. 2:4.12.0 is the first version with every function ccs looks up
+# (smbc_getFunctionReaddirPlus2, SMBCLIENT_0.6.0, by Debian's libsmbclient.symbols).
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
-set(CPACK_DEBIAN_PACKAGE_DEPENDS adduser)
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "adduser, libsmbclient (>= 2:4.12.0+dfsg)")
 
 configure_file(${CMAKE_CURRENT_SOURCE_DIR}/packaging/debian/postinst.in
                ${CMAKE_CURRENT_BINARY_DIR}/packaging/debian/postinst @ONLY)

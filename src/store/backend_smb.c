@@ -47,9 +47,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <libsmbclient.h>
 #include <openssl/rand.h>
 
+#include "store/smb_lib.h"
 #include "store/smb_location.h"
 #include "store/smb_probe.h"
 #include "util/credfile.h"
@@ -219,7 +219,7 @@ static void auth_callback(SMBCCTX *ctx, const char *server, const char *share, c
                           int workgroup_len, char *username, int username_len, char *password,
                           int password_len)
 {
-    const struct smb_store *ss = smbc_getOptionUserData(ctx);
+    const struct smb_store *ss = smbc.getOptionUserData(ctx);
 
     (void)server;
     (void)share;
@@ -239,28 +239,28 @@ static void auth_callback(SMBCCTX *ctx, const char *server, const char *share, c
 /* A context for SS. Called with LIB_MUTEX held (or in the notification helper, alone). */
 static SMBCCTX *new_context(struct smb_store *ss)
 {
-    SMBCCTX *ctx = smbc_new_context();
+    SMBCCTX *ctx = smbc.new_context();
 
     if (!ctx)
         return NULL;
-    smbc_setOptionUserData(ctx, ss);
-    smbc_setFunctionAuthDataWithContext(ctx, auth_callback);
-    smbc_setOptionDebugToStderr(ctx, 1);
-    smbc_setDebug(ctx, 0);
-    smbc_setOptionNoAutoAnonymousLogin(ctx, !ss->guest);
-    smbc_setOptionUseKerberos(ctx, ss->kerberos);
-    smbc_setOptionFallbackAfterKerberos(ctx, 0);
-    smbc_setOptionUseCCache(ctx, ss->kerberos);
-    smbc_setOptionSmbEncryptionLevel(ctx, ss->guest     ? SMBC_ENCRYPTLEVEL_NONE
+    smbc.setOptionUserData(ctx, ss);
+    smbc.setFunctionAuthDataWithContext(ctx, auth_callback);
+    smbc.setOptionDebugToStderr(ctx, 1);
+    smbc.setDebug(ctx, 0);
+    smbc.setOptionNoAutoAnonymousLogin(ctx, !ss->guest);
+    smbc.setOptionUseKerberos(ctx, ss->kerberos);
+    smbc.setOptionFallbackAfterKerberos(ctx, 0);
+    smbc.setOptionUseCCache(ctx, ss->kerberos);
+    smbc.setOptionSmbEncryptionLevel(ctx, ss->guest     ? SMBC_ENCRYPTLEVEL_NONE
                                           : ss->encrypt ? SMBC_ENCRYPTLEVEL_REQUIRE
                                                         : SMBC_ENCRYPTLEVEL_REQUEST);
-    smbc_setTimeout(ctx, (int)ss->timeout_ms);
-    smbc_setPort(ctx, (uint16_t)ss->loc.port);
-    if (!smbc_init_context(ctx)) {
-        smbc_free_context(ctx, 1);
+    smbc.setTimeout(ctx, (int)ss->timeout_ms);
+    smbc.setPort(ctx, (uint16_t)ss->loc.port);
+    if (!smbc.init_context(ctx)) {
+        smbc.free_context(ctx, 1);
         return NULL;
     }
-    smbc_setOptionProtocols(ctx, SMB_MIN_PROTOCOL, SMB_MAX_PROTOCOL);
+    smbc.setOptionProtocols(ctx, SMB_MIN_PROTOCOL, SMB_MAX_PROTOCOL);
     return ctx;
 }
 
@@ -310,14 +310,14 @@ static int smb_list(struct store *st, struct store_entries *out, struct errbuf *
     out->items = NULL;
     out->count = 0;
     lib_lock();
-    dir = smbc_getFunctionOpendir(ctx)(ctx, smb_of(st)->url);
+    dir = smbc.getFunctionOpendir(ctx)(ctx, smb_of(st)->url);
     if (!dir) {
         int e = errno;
         fail(st, NULL, e == ENOENT ? SMB_FAIL_NO_DIR : failure_of(e), e, "cannot list the folder",
              err);
         goto out;
     }
-    while ((errno = 0, fi = smbc_getFunctionReaddirPlus2(ctx)(ctx, dir, &s)) != NULL) {
+    while ((errno = 0, fi = smbc.getFunctionReaddirPlus2(ctx)(ctx, dir, &s)) != NULL) {
         if (strcmp(fi->name, ".") == 0 || strcmp(fi->name, "..") == 0)
             continue;
         if (add_listed(out, &cap, fi->name, &s) < 0) {
@@ -331,7 +331,7 @@ static int smb_list(struct store *st, struct store_entries *out, struct errbuf *
     }
     rc = 0;
 close:
-    smbc_getFunctionClosedir(ctx)(ctx, dir);
+    smbc.getFunctionClosedir(ctx)(ctx, dir);
 out:
     lib_unlock();
     if (rc < 0)
@@ -353,7 +353,7 @@ static int smb_stat(struct store *st, const char *name, struct store_entry *out,
     if (url_of(st, name, url, err) < 0)
         return -1;
     lib_lock();
-    rc = smbc_getFunctionStat(ctx)(ctx, url, &s);
+    rc = smbc.getFunctionStat(ctx)(ctx, url, &s);
     if (rc < 0 && errno == ENOENT)
         *missing = 1;
     else if (rc < 0)
@@ -384,7 +384,7 @@ static int read_open(struct store *st, SMBCCTX *ctx, SMBCFILE *f, const char *na
             out->data = grown;
             cap = grown_cap;
         }
-        n = smbc_getFunctionRead(ctx)(ctx, f, out->data + out->len, cap - out->len);
+        n = smbc.getFunctionRead(ctx)(ctx, f, out->data + out->len, cap - out->len);
         if (n < 0)
             return fail_errno(st, name, "cannot read", err);
         if (n == 0)
@@ -411,7 +411,7 @@ static int smb_read(struct store *st, const char *name, size_t max_len, struct b
     if (url_of(st, name, url, err) < 0)
         return -1;
     lib_lock();
-    f = smbc_getFunctionOpen(ctx)(ctx, url, O_RDONLY, 0);
+    f = smbc.getFunctionOpen(ctx)(ctx, url, O_RDONLY, 0);
     if (!f) {
         if (errno == ENOENT) {
             *missing = 1;
@@ -423,13 +423,13 @@ static int smb_read(struct store *st, const char *name, size_t max_len, struct b
         }
         goto out;
     }
-    if (smbc_getFunctionFstat(ctx)(ctx, f, &s) < 0)
+    if (smbc.getFunctionFstat(ctx)(ctx, f, &s) < 0)
         fail_errno(st, name, "cannot describe", err);
     else if (S_ISDIR(s.st_mode))
         errbuf_set(err, "store %s: %s: is a directory, not a file", st->display, name);
     else
         rc = read_open(st, ctx, f, name, max_len, out, err);
-    smbc_getFunctionClose(ctx)(ctx, f);
+    smbc.getFunctionClose(ctx)(ctx, f);
 out:
     lib_unlock();
     if (rc < 0)
@@ -461,7 +461,7 @@ static int create_and_write(struct store *st, const char *name, const char *show
     *exists = 0;
     if (url_of(st, name, url, err) < 0)
         return -1;
-    f = smbc_getFunctionOpen(ctx)(ctx, url, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    f = smbc.getFunctionOpen(ctx)(ctx, url, O_WRONLY | O_CREAT | O_EXCL, 0600);
     if (!f) {
         if (errno == EEXIST) {
             *exists = 1;
@@ -475,7 +475,7 @@ static int create_and_write(struct store *st, const char *name, const char *show
         ssize_t n;
 
         lib_yield();
-        n = smbc_getFunctionWrite(ctx)(ctx, f, data->data + done, chunk);
+        n = smbc.getFunctionWrite(ctx)(ctx, f, data->data + done, chunk);
         if (n <= 0) {
             if (n == 0)
                 errno = EIO;
@@ -486,10 +486,10 @@ static int create_and_write(struct store *st, const char *name, const char *show
     }
     if (done == data->len)
         rc = 0;
-    if (smbc_getFunctionClose(ctx)(ctx, f) < 0 && rc == 0)
+    if (smbc.getFunctionClose(ctx)(ctx, f) < 0 && rc == 0)
         rc = fail_errno(st, shown, "cannot write", err);
     if (rc < 0)
-        smbc_getFunctionUnlink(ctx)(ctx, url);
+        smbc.getFunctionUnlink(ctx)(ctx, url);
     return rc;
 }
 
@@ -515,7 +515,7 @@ static int rename_retrying(SMBCCTX *ctx, const char *from, const char *to, int r
     long wait_ms = RENAME_BUSY_FIRST_MS, waited_ms = 0;
 
     for (;;) {
-        int rc = smbc_getFunctionRename(ctx)(ctx, from, ctx, to);
+        int rc = smbc.getFunctionRename(ctx)(ctx, from, ctx, to);
         int e = errno;
         int busy = e == EBUSY || e == ETXTBSY || e == EACCES || (replacing && e == EEXIST);
         unsigned char jitter = 0;
@@ -555,7 +555,7 @@ static int smb_write_atomic(struct store *st, const char *name, const struct byt
     lib_yield();
     if (rename_retrying(ctx, from, to, 1) < 0) {
         fail_errno(st, name, "cannot rename into place", err);
-        smbc_getFunctionUnlink(ctx)(ctx, from);
+        smbc.getFunctionUnlink(ctx)(ctx, from);
         goto out;
     }
     rc = 0;
@@ -584,7 +584,7 @@ static int smb_remove(struct store *st, const char *name, struct errbuf *err)
     if (url_of(st, name, url, err) < 0)
         return -1;
     lib_lock();
-    rc = smbc_getFunctionUnlink(ctx)(ctx, url);
+    rc = smbc.getFunctionUnlink(ctx)(ctx, url);
     if (rc < 0 && errno == ENOENT)
         rc = 0;
     else if (rc < 0)
@@ -613,7 +613,7 @@ static int smb_rename_noreplace(struct store *st, const char *from, const char *
     if (url_of(st, from, from_url, err) < 0 || url_of(st, to, to_url, err) < 0)
         return -1;
     lib_lock();
-    if (smbc_getFunctionStat(ctx)(ctx, from_url, &s) < 0) {
+    if (smbc.getFunctionStat(ctx)(ctx, from_url, &s) < 0) {
         if (errno == ENOENT) {
             *missing = 1;
             rc = 0;
@@ -626,7 +626,7 @@ static int smb_rename_noreplace(struct store *st, const char *from, const char *
         rc = *exists ? 0 : -1;
         goto out;
     }
-    if (smbc_getFunctionStat(ctx)(ctx, to_url, &placeholder) < 0) {
+    if (smbc.getFunctionStat(ctx)(ctx, to_url, &placeholder) < 0) {
         fail_errno(st, to, "cannot describe", err);
         goto out;
     }
@@ -636,9 +636,9 @@ static int smb_rename_noreplace(struct store *st, const char *from, const char *
     }
     e = errno;
     /* Our placeholder may still be there: remove it, and only it. */
-    if (smbc_getFunctionStat(ctx)(ctx, to_url, &s) == 0 && s.st_ino == placeholder.st_ino &&
+    if (smbc.getFunctionStat(ctx)(ctx, to_url, &s) == 0 && s.st_ino == placeholder.st_ino &&
         s.st_size == 0)
-        smbc_getFunctionUnlink(ctx)(ctx, to_url);
+        smbc.getFunctionUnlink(ctx)(ctx, to_url);
     if (e == EEXIST) {
         *exists = 1;
         rc = 0;
@@ -748,11 +748,11 @@ static void helper_main(struct smb_store *ss, int fd, pid_t parent)
     signal(SIGPIPE, SIG_IGN);
     while (getppid() == parent) {
         SMBCCTX *ctx = new_context(ss);
-        SMBCFILE *dir = ctx ? smbc_getFunctionOpendir(ctx)(ctx, ss->url) : NULL;
+        SMBCFILE *dir = ctx ? smbc.getFunctionOpendir(ctx)(ctx, ss->url) : NULL;
         char why[256];
 
         if (dir) {
-            smbc_getFunctionNotify(ctx)(ctx, dir, 0, filter, NOTIFY_TICK_MS, helper_callback, &h);
+            smbc.getFunctionNotify(ctx)(ctx, dir, 0, filter, NOTIFY_TICK_MS, helper_callback, &h);
             snprintf(why, sizeof(why), "%s", strerror(errno));
         } else {
             snprintf(why, sizeof(why), "%s", ctx ? strerror(errno) : "cannot make a context");
@@ -762,7 +762,7 @@ static void helper_main(struct smb_store *ss, int fd, pid_t parent)
             _exit(1);
         /* The parent's copy of the context is never touched here: only this one is freed. */
         if (ctx)
-            smbc_free_context(ctx, 1);
+            smbc.free_context(ctx, 1);
         sleep_ms(NOTIFY_RETRY_MS);
     }
     _exit(0);
@@ -922,7 +922,7 @@ static void smb_close(struct store *st)
         return;
     if (ss->ctx) {
         lib_lock();
-        smbc_free_context(ss->ctx, 1);
+        smbc.free_context(ss->ctx, 1);
         lib_unlock();
     }
     credentials_wipe(&ss->creds);
@@ -1017,7 +1017,7 @@ static int check_folder(struct store *st, struct smb_store *ss, struct errbuf *e
     root.dir[0] = '\0';
     if (smb_location_url(&root, NULL, url, sizeof(url)) < 0)
         return errbuf_set(err, "store %s: the location is too long", st->display);
-    dir = smbc_getFunctionOpendir(ss->ctx)(ss->ctx, url);
+    dir = smbc.getFunctionOpendir(ss->ctx)(ss->ctx, url);
     if (!dir) {
         e = errno;
         if (e == ENOENT || e == ENODEV || e == ENXIO)
@@ -1026,7 +1026,7 @@ static int check_folder(struct store *st, struct smb_store *ss, struct errbuf *e
             /* The session or the share? Listing the server's shares needs only the session. */
             root.share[0] = '\0';
             snprintf(url, sizeof(url), "smb://%s:%u/", ss->loc.host, ss->loc.port);
-            dir = smbc_getFunctionOpendir(ss->ctx)(ss->ctx, url);
+            dir = smbc.getFunctionOpendir(ss->ctx)(ss->ctx, url);
             if (!dir && (errno == EACCES || errno == EPERM))
                 return fail(st, NULL, SMB_FAIL_AUTH, e,
                             ss->guest      ? "as guest"
@@ -1034,15 +1034,15 @@ static int check_folder(struct store *st, struct smb_store *ss, struct errbuf *e
                                            : "with the credentials file",
                             err);
             if (dir)
-                smbc_getFunctionClosedir(ss->ctx)(ss->ctx, dir);
+                smbc.getFunctionClosedir(ss->ctx)(ss->ctx, dir);
             return fail(st, NULL, SMB_FAIL_DENIED, e, ss->loc.share, err);
         }
         return fail(st, NULL, failure_of(e), e, "cannot open the share", err);
     }
-    smbc_getFunctionClosedir(ss->ctx)(ss->ctx, dir);
+    smbc.getFunctionClosedir(ss->ctx)(ss->ctx, dir);
     if (!ss->loc.dir[0])
         return 0;
-    dir = smbc_getFunctionOpendir(ss->ctx)(ss->ctx, ss->url);
+    dir = smbc.getFunctionOpendir(ss->ctx)(ss->ctx, ss->url);
     if (!dir) {
         e = errno;
         if (e == ENOENT)
@@ -1051,7 +1051,7 @@ static int check_folder(struct store *st, struct smb_store *ss, struct errbuf *e
             return errbuf_set(err, "store %s: %s is not a directory", st->display, ss->loc.dir);
         return fail(st, NULL, failure_of(e), e, "cannot open the folder", err);
     }
-    smbc_getFunctionClosedir(ss->ctx)(ss->ctx, dir);
+    smbc.getFunctionClosedir(ss->ctx)(ss->ctx, dir);
     return 0;
 }
 
@@ -1062,6 +1062,8 @@ int store_smb_open(const char *location, const struct store_smb_options *opts, s
     int rc;
 
     smb_location_display(location, st->display, sizeof(st->display));
+    if (smb_lib_load(err) < 0)
+        return errbuf_prefix(err, "store %s", st->display);
     ss = calloc(1, sizeof(*ss));
     if (!ss)
         return errbuf_set(err, "out of memory");

@@ -4,10 +4,10 @@
  * Why: libsmbclient 4.17 cannot tell its caller (a) why a connection failed in terms a user can
  * act on — an unknown host, a refused port and a missing share may all come back as one errno —
  * and (b) whether a session it was told to encrypt really is encrypted: asked to require SMB3
- * encryption of a server that cannot encrypt, it prints a line to stdout and carries on
- * unencrypted (source3/libsmb/clidfs.c, cli_check_msdfs_proxy). The probe answers both: it
- * reaches the server or says why not (no such name, refused, unreachable, timed out), and it
- * reads the dialect, the capabilities and the ciphers the server offers. */
+ * encryption of a server that cannot encrypt, it prints a line (to stderr: smb_lib.c) and
+ * carries on unencrypted (source3/libsmb/clidfs.c, cli_cm_force_encryption_creds). The probe
+ * answers both: it reaches the server or says why not (no such name, refused, unreachable, timed
+ * out), and it reads the dialect, the capabilities and the ciphers the server offers. */
 #ifndef CCS_STORE_SMB_PROBE_H
 #define CCS_STORE_SMB_PROBE_H
 

@@ -109,6 +109,23 @@ expect_not_contains credentials-in-url.out "$SMB_USER:" "credentials-in-url: the
 # shellcheck disable=SC2086
 expect_refusal unreachable "server unreachable" deploy --store "smb://127.0.0.1:1/rw/certs" \
     --credentials-file "$SMB_CREDS" $DEPLOY_ARGS
+# libsmbclient is loaded only when a share is opened (src/store/smb_lib.h): a library that does
+# not load is named, with its package; a local store never needs it.
+mkdir -p nolib local-store
+: >nolib/libsmbclient.so.0
+set +e
+LD_LIBRARY_PATH=$(pwd)/nolib "$CCS" store list --store "$STORE" --credentials-file "$SMB_CREDS" \
+    --password-file pw >nolib.out 2>&1
+got=$?
+LD_LIBRARY_PATH=$(pwd)/nolib "$CCS" store list --store local-store --password-file pw \
+    >nolib-local.out 2>&1
+got_local=$?
+set -e
+expect_eq "$got" 1 "libsmbclient that does not load: store list on a share exits 1"
+expect_contains nolib.out "SMB stores need libsmbclient.so.0 (Debian package libsmbclient)" \
+    "libsmbclient that does not load: the message names the library and its package"
+expect_contains nolib.out "$STORE" "libsmbclient that does not load: the message names the store"
+expect_eq "$got_local" 0 "libsmbclient that does not load: a local store still works"
 expect_refusal share-option-local "are for SMB shares" store list --store "$T" \
     --credentials-file "$SMB_CREDS" --password-file pw
 # the previous good state survived every refusal
@@ -133,6 +150,24 @@ expect_eq "$(ls -A "$SMB_RW/certs")" "" "refused encryption: nothing written"
 # shellcheck disable=SC2086
 run_ccs 0 unencrypted.out deploy --store "$SMB_URL/rw/certs" --credentials-file "$SMB_CREDS" \
     $DEPLOY_ARGS
+# libsmbclient tells such a server's every connection "Encryption required and server doesn't
+# support SMB3 encryption - failing connect" (and carries on) with Samba's d_printf, on stdout
+# unless told otherwise (src/store/smb_lib.c): --json output must stay JSON, stdout alone.
+for verb in list check; do
+    set +e
+    "$CCS" store $verb --store "$SMB_URL/rw/certs" --credentials-file "$SMB_CREDS" \
+        --password-file pw --json >plain-$verb.json 2>plain-$verb.err
+    got=$?
+    set -e
+    expect_eq "$got" 0 "store $verb --json against a server that cannot encrypt: exit 0"
+    if python3 -m json.tool plain-$verb.json >/dev/null 2>&1; then
+        ok "store $verb --json against a server that cannot encrypt: stdout alone is JSON"
+    else
+        fail "store $verb --json against a server that cannot encrypt: stdout is not JSON:"
+        sed 's/^/    /' plain-$verb.json >&2
+    fi
+done
+expect_contains plain-list.json "www.example.com.pfx" "that store list --json lists the deployed files"
 [ -n "$first_dir$first_rw" ]
 
 finish
