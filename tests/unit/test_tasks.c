@@ -1,4 +1,5 @@
-/* Unit tests for src/manage/tasks.c: triggers and sequencing, deploy-ccs into a local store,
+/* Unit tests for src/manage/tasks.c and the task types (task_deploy_ccs.c, task_export.c,
+ * task_script.c): triggers and sequencing, deploy-ccs into a local store,
  * export with modes and a PFX, scripts with their environment, exit codes and timeouts. Configs are
  * built in memory; certificates are made in-process (testcert.h) and written as PEM files in a
  * temp directory, as the renewer leaves them. */
