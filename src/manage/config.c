@@ -1,23 +1,23 @@
-/* config.c — reading ccs.conf: inih splits lines into keys and values; line numbers, section
- * headers, what each key means and the cross-references between sections are checked here.
+/* config.c — reading ccs.conf: the lines (parse_line), what each key means (the key tables and
+ * set_value) and the cross-references between sections (the finish_* steps).
  *
- * inih is fed through our own reader (ini_parse_stream), not ini_parse, because of how Debian
- * builds it (libinih 55: the header's defaults, with the options as run-time globals we leave
- * alone, so the code works with any inih build):
- *   - INI_HANDLER_LINENO is 0: the handler is not told the line. The reader hands inih exactly
- *     one physical line per call and counts them; inih calls the handler for a line before it
- *     asks for the next one, so the count is the line of the key being handled.
- *   - inih returns only the first bad line. The reader checks each line's shape (comment,
- *     section header, KEY = VALUE, continuation) with inih's own rules, reports every bad line,
- *     and hands inih a harmless line in its place.
- *   - INI_MAX_LINE is 200: a longer line would be cut and its tail parsed as a line of its own.
- *     The reader reads whole lines (getline) and reports one that does not fit.
- *   - Section names are cut at 50 octets: the reader parses section headers itself and hands
- *     inih a dummy one, so the handler ignores inih's section argument.
- *   - INI_ALLOW_MULTILINE is 1: an indented line continues the previous key. We accept that for
- *     the list keys (domains, contact) only, and strip the inline comment inih leaves on it.
- *   - INI_ALLOW_INLINE_COMMENTS is 1 with ";": " ; text" ends a value (a ';' after white space);
- *     ';' and '#' start a comment line. '#' inside a value is kept.
+ * The file is INI as inih and Python's configparser read it, and we read it ourselves, line by
+ * line, with getline — no INI library. Debian's libinih (55) is built with its header's defaults,
+ * which ccs cannot live with: the handler is not told the line (INI_HANDLER_LINENO 0), only the
+ * first bad line is returned, lines are cut at 200 octets and section names at 50, and an
+ * indented line continues any key. Working around that took a reader that re-implemented inih's
+ * line rules anyway, so those rules are now the parser:
+ *   - Lines starting (after white space) with ';' or '#' are comments; a UTF-8 BOM on line 1
+ *     is skipped; CR LF ends a line like LF.
+ *   - [KIND] and [KIND "NAME"] start a section (section_line).
+ *   - KEY = VALUE (or KEY: VALUE): split at the first '=' or ':'; key and value trimmed.
+ *   - " ; text" ends a value: a ';' after white space starts an inline comment; '#' inside a
+ *     value is kept.
+ *   - An indented line after a key continues that key (a section header ends it; a comment, a
+ *     blank or a bad line does not). Only the list keys accept that (domains, contact, listen,
+ *     hosts, alpn).
+ *   - A line holds at most CONFIG_LINE_MAX characters (comments any number).
+ * Every bad line is reported with its number, and parsing goes on to find them all.
  *
  * Relative paths in values are resolved against the directory of the config file (made
  * absolute), so `password-file = secrets/iis.pass` in /etc/ccs/ccs.conf means
@@ -38,7 +38,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <ini.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
@@ -46,6 +45,7 @@
 #include "store/names.h"
 #include "store/smb_location.h"
 #include "store/store.h"
+#include "util/strmap.h"
 #include "util/suggest.h"
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
@@ -71,12 +71,12 @@
 #define SHOWN_MAX 120
 /* Upper bound for the number of keys one section kind has (the task has the most). */
 #define SECTION_KEYS_MAX 20
-/* Room for any part of a line: more than inih's line buffer (INI_MAX_LINE, 200). */
-#define LINE_ROOM 256
-
-/* What the reader hands inih instead of a line it has dealt with itself. */
-#define DUMMY_COMMENT_LINE ";\n"
-#define DUMMY_SECTION_LINE "[-]\n"
+/* Longest line, without its line end: room for a path of PATH_MAX and its key. A longer list
+ * is split over lines (repeated or continued keys). */
+#define CONFIG_LINE_MAX 4096
+/* Room for a certificate name or a host taken out of a value: longer ones are refused anyway
+ * (CONFIG_NAME_MAX, DNS_NAME_MAX), cut to this they still are. */
+#define PART_ROOM 256
 
 static const char *const renewal_mode_names[] = {"percent", "days-before-expiry",
                                                  "days-after-renewal"};
@@ -319,11 +319,33 @@ static int key_index(const struct section_def *s, const char *name)
 
 /* ---- the parser's state ------------------------------------------------------------------- */
 
-/* What the parse learnt about one section beyond its struct: where each key was set. */
+_Static_assert(SECTION_KEYS_MAX <= 32, "struct meta's key_bad is a 32-bit mask");
+
+/* A key's first setting in a section, or (key SEEN_DOMAIN) one domain of a certificate. */
+struct seen {
+    int line;
+    unsigned char key; /* index in the section's key table */
+};
+#define SEEN_DOMAIN UCHAR_MAX
+_Static_assert(SECTION_KEYS_MAX < SEEN_DOMAIN, "key indexes must not collide with SEEN_DOMAIN");
+
+/* What the parse learnt about one section beyond its struct: where each key was set. Only what
+ * was set is kept (a section sets two or three of its keys): a table of every key's line in
+ * every section was a third of the memory a config of 100,000 certificates took to check. */
 struct meta {
-    int key_line[SECTION_KEYS_MAX];          /* line of the key's first setting; 0: not set */
-    unsigned char key_bad[SECTION_KEYS_MAX]; /* set, but its value was refused (reported) */
-    int *domain_line;                        /* certificates: the line of each domain */
+    struct seen *seen;  /* in file order; capacity implied by seen_count (grow_one) */
+    size_t seen_count;
+    uint32_t key_bad;   /* bit K: key K set, but its value was refused (reported) */
+    /* certificates, from one pass over the tasks (link_tasks): no scan of every task per
+     * certificate */
+    size_t first_deploy;   /* 1 + index of its first deploy-ccs task naming a store; 0: none */
+    int has_deploy_store;  /* a deploy-ccs task of it names a store that exists */
+};
+
+/* The lookups config_find_* make: name → index into cfg->certificates and cfg->stores. The keys
+ * are the sections' own name strings (strmap borrows them). */
+struct config_index {
+    struct strmap certificates, stores;
 };
 
 struct parser {
@@ -334,11 +356,10 @@ struct parser {
     const char *file;   /* as given: errors name it so */
     char dir[PATH_MAX]; /* the file's directory, absolute: relative paths start here */
     FILE *fp;
-    char *buf;
-    size_t buf_cap;
-    int line;               /* the line inih is working on */
-    int continuation;       /* that line continues the previous key (an indented line) */
-    int after_key;          /* inih's prev_name is set: an indented line would be a continuation */
+    int line; /* the line being parsed */
+    /* The key of the last KEY = VALUE line since the section header ("": none), which an
+     * indented line continues. Longer keys are cut, and unknown anyway (keys are short). */
+    char prev_key[SUGGEST_WORD_MAX + 1];
     enum section_kind kind; /* the current section */
     size_t index;           /* its entity in the config's array */
     char label[2 * CONFIG_NAME_MAX + 32]; /* "[task \"www.ccs\"]", for messages */
@@ -350,6 +371,15 @@ struct parser {
     int serve_line;
     struct meta serve_meta;
     struct meta *site_meta; /* parallel to the config's sites */
+    size_t file_tasks; /* tasks of the file, with a task_meta each (implied ones come after) */
+    /* The compared forms of the current certificate's domains so far, NUL-separated, for the
+     * "listed twice" check: each domain is normalised once (IDNA is most of the parse's time). */
+    char *domain_keys;
+    size_t domain_keys_len, domain_keys_cap;
+    size_t domain_keys_of; /* 1 + the index of the certificate they belong to; 0: none */
+    struct strmap task_names; /* "CERT.TASK" → task index, for duplicates; keys in task_keys */
+    char **task_keys;
+    size_t task_key_count;
 };
 
 static void add_error(struct parser *p, int line, const char *fmt, ...)
@@ -376,11 +406,22 @@ static void add_error(struct parser *p, int line, const char *fmt, ...)
         p->errors_cap = cap;
     }
     item = &e->items[e->count++];
-    snprintf(item->where.file, sizeof(item->where.file), "%s", p->file);
+    item->where.file = e->file ? e->file : "(configuration)"; /* NULL: out of memory (reported) */
     item->where.line = line;
     va_start(ap, fmt);
     vsnprintf(item->message, sizeof(item->message), fmt, ap);
     va_end(ap);
+}
+
+/* No room left for errors: a caller about to search for a suggestion can count this one as
+ * dropped instead (a config of 100,000 tasks naming one missing store must not search 100,000
+ * times for nothing). */
+static int errors_full(struct parser *p)
+{
+    if (p->errors->count < CONFIG_ERRORS_MAX || p->closing)
+        return 0;
+    p->errors_dropped++;
+    return 1;
 }
 
 static char *dup_or_flag(struct parser *p, const char *s)
@@ -391,17 +432,22 @@ static char *dup_or_flag(struct parser *p, const char *s)
     return d;
 }
 
-/* Grow *ITEMS (COUNT elements of SIZE) by one zeroed element. Configs hold tens of sections, so
- * growing one at a time costs nothing and keeps the arrays exactly sized. */
+/* Make room in *ITEMS (COUNT elements of SIZE) for one more, zeroed. The room doubles when COUNT
+ * reaches a power of two (the capacity is implied by the count, not stored), so a config of N
+ * sections costs O(N) copying, not O(N^2). */
 static int grow_one(struct parser *p, void **items, size_t count, size_t size)
 {
-    char *grown = realloc(*items, (count + 1) * size);
-    if (!grown) {
-        p->out_of_memory = 1;
-        return -1;
+    char *grown = *items;
+
+    if (count == 0 || (count & (count - 1)) == 0) {
+        size_t cap = count ? 2 * count : 1;
+        if (cap > SIZE_MAX / size || !(grown = realloc(*items, cap * size))) {
+            p->out_of_memory = 1;
+            return -1;
+        }
+        *items = grown;
     }
     memset(grown + count * size, 0, size);
-    *items = grown;
     return 0;
 }
 
@@ -531,8 +577,9 @@ static int parse_choice(struct parser *p, const struct key_def *key, const char 
             *out = (int)i;
             return 0;
         }
-        suggest_consider(&s, value, names[i]);
     }
+    for (size_t i = 0; i < count; i++) /* only for the message */
+        suggest_consider(&s, value, names[i]);
     join_names(names, count, list, sizeof(list));
     if (s.best)
         return bad_value(p, key, value, "not one of %s (did you mean \"%s\"?)", list, s.best);
@@ -717,29 +764,77 @@ static int domain_key(const char *domain, char *out, size_t size, struct store_n
     return 0;
 }
 
+/* Line of key K's first setting in the section of M; 0: not set. */
+static int key_line(const struct meta *m, int k)
+{
+    for (size_t i = 0; i < m->seen_count; i++)
+        if (m->seen[i].key == k)
+            return m->seen[i].line;
+    return 0;
+}
+
+/* Record KEY (a key index or SEEN_DOMAIN) at the current line. */
+static int add_seen(struct parser *p, struct meta *m, int key)
+{
+    if (grow_one(p, (void **)&m->seen, m->seen_count, sizeof(*m->seen)) < 0)
+        return -1;
+    m->seen[m->seen_count].line = p->line;
+    m->seen[m->seen_count++].key = (unsigned char)key;
+    return 0;
+}
+
+/* Line of the certificate's domain number N (0-based). */
+static int domain_line(const struct meta *m, size_t n)
+{
+    for (size_t i = 0; i < m->seen_count; i++)
+        if (m->seen[i].key == SEEN_DOMAIN && n-- == 0)
+            return m->seen[i].line;
+    return 0;
+}
+
 static int add_domain(struct parser *p, const struct key_def *key, struct config_certificate *c,
                       struct meta *m, const char *domain)
 {
-    char want[DNS_NAME_MAX + 1], have[DNS_NAME_MAX + 1];
+    char want[DNS_NAME_MAX + 1];
     struct store_name name;
     struct errbuf err;
+
+    size_t n = 0, want_len;
+    const char *have;
 
     if (domain_key(domain, want, sizeof(want), &name, &err) < 0) {
         add_error(p, p->line, "%s: %s", key->name, err.msg);
         return -1;
     }
-    for (size_t i = 0; i < c->domain_count; i++) {
-        if (domain_key(c->domains[i], have, sizeof(have), &name, &err) == 0 &&
-            strcmp(have, want) == 0)
-            return bad_value(p, key, domain, "listed twice (first at line %d)", m->domain_line[i]);
+    if (p->domain_keys_of != p->index + 1) { /* a new certificate */
+        p->domain_keys_len = 0;
+        p->domain_keys_of = p->index + 1;
+    }
+    for (have = p->domain_keys; have < p->domain_keys + p->domain_keys_len;
+         have += strlen(have) + 1, n++) /* the Nth is c->domains[N]'s */
+        if (strcmp(have, want) == 0)
+            return bad_value(p, key, domain, "listed twice (first at line %d)",
+                             domain_line(m, n));
+    want_len = strlen(want) + 1;
+    if (p->domain_keys_len + want_len > p->domain_keys_cap) {
+        size_t cap = 2 * (p->domain_keys_len + want_len);
+        char *grown = realloc(p->domain_keys, cap);
+        if (!grown) {
+            p->out_of_memory = 1;
+            return -1;
+        }
+        p->domain_keys = grown;
+        p->domain_keys_cap = cap;
     }
     if (grow_one(p, (void **)&c->domains, c->domain_count, sizeof(*c->domains)) < 0 ||
-        grow_one(p, (void **)&m->domain_line, c->domain_count, sizeof(*m->domain_line)) < 0)
+        add_seen(p, m, SEEN_DOMAIN) < 0)
         return -1;
     c->domains[c->domain_count] = dup_or_flag(p, domain);
     if (!c->domains[c->domain_count])
         return -1;
-    m->domain_line[c->domain_count++] = p->line;
+    c->domain_count++;
+    memcpy(p->domain_keys + p->domain_keys_len, want, want_len);
+    p->domain_keys_len += want_len;
     return 0;
 }
 
@@ -936,7 +1031,7 @@ int config_split_host_port(const char *value, int names_allowed, char *host, siz
 static int check_host_port(struct parser *p, const struct key_def *key, const char *value,
                            int names_allowed)
 {
-    char host[LINE_ROOM], why[128];
+    char host[PART_ROOM], why[128];
     int port;
 
     if (config_split_host_port(value, names_allowed, host, sizeof(host), &port, why,
@@ -1207,8 +1302,15 @@ static int check_name(struct parser *p, const char *what, const char *name, int 
 
 static void set_where(struct config_where *w, const struct parser *p)
 {
-    snprintf(w->file, sizeof(w->file), "%s", p->file);
+    w->file = p->cfg->path; /* shared by every section (config.h) */
     w->line = p->line;
+}
+
+/* Index entity INDEX under its NAME (NULL: its copy failed, already flagged). */
+static void index_name(struct parser *p, struct strmap *map, const char *name, size_t index)
+{
+    if (name && strmap_put(map, name, index, NULL) < 0)
+        p->out_of_memory = 1;
 }
 
 static void open_ccs(struct parser *p)
@@ -1237,6 +1339,7 @@ static void open_store(struct parser *p, const char *name)
         return;
     s = &cfg->stores[cfg->store_count];
     s->name = dup_or_flag(p, name);
+    index_name(p, &cfg->index->stores, s->name, cfg->store_count);
     set_where(&s->where, p);
     s->format = PFX_FORMAT_COMPAT; /* imports on every Windows (pfx.h) */
     s->mode = STORE_MODE_DEFAULT;
@@ -1263,6 +1366,7 @@ static void open_certificate(struct parser *p, const char *name)
         return;
     c = &cfg->certificates[cfg->certificate_count];
     c->name = dup_or_flag(p, name);
+    index_name(p, &cfg->index->certificates, c->name, cfg->certificate_count);
     set_where(&c->where, p);
     c->hook_timeout_s = CONFIG_DEFAULT_HOOK_TIMEOUT_S;
     c->deployment = DEPLOYMENT_NONE;
@@ -1271,13 +1375,37 @@ static void open_certificate(struct parser *p, const char *name)
     snprintf(p->label, sizeof(p->label), "[certificate \"%s\"]", name);
 }
 
+/* Remember FULL ("CERT.TASK", checked) as the name of the next task, or report it as a duplicate.
+ * The full name identifies a task: the split at the last dot is unique, since task names hold no
+ * dot. -1 only when out of memory. */
+static int add_task_name(struct parser *p, const char *full)
+{
+    size_t first;
+    char *key;
+    int rc;
+
+    if (grow_one(p, (void **)&p->task_keys, p->task_key_count, sizeof(*p->task_keys)) < 0 ||
+        !(key = dup_or_flag(p, full)))
+        return -1;
+    p->task_keys[p->task_key_count++] = key;
+    rc = strmap_put(&p->task_names, key, p->cfg->task_count, &first);
+    if (rc < 0) {
+        p->out_of_memory = 1;
+        return -1;
+    }
+    if (rc == 1 && first < p->cfg->task_count)
+        add_error(p, p->line, "duplicate section [task \"%s\"] (first at line %d)", full,
+                  p->cfg->tasks[first].where.line);
+    return 0;
+}
+
 /* [task "CERT.TASK"]: split at the last dot, since certificate names may hold dots and task
  * names may not. */
 static void open_task(struct parser *p, const char *full)
 {
     struct config *cfg = p->cfg;
     const char *dot = strrchr(full, '.');
-    char cert[LINE_ROOM];
+    char cert[PART_ROOM];
     struct config_task *t;
 
     if (!dot || dot == full || !dot[1]) {
@@ -1291,13 +1419,8 @@ static void open_task(struct parser *p, const char *full)
     snprintf(cert, sizeof(cert), "%.*s", (int)(dot - full), full);
     if (check_name(p, "certificate", cert, 1) < 0 || check_name(p, "task", dot + 1, 0) < 0)
         return;
-    for (size_t i = 0; i < cfg->task_count; i++)
-        if (strcmp(cfg->tasks[i].certificate, cert) == 0 &&
-            strcmp(cfg->tasks[i].name, dot + 1) == 0) {
-            add_error(p, p->line, "duplicate section [task \"%s\"] (first at line %d)", full,
-                      cfg->tasks[i].where.line);
-            break;
-        }
+    if (add_task_name(p, full) < 0)
+        return;
     if (grow_one(p, (void **)&cfg->tasks, cfg->task_count, sizeof(*cfg->tasks)) < 0 ||
         grow_one(p, (void **)&p->task_meta, cfg->task_count, sizeof(*p->task_meta)) < 0)
         return;
@@ -1369,11 +1492,11 @@ static void open_section(struct parser *p, const char *kind, const char *name)
     char buf[SHOWN_BUF];
 
     p->kind = SEC_SKIP; /* until the section is known good: its keys are then ignored */
-    for (size_t i = 0; i < COUNT(sections); i++) {
+    for (size_t i = 0; i < COUNT(sections) && !def; i++)
         if (strcmp(sections[i].name, kind) == 0)
             def = &sections[i];
+    for (size_t i = 0; i < COUNT(sections) && !def; i++) /* only for a message */
         suggest_consider(&s, kind, sections[i].name);
-    }
     shown(kind, buf, sizeof(buf));
     if (!def && s.best)
         add_error(p, p->line, "unknown section [%s] (did you mean [%s]?)", buf, s.best);
@@ -1411,7 +1534,7 @@ static char *trim(char *s)
     return s;
 }
 
-/* Cut an inline comment (a ';' after white space, inih's rule) off S. */
+/* Cut an inline comment (a ';' after white space) off S. */
 static void cut_inline_comment(char *s)
 {
     for (char *c = s; *c; c++)
@@ -1458,9 +1581,8 @@ static void section_line(struct parser *p, char *start)
     open_section(p, inner, name);
 }
 
-/* inih's rule for the separator of a KEY = VALUE line: the first '=' or ':' before any inline
- * comment. */
-static const char *find_separator(const char *s)
+/* The separator of a KEY = VALUE line: the first '=' or ':' before any inline comment. */
+static char *find_separator(char *s)
 {
     int was_space = 0;
     for (; *s; s++) {
@@ -1471,63 +1593,6 @@ static const char *find_separator(const char *s)
         was_space = isspace((unsigned char)*s);
     }
     return NULL;
-}
-
-/* Classify the line in p->buf (LEN octets) the way inih will, report a bad one, and return what
- * inih should see: the line itself or a dummy. ROOM is the size of inih's line buffer: a comment
- * or a section header may be longer (inih gets a dummy for those), a key line may not. */
-static const char *classify_line(struct parser *p, size_t len, size_t room)
-{
-    char *text = p->buf, *start;
-    const char *sep;
-    int fits = len + 1 <= room; /* inih reads lines with fgets(buf, room) */
-
-    if (strlen(text) != len) {
-        add_error(p, p->line, "line contains a NUL byte");
-        return DUMMY_COMMENT_LINE;
-    }
-    if (p->line == 1 && strncmp(text, "\xEF\xBB\xBF", 3) == 0) /* UTF-8 BOM: inih skips it */
-        text += 3;
-    start = text + strspn(text, " \t\r\n\v\f");
-    if (*start == '\0' || *start == ';' || *start == '#')
-        return fits ? p->buf : DUMMY_COMMENT_LINE;
-    if (*start == '[' && !(p->after_key && start > text)) {
-        p->after_key = 0;
-        section_line(p, start);
-        return DUMMY_SECTION_LINE;
-    }
-    if (!fits) {
-        add_error(p, p->line,
-                  "line longer than %zu characters, the parser's limit (domains and contact "
-                  "may be repeated, or continued on indented lines)",
-                  room - 2);
-        return DUMMY_COMMENT_LINE;
-    }
-    if (p->after_key && start > text) {
-        p->continuation = 1;
-        return p->buf;
-    }
-    sep = find_separator(start);
-    if (!sep) {
-        add_error(p, p->line, "expected KEY = VALUE, a [section] header or a comment");
-        return DUMMY_COMMENT_LINE;
-    }
-    p->after_key = sep > start; /* inih keeps an empty key name as "no previous key" */
-    return p->buf;
-}
-
-/* inih's fgets-style reader: one physical line per call, counted. */
-static char *read_line(char *str, int num, void *stream)
-{
-    struct parser *p = stream;
-    ssize_t len = getline(&p->buf, &p->buf_cap, p->fp);
-
-    if (len < 0 || num < 3)
-        return NULL;
-    p->line++;
-    p->continuation = 0;
-    snprintf(str, (size_t)num, "%s", classify_line(p, (size_t)len, (size_t)num));
-    return str;
 }
 
 static void *current_entity(struct parser *p, struct meta **m)
@@ -1563,74 +1628,101 @@ static int list_kind(enum value_kind kind)
            kind == V_ALPN;
 }
 
-/* The continuation of a list key keeps its inline comment in inih; drop it here. */
-static int continued_value(struct parser *p, const struct key_def *key, const char *value,
-                           char **copy)
+/* KEY = VALUE in the current section; CONTINUED: VALUE is an indented line continuing KEY. */
+static void on_key(struct parser *p, const char *name, const char *value, int continued)
 {
-    if (!list_kind(key->kind)) {
-        add_error(p, p->line,
-                  "indented line continues \"%s\", which takes one value (only domains, "
-                  "contact, listen, hosts and alpn continue on indented lines; unindent it to "
-                  "start a key)",
-                  key->name);
-        return -1;
-    }
-    *copy = dup_or_flag(p, value);
-    if (!*copy)
-        return -1;
-    cut_inline_comment(*copy);
-    trim(*copy);
-    return 0;
-}
-
-static int on_key(void *user, const char *section, const char *name, const char *value)
-{
-    struct parser *p = user;
     const struct section_def *sec = section_of(p->kind);
     struct meta *m = NULL;
     void *entity;
-    char *copy = NULL;
-    int k;
+    int k, line;
 
-    (void)section; /* ours, from the reader: inih cuts section names short */
     if (p->kind == SEC_SKIP)
-        return 1;
+        return;
     if (p->kind == SEC_NONE) {
         char buf[SHOWN_BUF];
         add_error(p, p->line,
                   "key \"%s\" before any section (keys go under [ccs] or a named "
                   "section)",
                   shown(name, buf, sizeof(buf)));
-        return 1;
+        return;
     }
     if (!*name) {
         add_error(p, p->line, "no key before '=' in %s", p->label);
-        return 1;
+        return;
     }
     k = key_index(sec, name);
     if (k < 0) {
-        if (!p->continuation) /* the key itself was reported */
+        if (!continued) /* else the key itself was reported */
             unknown_key(p, sec, name);
-        return 1;
+        return;
     }
     entity = current_entity(p, &m);
     if (!entity)
-        return 1;
-    if (p->continuation) {
-        if (continued_value(p, &sec->keys[k], value, &copy) < 0)
-            return 1;
-        value = copy;
-    } else if (m->key_line[k] && !list_kind(sec->keys[k].kind)) {
-        add_error(p, p->line, "duplicate key \"%s\" in %s (first at line %d)", name, p->label,
-                  m->key_line[k]);
-        return 1;
+        return;
+    if (continued && !list_kind(sec->keys[k].kind)) {
+        add_error(p, p->line,
+                  "indented line continues \"%s\", which takes one value (only domains, "
+                  "contact, listen, hosts and alpn continue on indented lines; unindent it to "
+                  "start a key)",
+                  sec->keys[k].name);
+        return;
     }
-    if (!m->key_line[k])
-        m->key_line[k] = p->line;
+    line = key_line(m, k);
+    if (!continued && line && !list_kind(sec->keys[k].kind)) {
+        add_error(p, p->line, "duplicate key \"%s\" in %s (first at line %d)", name, p->label,
+                  line);
+        return;
+    }
+    if (!line && add_seen(p, m, k) < 0)
+        return;
     if (set_value(p, &sec->keys[k], entity, m, value) < 0)
-        m->key_bad[k] = 1;
-    free(copy);
-    return 1;
+        m->key_bad |= UINT32_C(1) << k;
+}
+
+/* One physical line, LEN octets with its line end: its shape (the rules at the top of this file),
+ * then its key. Every bad line is reported, and the next one is read as if it had not been
+ * there (a bad line neither starts nor ends a key a following indented line could continue). */
+static void parse_line(struct parser *p, char *line, size_t len)
+{
+    char *text = line, *start, *sep, *name;
+
+    if (strlen(line) != len) {
+        add_error(p, p->line, "line contains a NUL byte");
+        return;
+    }
+    if (p->line == 1 && strncmp(text, "\xEF\xBB\xBF", 3) == 0) /* a UTF-8 BOM */
+        text += 3;
+    start = text + strspn(text, " \t\r\n\v\f");
+    if (*start == '\0' || *start == ';' || *start == '#')
+        return; /* a blank line or a comment, however long */
+    if (*start == '[' && !(p->prev_key[0] && start > text)) {
+        p->prev_key[0] = '\0';
+        section_line(p, start);
+        return;
+    }
+    if (strcspn(text, "\r\n") > CONFIG_LINE_MAX) {
+        add_error(p, p->line,
+                  "line longer than %d characters (domains and contact may be repeated, or "
+                  "continued on indented lines)",
+                  CONFIG_LINE_MAX);
+        return;
+    }
+    if (p->prev_key[0] && start > text) { /* an indented line continues the previous key */
+        cut_inline_comment(start);
+        on_key(p, p->prev_key, trim(start), 1);
+        return;
+    }
+    sep = find_separator(start);
+    if (!sep) {
+        add_error(p, p->line, "expected KEY = VALUE, a [section] header or a comment");
+        return;
+    }
+    *sep = '\0';
+    name = trim(start);
+    cut_inline_comment(sep + 1);
+    /* An empty key (a line starting with '=') is reported, and leaves nothing to continue. */
+    snprintf(p->prev_key, sizeof(p->prev_key), "%s", name);
+    on_key(p, name, trim(sep + 1), 0);
 }
 
 /* ---- after the last line: defaults and cross-references --------------------------------- */
@@ -1640,14 +1732,14 @@ static int on_key(void *user, const char *section, const char *name, const char 
 static int good_line(const struct meta *m, enum section_kind kind, const char *name)
 {
     int k = key_index(section_of(kind), name);
-    return k >= 0 && !m->key_bad[k] ? m->key_line[k] : 0;
+    return k >= 0 && !(m->key_bad & (UINT32_C(1) << k)) ? key_line(m, k) : 0;
 }
 
 /* Line where NAME was set, good value or not; 0 if it was not. */
 static int seen_line(const struct meta *m, enum section_kind kind, const char *name)
 {
     int k = key_index(section_of(kind), name);
-    return k >= 0 ? m->key_line[k] : 0;
+    return k >= 0 ? key_line(m, k) : 0;
 }
 
 static void require(struct parser *p, const struct meta *m, enum section_kind kind,
@@ -1800,12 +1892,12 @@ static void check_domains(struct parser *p, const struct config_certificate *c,
         const char *d = c->domains[i];
         if (store_name_is_ip_literal(d, strlen(d))) {
             if (dns)
-                add_error(p, m->domain_line[i],
+                add_error(p, domain_line(m, i),
                           "domain \"%s\" is an IP address, which dns-01 cannot prove: use "
                           "challenge = http-01",
                           d);
         } else if (d[0] == '*' && !dns) {
-            add_error(p, m->domain_line[i],
+            add_error(p, domain_line(m, i),
                       "domain \"%s\" is a wildcard, which only dns-01 can prove: set "
                       "challenge = dns-01 and a hook",
                       d);
@@ -1851,15 +1943,32 @@ static const char *hint(const struct suggestion *s, char *buf, size_t size)
     return buf;
 }
 
-static int certificate_has_deploy_store(const struct config *cfg, const char *cert)
+/* The certificate's meta (C is one of cfg->certificates). */
+static struct meta *certificate_meta(struct parser *p, const struct config_certificate *c)
 {
+    return &p->certificate_meta[c - p->cfg->certificates];
+}
+
+/* One pass over the tasks: what each certificate's deploy-ccs tasks say, for the checks and the
+ * machine copies that ask it per certificate (a scan of every task per certificate made a config
+ * of N certificates cost N^2). */
+static void link_tasks(struct parser *p)
+{
+    const struct config *cfg = p->cfg;
+
     for (size_t i = 0; i < cfg->task_count; i++) {
         const struct config_task *t = &cfg->tasks[i];
-        if (strcmp(t->certificate, cert) == 0 && t->type == TASK_DEPLOY_CCS && t->store &&
-            config_find_store(cfg, t->store))
-            return 1;
+        const struct config_certificate *c = config_find_certificate(cfg, t->certificate);
+        struct meta *m;
+
+        if (!c || t->type != TASK_DEPLOY_CCS || !t->store)
+            continue;
+        m = certificate_meta(p, c);
+        if (!m->first_deploy)
+            m->first_deploy = i + 1;
+        if (config_find_store(cfg, t->store))
+            m->has_deploy_store = 1;
     }
-    return 0;
 }
 
 static void check_task_store(struct parser *p, const struct config_task *t, const struct meta *m,
@@ -1871,7 +1980,7 @@ static void check_task_store(struct parser *p, const struct config_task *t, cons
     char buf[CONFIG_NAME_MAX + 32];
 
     require(p, m, SEC_TASK, label, t->where.line, "store");
-    if (!line || config_find_store(cfg, t->store))
+    if (!line || config_find_store(cfg, t->store) || errors_full(p))
         return;
     for (size_t i = 0; i < cfg->store_count; i++)
         suggest_consider(&s, t->store, cfg->stores[i].name);
@@ -1893,7 +2002,7 @@ static void check_export(struct parser *p, const struct config_task *t, const st
                   "chain, fullchain, key, pfx",
                   label);
     if (pfx && c && !t->pfx_password_file && !seen_line(m, SEC_TASK, "pfx-password-file") &&
-        !c->pfx_password_file && !certificate_has_deploy_store(p->cfg, c->name))
+        !c->pfx_password_file && !certificate_meta(p, c)->has_deploy_store)
         add_error(p, pfx,
                   "pfx in %s needs a password: set pfx-password-file here or in [certificate "
                   "\"%s\"], or give the certificate a deploy-ccs task",
@@ -1908,11 +2017,11 @@ static void check_type_keys(struct parser *p, const struct config_task *t, const
         unsigned types = task_keys[k].task_types;
         int owner = 0; /* each type-specific key belongs to one type */
 
-        if (!types || (types & ONLY(t->type)) || !m->key_line[k])
+        if (!types || (types & ONLY(t->type)) || !key_line(m, (int)k))
             continue;
         while (owner < (int)COUNT(task_type_names) && !(types & ONLY(owner)))
             owner++;
-        add_error(p, m->key_line[k], "key \"%s\" in %s applies to %s tasks, not %s",
+        add_error(p, key_line(m, (int)k), "key \"%s\" in %s applies to %s tasks, not %s",
                   task_keys[k].name, label, task_type_name((enum task_type)owner),
                   task_type_name(t->type));
     }
@@ -1924,7 +2033,7 @@ static void check_task_certificate(struct parser *p, const struct config_task *t
     struct suggestion s = {NULL, 0};
     char buf[CONFIG_NAME_MAX + 32];
 
-    if (config_find_certificate(cfg, t->certificate))
+    if (config_find_certificate(cfg, t->certificate) || errors_full(p))
         return;
     for (size_t c = 0; c < cfg->certificate_count; c++)
         suggest_consider(&s, t->certificate, cfg->certificates[c].name);
@@ -1962,20 +2071,17 @@ static void finish_tasks(struct parser *p)
 /* The PFX password of a certificate's machine copy: its own pfx-password-file, else the password
  * file of the store of its first deploy-ccs task (as config.h has it for a PFX); NULL: none, and
  * the copy has no cert.pfx. */
-static const char *live_copy_pfx_password(const struct config *cfg,
-                                          const struct config_certificate *c)
+static const char *live_copy_pfx_password(struct parser *p, const struct config_certificate *c)
 {
+    size_t first = certificate_meta(p, c)->first_deploy;
+    const struct config_store *s;
+
     if (c->pfx_password_file)
         return c->pfx_password_file;
-    for (size_t i = 0; i < cfg->task_count; i++) {
-        const struct config_task *t = &cfg->tasks[i];
-        const struct config_store *s;
-        if (t->type != TASK_DEPLOY_CCS || !t->store || strcmp(t->certificate, c->name) != 0)
-            continue;
-        s = config_find_store(cfg, t->store);
-        return s ? s->password_file : NULL;
-    }
-    return NULL;
+    if (!first)
+        return NULL;
+    s = config_find_store(p->cfg, p->cfg->tasks[first - 1].store);
+    return s ? s->password_file : NULL;
 }
 
 /* Whether this process may give its files to group GID (root, or a member). */
@@ -2010,7 +2116,7 @@ static void make_live_copy(struct parser *p, const struct config_certificate *c,
                            struct config_task *t)
 {
     const struct config *cfg = p->cfg;
-    const char *pfx_password = live_copy_pfx_password(cfg, c);
+    const char *pfx_password = live_copy_pfx_password(p, c);
     const struct group *g = getgrnam(LIVE_COPY_KEY_GROUP);
     char *dir = path_join(p, cfg->live_dir, c->name);
 
@@ -2224,21 +2330,41 @@ static FILE *open_config(struct parser *p, const char *path)
 
 static void parse_file(struct parser *p)
 {
-    int rc;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
 
-    rc = ini_parse_stream(read_line, p, on_key, p);
+    for (;;) {
+        errno = 0;
+        if ((len = getline(&line, &cap, p->fp)) < 0)
+            break;
+        p->line++;
+        parse_line(p, line, (size_t)len);
+    }
     if (ferror(p->fp))
         add_error(p, p->line + 1, "cannot read: %s", strerror(errno));
-    else if (rc == -2)
+    else if (errno == ENOMEM)
         p->out_of_memory = 1;
-    else if (rc > 0 && p->errors->count == 0) /* a line the reader should have caught */
-        add_error(p, rc, "syntax error");
+    free(line);
 }
 
 static void free_metas(struct parser *p)
 {
+    for (size_t i = 0; i < p->task_key_count; i++)
+        free(p->task_keys[i]);
+    free(p->task_keys);
+    strmap_free(&p->task_names);
+    for (size_t i = 0; i < p->cfg->store_count; i++)
+        free(p->store_meta[i].seen);
     for (size_t i = 0; i < p->cfg->certificate_count; i++)
-        free(p->certificate_meta[i].domain_line);
+        free(p->certificate_meta[i].seen);
+    for (size_t i = 0; i < p->file_tasks; i++)
+        free(p->task_meta[i].seen);
+    for (size_t i = 0; i < p->cfg->site_count; i++)
+        free(p->site_meta[i].seen);
+    free(p->domain_keys);
+    free(p->ccs_meta.seen);
+    free(p->serve_meta.seen);
     free(p->store_meta);
     free(p->certificate_meta);
     free(p->task_meta);
@@ -2251,7 +2377,15 @@ int config_load(const char *path, struct config *out, struct config_errors *erro
 
     memset(out, 0, sizeof(*out));
     memset(errors, 0, sizeof(*errors));
+    errors->file = dup_or_flag(&p, path);
     out->path = dup_or_flag(&p, path);
+    out->index = calloc(1, sizeof(*out->index));
+    if (!errors->file || !out->path || !out->index) {
+        p.out_of_memory = 1;
+        add_error(&p, 0, "out of memory");
+        config_free(out);
+        return -1;
+    }
     out->key_type = KEY_TYPE_DEFAULT;
     out->policy.mode = RENEWAL_PERCENT_OF_LIFETIME;
     out->policy.value = RENEWAL_DEFAULT_PERCENT;
@@ -2261,16 +2395,17 @@ int config_load(const char *path, struct config *out, struct config_errors *erro
     p.fp = open_config(&p, path);
     if (p.fp) {
         parse_file(&p);
+        p.file_tasks = out->task_count;
         fclose(p.fp);
         finish_ccs(&p);
         finish_stores(&p);
         finish_certificates(&p);
+        link_tasks(&p);
         finish_tasks(&p);
         add_live_copies(&p);
         finish_serve(&p);
         finish_sites(&p);
     }
-    free(p.buf);
     free_metas(&p);
     p.closing = 1;
     if (p.errors_dropped)
@@ -2279,8 +2414,10 @@ int config_load(const char *path, struct config *out, struct config_errors *erro
     if (p.out_of_memory)
         add_error(&p, 0, "out of memory");
     sort_errors(errors);
-    if (errors->count == 0 && !p.out_of_memory)
+    if (errors->count == 0 && !p.out_of_memory) {
+        config_errors_free(errors); /* its file: no error names it */
         return 0;
+    }
     config_free(out);
     return -1;
 }
@@ -2368,6 +2505,11 @@ void config_free(struct config *cfg)
         free(cfg->sites[i].backend);
     }
     free(cfg->sites);
+    if (cfg->index) {
+        strmap_free(&cfg->index->certificates);
+        strmap_free(&cfg->index->stores);
+        free(cfg->index);
+    }
     memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -2376,13 +2518,19 @@ void config_errors_free(struct config_errors *errors)
     if (!errors)
         return;
     free(errors->items);
+    free(errors->file);
     errors->items = NULL;
+    errors->file = NULL;
     errors->count = 0;
 }
 
 const struct config_store *config_find_store(const struct config *cfg, const char *name)
 {
-    for (size_t i = 0; cfg && name && i < cfg->store_count; i++)
+    size_t i;
+
+    if (cfg && name && cfg->index)
+        return strmap_get(&cfg->index->stores, name, &i) ? &cfg->stores[i] : NULL;
+    for (i = 0; cfg && name && i < cfg->store_count; i++)
         if (cfg->stores[i].name && strcmp(cfg->stores[i].name, name) == 0)
             return &cfg->stores[i];
     return NULL;
@@ -2390,7 +2538,11 @@ const struct config_store *config_find_store(const struct config *cfg, const cha
 
 const struct config_certificate *config_find_certificate(const struct config *cfg, const char *name)
 {
-    for (size_t i = 0; cfg && name && i < cfg->certificate_count; i++)
+    size_t i;
+
+    if (cfg && name && cfg->index)
+        return strmap_get(&cfg->index->certificates, name, &i) ? &cfg->certificates[i] : NULL;
+    for (i = 0; cfg && name && i < cfg->certificate_count; i++)
         if (cfg->certificates[i].name && strcmp(cfg->certificates[i].name, name) == 0)
             return &cfg->certificates[i];
     return NULL;

@@ -65,8 +65,11 @@ const char *task_type_name(enum task_type t);
 const char *task_phase_name(enum task_phase p);
 const char *task_trigger_name(enum task_trigger t);
 
+/* Where a section or an error comes from. FILE is shared, not copied per section (a copy of
+ * PATH_MAX octets in every section was most of a certificate's memory, issue 11): a section's
+ * points at its config's path, an error's at its config_errors' file; valid as long as those. */
 struct config_where {
-    char file[PATH_MAX];
+    const char *file;
     int line;
 };
 
@@ -186,6 +189,10 @@ struct config_site {
     int proxy_protocol_set; /* else [serve]'s */
 };
 
+/* Lookups by name (config.c): private; NULL in a config not made by config_load, which
+ * config_find_* then search linearly. */
+struct config_index;
+
 struct config {
     char *path;
     char *state_dir, *server, *ca_bundle, *eab_kid, *eab_hmac_file, *live_dir;
@@ -204,6 +211,7 @@ struct config {
     struct config_serve *serve; /* NULL: no [serve] section */
     struct config_site *sites;
     size_t site_count;
+    struct config_index *index;
 };
 
 struct config_error {
@@ -214,6 +222,7 @@ struct config_error {
 struct config_errors {
     struct config_error *items;
     size_t count;
+    char *file; /* the items' where.file (owned) */
 };
 
 /* Load and validate PATH. Returns 0 when there is no error (OUT usable), -1 otherwise (every
@@ -224,6 +233,8 @@ int config_load(const char *path, struct config *out, struct config_errors *erro
 void config_free(struct config *cfg);
 void config_errors_free(struct config_errors *errors);
 
+/* The store or certificate of that name (the first, if a name was given twice), or NULL. One hash
+ * lookup in a config from config_load, however many sections it has. */
 const struct config_store *config_find_store(const struct config *cfg, const char *name);
 const struct config_certificate *config_find_certificate(const struct config *cfg,
                                                          const char *name);

@@ -696,7 +696,7 @@ static void test_unknown_key_with_suggestion(void **state)
 static void test_syntax_errors(void **state)
 {
     struct config_errors e;
-    char text[1024], longline[300];
+    char text[6144], longline[4098]; /* 4,097 characters: one more than a line may hold */
     (void)state;
 
     memset(longline, 'a', sizeof(longline) - 1);
@@ -734,11 +734,63 @@ static void test_syntax_errors(void **state)
     expect(&e, 10, "section header must read [store \"NAME\"]");
     expect(&e, 14, "indented line continues \"challenge\"");
     expect(&e, 15, "no key before '='");
-    expect(&e, 16, "line longer than 198 characters");
+    expect(&e, 16, "line longer than 4096 characters");
     expect(&e, 18, "section header without a section kind");
     /* Every error names the file. */
     for (size_t i = 0; i < e.count; i++)
         assert_string_equal(e.items[i].where.file, conf);
+    config_errors_free(&e);
+}
+
+/* The longest line: CONFIG_LINE_MAX (4,096) characters, line end not counted (LF or CR LF), is
+ * read whole — no tail parsed as a line of its own; one more is refused at its line. */
+static void test_line_limit(void **state)
+{
+    static const char head[] = "[certificate \"a\"]\ndomains = a.example ; ";
+    const size_t lead = strlen("domains = a.example ; ");
+    char text[2 * 4096], *pad;
+    struct config cfg;
+    struct config_errors e;
+    (void)state;
+
+    for (int crlf = 0; crlf <= 1; crlf++) {
+        snprintf(text, sizeof(text), "%s", head);
+        pad = text + strlen(text);
+        memset(pad, 'x', 4096 - lead);
+        snprintf(pad + 4096 - lead, 16, "%s", crlf ? "\r\n" : "\n");
+        load_ok(text, &cfg);
+        assert_int_equal(cfg.certificates[0].domain_count, 1);
+        config_free(&cfg);
+    }
+    snprintf(text, sizeof(text), "%s", head);
+    pad = text + strlen(text);
+    memset(pad, 'x', 4097 - lead);
+    snprintf(pad + 4097 - lead, 16, "\ndomains = b.example\n");
+    load_bad(text, &e, 1);
+    expect(&e, 2, "line longer than 4096 characters");
+    config_errors_free(&e);
+}
+
+/* "Listed twice" compares names as the CA would see them (a U-label and its A-label are one
+ * name), within one certificate: the same name in another certificate is no duplicate. */
+static void test_domains_twice_per_certificate(void **state)
+{
+    struct config_errors e;
+    (void)state;
+
+    load_bad("[certificate \"a\"]\n"                                        /* 1 */
+             "domains = b\xc3\xbc" "cher.example\n"                         /* 2 */
+             "domains = xn--bcher-kva.example\n"                            /* 3 */
+             "[certificate \"b\"]\n"                                        /* 4 */
+             "domains = b\xc3\xbc" "cher.example, xn--bcher-kva.example\n"  /* 5 */
+             "[certificate \"c\"]\n"                                        /* 6 */
+             "domains = xn--bcher-kva.example, other.example\n"             /* 7 */
+             "[certificate \"a\"]\n"                                        /* 8: a second "a" */
+             "domains = xn--bcher-kva.example\n",                           /* 9 */
+             &e, 3);
+    expect(&e, 3, "domains \"xn--bcher-kva.example\": listed twice (first at line 2)");
+    expect(&e, 5, "domains \"xn--bcher-kva.example\": listed twice (first at line 5)");
+    expect(&e, 8, "duplicate section [certificate \"a\"] (first at line 1)");
     config_errors_free(&e);
 }
 
@@ -1404,6 +1456,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_task_names_split_at_last_dot, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_key_with_suggestion, setup, teardown),
         cmocka_unit_test_setup_teardown(test_syntax_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_line_limit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_domains_twice_per_certificate, setup, teardown),
         cmocka_unit_test_setup_teardown(test_duplicates, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_references, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_domains, setup, teardown),
