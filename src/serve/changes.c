@@ -1,5 +1,6 @@
-/* changes.c — the change feed thread (changes.h). It waits on the watch's descriptor and on an
- * eventfd that changes_stop() writes, so stopping never waits for a poll interval. */
+/* changes.c — the change feed thread (changes.h). It opens the watch itself, then waits on the
+ * watch's descriptor and on an eventfd that changes_stop() writes, so stopping never waits for a
+ * poll interval. */
 #include "serve/changes.h"
 
 #include <errno.h>
@@ -10,6 +11,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "serve/serve.h"
 #include "util/log.h"
 
 /* After the watch fails (the store went away, a share dropped), try to open it again this often. */
@@ -61,8 +63,7 @@ static int apply(struct changes *ch, const struct store_events *evs)
                 log_info("store: %s changed: reloading it", ev->name);
                 reload(ctx, ev->name);
             } else {
-                log_debug("store: %s changed (not loaded: read at its first handshake)",
-                          ev->name);
+                log_debug("store: %s changed (not loaded: read at its first handshake)", ev->name);
             }
             break;
         case STORE_EVENT_REMOVED:
@@ -98,12 +99,48 @@ static int reopen(struct changes *ch)
     return 0;
 }
 
+/* The test knob SERVE_TEST_WATCH_DELAY_ENV: wait before the watch, unless stopped. Non-zero when
+ * stopped meanwhile. */
+static int held_back(struct changes *ch)
+{
+    const char *delay = getenv(SERVE_TEST_WATCH_DELAY_ENV);
+    struct pollfd stop = {ch->stop_fd, POLLIN, 0};
+    int ms;
+
+    if (!delay || !*delay)
+        return 0;
+    ms = atoi(delay);
+    log_warning("%s=%d is set: the store is watched for changes that late (a knob for tests only)",
+                SERVE_TEST_WATCH_DELAY_ENV, ms);
+    return poll(&stop, 1, ms) > 0;
+}
+
+/* The watch is (again) in place: whatever changed before it was, or while there was none, is
+ * caught up with as after a RESCAN — every cached entry is due (absent ones forgotten), every
+ * served file reloaded. At start-up that is the few files the first handshakes loaded. */
+static void catch_up(struct changes *ch)
+{
+    struct store_events evs = {0};
+
+    if (store_events_add(&evs, STORE_EVENT_RESCAN, "") == 0)
+        store_cache_apply(ch->ctx->cache, &evs);
+    store_events_free(&evs);
+    reload_all(ch->ctx);
+}
+
 static void *thread_main(void *arg)
 {
     struct changes *ch = arg;
     struct store_events evs = {0};
     struct errbuf err;
 
+    /* Opened here, not in changes_start: the workers are accepting by now (changes.h). */
+    if (held_back(ch))
+        goto out;
+    if (reopen(ch) == 0) {
+        catch_up(ch);
+        log_debug("store %s: watching for changes", store_display_name(ch->ctx->store));
+    }
     for (;;) {
         struct pollfd fds[2] = {{ch->stop_fd, POLLIN, 0}, {-1, POLLIN, 0}};
 
@@ -114,8 +151,11 @@ static void *thread_main(void *arg)
         if (fds[0].revents)
             break;
         if (!ch->watch) {
-            if (reopen(ch) == 0)
-                reload_all(ch->ctx); /* whatever changed while there was no watch */
+            if (reopen(ch) == 0) {
+                catch_up(ch);
+                log_info("store %s: watching for changes again",
+                         store_display_name(ch->ctx->store));
+            }
             continue;
         }
         if (!fds[1].revents)
@@ -130,6 +170,7 @@ static void *thread_main(void *arg)
         if (evs.count && apply(ch, &evs))
             reopen(ch); /* a RESCAN may mean the directory moved: watch it anew */
     }
+out:
     store_events_free(&evs);
     return NULL;
 }
@@ -147,11 +188,8 @@ int changes_start(struct serve_ctx *ctx, struct changes **out, struct errbuf *er
         free(ch);
         return errbuf_set_errno(err, "change feed: eventfd");
     }
-    if (store_watch_open(ctx->store, NULL, &ch->watch, err) < 0 ||
-        pthread_create(&ch->thread, NULL, thread_main, ch) != 0) {
-        if (ch->watch)
-            errbuf_set_errno(err, "change feed: cannot start its thread");
-        store_watch_close(ch->watch);
+    if (pthread_create(&ch->thread, NULL, thread_main, ch) != 0) {
+        errbuf_set(err, "change feed: cannot start its thread");
         close(ch->stop_fd);
         free(ch);
         return -1;

@@ -7,7 +7,8 @@
  *   3. every listening socket (one per address per worker) and the admin socket are bound: ports
  *      below 1024 need root;
  *   4. privileges are dropped to [serve] user: from here on a bug can do only what that user can;
- *   5. the threads start: loaders, the change feed, the workers, the admin endpoint.
+ *   5. the threads start: loaders, the workers, the change feed (after the workers, so that its
+ *      watch is not on the way to the first handshake: changes.h), the admin endpoint.
  * Signals are blocked in every thread; the main thread takes them with sigtimedwait(): SIGHUP
  * re-reads ccs.conf (new connections get the new settings, open ones keep theirs), SIGTERM and
  * SIGINT stop accepting and drain, a second one exits at once. The same loop rotates the
@@ -342,8 +343,7 @@ static int start_threads(struct server *srv, const struct serve_settings *s)
                                 .served = srv->ctx.served};
     struct errbuf err;
 
-    if (loader_new(srv->ctx.cache, &lo, &srv->ctx.loader, &err) < 0 ||
-        changes_start(&srv->ctx, &srv->changes, &err) < 0) {
+    if (loader_new(srv->ctx.cache, &lo, &srv->ctx.loader, &err) < 0) {
         log_error("%s", err.msg);
         return -1;
     }
@@ -352,6 +352,11 @@ static int start_threads(struct server *srv, const struct serve_settings *s)
             log_error("%s", err.msg);
             return -1;
         }
+    /* After the workers: the watch is not on the way to the first handshake (changes.h). */
+    if (changes_start(&srv->ctx, &srv->changes, &err) < 0) {
+        log_error("%s", err.msg);
+        return -1;
+    }
     if (srv->admin_fd >= 0) {
         if (admin_start(&srv->ctx, srv->admin_fd, &srv->admin, &err) < 0) {
             log_error("%s", err.msg);

@@ -26,6 +26,9 @@
  * first, or only loads of files matching the fnmatch(3) pattern in the second variable. */
 #define SERVE_TEST_LOAD_DELAY_ENV "CCS_TEST_SERVE_LOAD_DELAY_MS"
 #define SERVE_TEST_LOAD_DELAY_MATCH_ENV "CCS_TEST_SERVE_LOAD_DELAY_MATCH"
+/* Test-only: the change feed sets up its watch this many milliseconds late (changes.h), to widen
+ * the window between the first handshakes and the watch (test_serve_changes.sh). */
+#define SERVE_TEST_WATCH_DELAY_ENV "CCS_TEST_SERVE_WATCH_DELAY_MS"
 
 struct config;
 struct secret;

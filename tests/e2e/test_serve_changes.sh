@@ -110,4 +110,36 @@ expect_eq "$SERVE_PID" "$pid" "one process throughout: no restart"
 kill -0 "$pid" && ok "still running" || fail "the server died"
 if grep -q 'SIGHUP' "$SERVE_LOG"; then fail "a reload happened"; else ok "no reload was needed"; fi
 
+# ---- before the watch is in place: caught up once it is -----------------------------------------------
+# ccs serve sets its watch up after the workers accept (src/serve/changes.h), so a handshake can
+# load a file before the watch sees its changes. A test knob holds the watch back 4 s; in that
+# window a served file is renamed over and a name cached as having no file gets one. Neither makes
+# an event; the one rescan once the watch is in place must pick both up, with no restart.
+serve_stop
+stage g1 gap.example.com 'DNS:gap.example.com' 90
+mv staging/gap.example.com.pfx store/gap.example.com.pfx
+stage g2 gap.example.com 'DNS:gap.example.com' 120
+mkdir held && mv staging/gap.example.com.pfx held/
+stage gnew gap.example.net 'DNS:gap.example.net' 90
+mv staging/gap.example.net.pfx held/
+serve_start CCS_TEST_SERVE_WATCH_DELAY_MS=4000
+t0=$(now_ms)
+expect_eq "$(served gap.example.com)" "$(cat g1.tp)" "before the watch: gap.example.com served (g1)"
+expect_eq "$(served gap.example.net)" "$tp_dflt" "before the watch: gap.example.net has no file (default)"
+mv held/gap.example.com.pfx store/gap.example.com.pfx
+mv held/gap.example.net.pfx store/gap.example.net.pfx
+# the scenario happened: the renames came before the watch, and no handshake saw them
+expect_eq "$(served gap.example.com)" "$(cat g1.tp)" "before the watch: still g1 after the rename (cached, no event)"
+expect_eq "$(served gap.example.net)" "$tp_dflt" "before the watch: still the default for gap.example.net"
+in_window=$(($(now_ms) - t0))
+[ "$in_window" -lt 4000 ] && ok "the renames came $in_window ms after the start, before the watch" ||
+    fail "the renames came $in_window ms after the start: not before the watch (4 s); a slow machine?"
+took=$(wait_served gap.example.com "$(cat g2.tp)" 6000)
+[ "$took" != never ] && ok "after the watch: gap.example.com renamed over before it is served (g2)" ||
+    fail "after the watch: gap.example.com still $(served gap.example.com), not g2"
+took=$(wait_served gap.example.net "$(cat gnew.tp)" 2000)
+[ "$took" != never ] && ok "after the watch: gap.example.net's new file is served" ||
+    fail "after the watch: gap.example.net still gets $(served gap.example.net)"
+expect_contains "$SERVE_LOG" "CCS_TEST_SERVE_WATCH_DELAY_MS=4000 is set" "the knob was in effect"
+
 serve_finish
