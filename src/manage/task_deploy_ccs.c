@@ -14,13 +14,6 @@
 /* A store's mode when the configuration leaves it 0 (config.h: default 0640). */
 #define STORE_MODE_DEFAULT 0640
 
-static int load_previous(const char *path, X509 **out, struct errbuf *err)
-{
-    if (cert_read_pem_file(path, out, NULL, err) < 0)
-        return errbuf_prefix(err, "previous certificate");
-    return 0;
-}
-
 /* ", N WHAT (a, b, c)": the files (or names) of the entries with ACTION, with their details when
  * WITH_DETAIL. Nothing when there are none. */
 static void append_entries(char *buf, size_t size, const struct deploy_report *r,
@@ -70,12 +63,11 @@ static void deploy_ccs_once(const struct config_store *store, const struct task_
                             const struct secret *password, long gid, struct task_result *out,
                             int *transient)
 {
-    struct pfx_bundle bundle = {0};
+    struct deploy_source source;
     struct deploy_report report = {0};
     struct deploy_options opts;
     struct errbuf err = {""};
     struct store *st = NULL;
-    X509 *previous = NULL;
     int smb;
 
     *transient = 0;
@@ -89,8 +81,7 @@ static void deploy_ccs_once(const struct config_store *store, const struct task_
                         store->name, store->location);
         goto out;
     }
-    if (task_load_bundle(env, &bundle, &err) < 0 ||
-        (env->previous_cert_pem && load_previous(env->previous_cert_pem, &previous, &err) < 0))
+    if (task_deploy_source(env, &source, &err) < 0)
         goto fail;
     smb = !store_has(st, STORE_CAP_POSIX_MODE);
     opts = (struct deploy_options){
@@ -101,10 +92,10 @@ static void deploy_ccs_once(const struct config_store *store, const struct task_
                                         : STORE_MODE_DEFAULT,
                   .gid = smb ? -1 : gid},
         .dry_run = env->dry_run,
-        .previous = previous,
         .now = env->now ? env->now : time(NULL),
     };
-    if (store_deploy(st, &bundle, &opts, &report, &err) < 0)
+    /* the same reading and deploying as `ccs deploy` (store/deploy.h) */
+    if (store_deploy_source(st, &source, &opts, &report, &err) < 0)
         goto fail;
     deploy_summary(store, &report, out->message, sizeof(out->message));
     out->ok = report.failed == 0;
@@ -120,8 +111,6 @@ fail:
     task_result_set(out, 0, "store %s (%s): %s", store->name, store->location, err.msg);
 out:
     deploy_report_free(&report);
-    X509_free(previous);
-    pfx_bundle_free(&bundle);
     store_close(st);
 }
 

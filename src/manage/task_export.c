@@ -77,6 +77,7 @@ static int export_pfx(const struct config_task *task, const struct task_env *env
     const char *password_file = export_pfx_password_file(task, env);
     struct secret password = {0};
     struct pfx_bundle bundle = {0};
+    struct deploy_source source;
     int rc = -1;
 
     if (!password_file)
@@ -84,7 +85,8 @@ static int export_pfx(const struct config_task *task, const struct task_env *env
                                "or its certificate, or a deploy-ccs task whose store has one)");
     if (task_load_password("PFX password", "pfx-password-file", password_file, &password, err) <
             0 ||
-        (!password_only && task_load_bundle(env, &bundle, err) < 0))
+        (!password_only && (task_deploy_source(env, &source, err) < 0 ||
+                            deploy_source_read(&source, &bundle, err) < 0)))
         goto out;
     rc = password_only
              ? 0

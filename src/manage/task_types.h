@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 #include "manage/tasks.h"
+#include "store/deploy.h"
 #include "store/pfx.h"
 #include "util/bytes.h"
 #include "util/secret.h"
@@ -43,9 +44,10 @@ int task_is_issued(const struct task_env *env);
 /* The PEM file at PATH (WHAT it is, for the error when the certificate has none yet). */
 int task_read_pem(const char *path, const char *what, struct bytes *out, struct errbuf *err);
 
-/* The certificate with its key and chain, from ENV's PEM files: the full chain when there is one,
- * else the certificate and (when there is one) the chain. */
-int task_load_bundle(const struct task_env *env, struct pfx_bundle *out, struct errbuf *err);
+/* ENV's certificate as what a deploy reads (store/deploy.h): the full chain when there is one,
+ * else the certificate and (when there is one) the chain; the key; the previous certificate. -1
+ * (ERR says so) before the first issuance. */
+int task_deploy_source(const struct task_env *env, struct deploy_source *out, struct errbuf *err);
 
 /* A password from the file at PATH (WHAT it is and the OPTION that names it, for errors). */
 int task_load_password(const char *what, const char *option, const char *path, struct secret *out,

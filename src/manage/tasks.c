@@ -66,26 +66,18 @@ int task_read_pem(const char *path, const char *what, struct bytes *out, struct 
     return bytes_read_file(path, CERT_INPUT_MAX, out, err);
 }
 
-int task_load_bundle(const struct task_env *env, struct pfx_bundle *out, struct errbuf *err)
+int task_deploy_source(const struct task_env *env, struct deploy_source *out, struct errbuf *err)
 {
-    const char *cert_path = env->fullchain_pem ? env->fullchain_pem : env->cert_pem;
-    const char *chain_path = env->fullchain_pem ? NULL : env->chain_pem;
-    struct bytes cert = {0}, key = {0}, chain = {0};
-    struct pem_input chain_in = {&chain, chain_path};
-    int rc = -1;
-
-    if (task_read_pem(cert_path, "certificate", &cert, err) < 0 ||
-        task_read_pem(env->key_pem, "key", &key, err) < 0 ||
-        (chain_path && task_read_pem(chain_path, "chain", &chain, err) < 0))
-        goto out;
-    rc = pfx_bundle_from_pem((struct pem_input){&cert, cert_path},
-                             (struct pem_input){&key, env->key_pem}, chain_path ? &chain_in : NULL,
-                             out, err);
-out:
-    bytes_free(&cert);
-    bytes_free(&key);
-    bytes_free(&chain);
-    return rc;
+    memset(out, 0, sizeof(*out));
+    out->cert = env->fullchain_pem ? env->fullchain_pem : env->cert_pem;
+    out->chain = env->fullchain_pem ? NULL : env->chain_pem;
+    out->key = env->key_pem;
+    out->previous = env->previous_cert_pem;
+    if (!out->cert)
+        return errbuf_set(err, "the certificate has no certificate file yet (not issued)");
+    if (!out->key)
+        return errbuf_set(err, "the certificate has no key file yet (not issued)");
+    return 0;
 }
 
 int task_load_password(const char *what, const char *option, const char *path, struct secret *out,

@@ -581,3 +581,57 @@ void deploy_report_free(struct deploy_report *r)
     r->warnings = NULL;
     r->count = r->capacity = r->warning_count = 0;
 }
+
+/* PATH read whole into OUT (at most CERT_INPUT_MAX bytes). */
+static int read_input(const char *path, struct bytes *out, struct errbuf *err)
+{
+    return bytes_read_file(path, CERT_INPUT_MAX, out, err);
+}
+
+int deploy_source_read(const struct deploy_source *src, struct pfx_bundle *out, struct errbuf *err)
+{
+    struct bytes cert = {0}, key = {0}, chain = {0};
+    struct pem_input chain_in = {&chain, src->chain};
+    int rc = -1;
+
+    memset(out, 0, sizeof(*out));
+    if (!src->cert || !src->key) {
+        errbuf_set(err, "no certificate or key file given");
+        goto out;
+    }
+    if (read_input(src->cert, &cert, err) < 0 || read_input(src->key, &key, err) < 0 ||
+        (src->chain && read_input(src->chain, &chain, err) < 0))
+        goto out;
+    rc = pfx_bundle_from_pem((struct pem_input){&cert, src->cert},
+                             (struct pem_input){&key, src->key}, src->chain ? &chain_in : NULL, out,
+                             err);
+out:
+    bytes_free(&cert);
+    bytes_free(&key);
+    bytes_free(&chain);
+    return rc;
+}
+
+int store_deploy_source(struct store *st, const struct deploy_source *src,
+                        const struct deploy_options *opts, struct deploy_report *report,
+                        struct errbuf *err)
+{
+    struct pfx_bundle read = {0};
+    struct deploy_options with_previous = *opts;
+    X509 *previous = NULL;
+    int rc = -1;
+
+    memset(report, 0, sizeof(*report));
+    if (!src->bundle && deploy_source_read(src, &read, err) < 0)
+        goto out;
+    if (src->previous && cert_read_pem_file(src->previous, &previous, NULL, err) < 0) {
+        errbuf_prefix(err, "previous certificate");
+        goto out;
+    }
+    with_previous.previous = previous;
+    rc = store_deploy(st, src->bundle ? src->bundle : &read, &with_previous, report, err);
+out:
+    X509_free(previous);
+    pfx_bundle_free(&read);
+    return rc;
+}

@@ -88,4 +88,27 @@ int store_deploy(struct store *st, const struct pfx_bundle *bundle, const struct
                  struct deploy_report *report, struct errbuf *err);
 void deploy_report_free(struct deploy_report *report);
 
+/* What to deploy, as files: `ccs deploy`'s --cert, --key, --chain and --previous, and a deploy-ccs
+ * task's renewal files, are the same inputs, read and deployed by the same code. */
+struct deploy_source {
+    const char *cert;  /* PEM: the certificate, or a full chain (split as pfx_bundle_from_pem) */
+    const char *key;   /* PEM: its private key, unencrypted */
+    const char *chain; /* PEM: its issuers; NULL when CERT holds them or there are none */
+    /* Instead of CERT, KEY and CHAIN: the certificate already loaded (from a PFX); the caller
+     * keeps it. */
+    const struct pfx_bundle *bundle;
+    const char *previous; /* PEM: the certificate this one replaces, for pruning; NULL: none */
+};
+
+/* The bundle SOURCE's CERT, KEY and CHAIN hold (each read whole, at most CERT_INPUT_MAX bytes):
+ * errors name the file. */
+int deploy_source_read(const struct deploy_source *src, struct pfx_bundle *out, struct errbuf *err);
+
+/* Read SOURCE and store_deploy it with OPTS (whose previous is SOURCE's). Returns -1, REPORT
+ * empty, when a file cannot be read or is not what it should be (ERR names it), before anything
+ * is written; otherwise as store_deploy. */
+int store_deploy_source(struct store *st, const struct deploy_source *src,
+                        const struct deploy_options *opts, struct deploy_report *report,
+                        struct errbuf *err);
+
 #endif

@@ -15,6 +15,8 @@
 
 #include <cmocka.h>
 
+#include <openssl/pem.h>
+
 #include <signal.h>
 
 #include "pfxforge.h"
@@ -641,6 +643,93 @@ static void test_replan_after_change(void **state)
     pfx_bundle_free(&newer);
 }
 
+/* PEM files for B in DIR: NAME.pem (leaf then chain, a full chain) and NAME.key. */
+static void write_pem_files(const char *dir, const char *name, const struct pfx_bundle *b)
+{
+    char path[4400];
+    FILE *out;
+
+    snprintf(path, sizeof(path), "%s/%s.pem", dir, name);
+    assert_non_null(out = fopen(path, "w"));
+    assert_int_equal(PEM_write_X509(out, b->cert), 1);
+    for (int i = 0; b->chain && i < sk_X509_num(b->chain); i++)
+        assert_int_equal(PEM_write_X509(out, sk_X509_value(b->chain, i)), 1);
+    assert_int_equal(fclose(out), 0);
+    snprintf(path, sizeof(path), "%s/%s.key", dir, name);
+    assert_non_null(out = fopen(path, "w"));
+    assert_int_equal(PEM_write_PrivateKey(out, b->key, NULL, NULL, 0, NULL, NULL), 1);
+    assert_int_equal(fclose(out), 0);
+}
+
+/* store_deploy_source: the files `ccs deploy` and a deploy-ccs task read, read once for both: a
+ * full chain split, the previous certificate's dropped names pruned, and a file that cannot be
+ * read or is no certificate refused naming it, before anything is written. */
+static void test_deploy_source(void **state)
+{
+    struct fixture *f = *state;
+    struct pfx_bundle old, renewed;
+    struct deploy_options o = opts_for(f);
+    struct deploy_report r;
+    struct errbuf err = {""};
+    char *dir = testcert_tmpdir(), cert[4400], key[4400], previous[4400], missing[4400];
+    struct deploy_source src = {cert, key, NULL, NULL, NULL};
+    char tp[64];
+    struct cert_summary s_renewed;
+
+    leaf(f, &old, "DNS:a.example,DNS:b.example", 60);
+    leaf(f, &renewed, "DNS:a.example", 90);
+    cert_summarise(renewed.cert, &s_renewed, NULL);
+    write_pem_files(dir, "old", &old);
+    write_pem_files(dir, "new", &renewed);
+    snprintf(cert, sizeof(cert), "%s/old.pem", dir);
+    snprintf(key, sizeof(key), "%s/old.key", dir);
+    if (store_deploy_source(f->s.st, &src, &o, &r, &err) != 0)
+        fail_msg("deploy: %s", err.msg);
+    assert_int_equal(entry(&r, "b.example.pfx")->action, DEPLOY_WRITTEN);
+    assert_true(r.chain_complete); /* the chain came from the full-chain file */
+    deploy_report_free(&r);
+
+    /* a previous certificate that is not one: refused, naming it; nothing written */
+    snprintf(cert, sizeof(cert), "%s/new.pem", dir);
+    snprintf(key, sizeof(key), "%s/new.key", dir);
+    src.previous = key;
+    assert_int_equal(store_deploy_source(f->s.st, &src, &o, &r, &err), -1);
+    assert_int_equal(r.count, 0);
+    assert_non_null(strstr(err.msg, "previous certificate"));
+    assert_non_null(strstr(err.msg, "new.key: no PEM certificate found"));
+    /* a missing certificate file: named */
+    snprintf(missing, sizeof(missing), "%s/none.pem", dir);
+    src.cert = missing;
+    src.previous = NULL;
+    assert_int_equal(store_deploy_source(f->s.st, &src, &o, &r, &err), -1);
+    assert_non_null(strstr(err.msg, missing));
+    file_thumbprint(f, "a.example.pfx", tp);
+    assert_string_not_equal(tp, s_renewed.thumbprint);
+
+    /* the renewal, with the previous certificate's file: b.example is pruned */
+    src.cert = cert;
+    snprintf(previous, sizeof(previous), "%s/old.pem", dir);
+    src.previous = previous;
+    if (store_deploy_source(f->s.st, &src, &o, &r, &err) != 0)
+        fail_msg("deploy: %s", err.msg);
+    assert_int_equal(entry(&r, "a.example.pfx")->action, DEPLOY_WRITTEN);
+    assert_int_equal(entry(&r, "b.example.pfx")->action, DEPLOY_REMOVED);
+    deploy_report_free(&r);
+    file_thumbprint(f, "a.example.pfx", tp);
+    assert_string_equal(tp, s_renewed.thumbprint);
+
+    /* an already loaded bundle (`ccs deploy --pfx`) goes the same way */
+    src = (struct deploy_source){.bundle = &renewed};
+    if (store_deploy_source(f->s.st, &src, &o, &r, &err) != 0)
+        fail_msg("deploy: %s", err.msg);
+    assert_int_equal(entry(&r, "a.example.pfx")->action, DEPLOY_UNCHANGED);
+    deploy_report_free(&r);
+
+    pfx_bundle_free(&old);
+    pfx_bundle_free(&renewed);
+    testcert_rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -658,6 +747,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_pairing_repaired, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostile_file_replaced, setup, teardown),
         cmocka_unit_test_setup_teardown(test_replan_after_change, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deploy_source, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
