@@ -14,6 +14,8 @@
 
 /* When the terminal's width cannot be read (TIOCGWINSZ fails or says 0): the VT100's. */
 #define DEFAULT_TERMINAL_WIDTH 80
+/* The last column is shown on a terminal only if this many columns are left for it ("ab…"). */
+#define MIN_REST_WIDTH 3
 /* One cell escaped takes at most 4 octets per octet ("\xNN"; "\u{0085}" for a 2-octet C1). */
 #define ESCAPED_MAX(len) (4 * (len) + 1)
 
@@ -287,10 +289,18 @@ static void print_row(const struct table *t, char *const *cells, size_t count, c
     for (size_t c = 0; c < count; c++) {
         const struct table_column *col = &t->columns[c];
         int last = c + 1 == count, spans = last && count < t->column_count;
-        int room = spans || c + 1 == t->column_count ? (limit ? limit - at : INT_MAX) : widths[c];
-        int w = limit ? cli_fit(cells[c], room, cell, cell_size) : cli_text_width(cells[c]);
-        const char *text = limit ? cell : cells[c];
-        int pad = last ? 0 : widths[c] - w;
+        int rest = spans || c + 1 == t->column_count;
+        int room = rest ? (limit ? limit - at : INT_MAX) : widths[c];
+        int w, pad;
+        const char *text;
+
+        /* Columns that do not fit even at their minimum are left out, from the right: the header
+         * says which are shown. The first is always shown (cut with the line, below). */
+        if (limit && c > 0 && (rest ? room < MIN_REST_WIDTH : at + widths[c] > limit))
+            break;
+        w = limit ? cli_fit(cells[c], room, cell, cell_size) : cli_text_width(cells[c]);
+        text = limit ? cell : cells[c];
+        pad = last ? 0 : widths[c] - w;
 
         if (col->right)
             put_spaces(line, line_size, &o, pad);
@@ -303,7 +313,9 @@ static void print_row(const struct table *t, char *const *cells, size_t count, c
             at++;
         }
     }
-    if (limit && at > limit) /* the columns at their minimum do not fit: cut the line */
+    while (limit && o > 0 && line[o - 1] == ' ') /* a column left out leaves its separator */
+        line[--o] = '\0';
+    if (limit && at > limit) /* the first column alone does not fit: cut the line */
         cli_fit(line, limit, cell, cell_size);
     else
         snprintf(cell, cell_size, "%s", line);
