@@ -1,5 +1,5 @@
 /* config.h — the administrator's declaration of managed certificates, stores and tasks
- * (/etc/ccs/ccs.conf by default; INI read with inih).
+ * (/etc/ccs/ccs.conf by default; an INI file, read by config_read.c without an INI library).
  *
  *   [ccs]                  state-dir, server, ca-bundle, contact, agree-tos, eab-kid,
  *                          eab-hmac-file, key-type, renewal-mode, renewal-value, http-port,
@@ -126,7 +126,7 @@ struct config_task {
     /* script */
     char *program; /* required: an executable path */
     int timeout_s;
-    /* set by config.c only, for a task the configuration implies */
+    /* set by config_check.c only, for a task the configuration implies */
     int implied;       /* not written in the file: the store-only machine copy */
     unsigned dir_mode; /* export: make missing parent directories with this mode (0: they must
                         * exist, as for a task of the file) */
@@ -189,7 +189,7 @@ struct config_site {
     int proxy_protocol_set; /* else [serve]'s */
 };
 
-/* Lookups by name (config.c): private; NULL in a config not made by config_load, which
+/* Lookups by name (config_parser.h): private; NULL in a config not made by config_load, which
  * config_find_* then search linearly. */
 struct config_index;
 

@@ -1,0 +1,560 @@
+/* config_check.c — after the last line of ccs.conf: defaults that depend on other sections
+ * ([ccs]'s), required keys, keys that do not belong together, the cross-references between
+ * sections (a task's certificate and store, [serve]'s store, hosts routed twice), and the export
+ * tasks the configuration implies (LIVE_COPY_TASK). Every lookup by name is a hash lookup
+ * (config_find_*), and what the tasks say about each certificate is gathered in one pass
+ * (link_tasks): linear in the number of sections. */
+#include <grp.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "manage/config_parser.h"
+#include "store/names.h"
+#include "store/smb_location.h"
+#include "store/store.h"
+
+/* The export task's outputs: at least one is required. */
+static const char *const export_path_keys[] = {"cert", "chain", "fullchain", "key", "pfx"};
+
+/* Line where NAME was set in a section described by M and SEC, if it was set with a good value;
+ * else 0. */
+static int good_line(const struct meta *m, enum section_kind kind, const char *name)
+{
+    int k = conf_key_index(conf_section_of(kind), name);
+    return k >= 0 && !(m->key_bad & (UINT32_C(1) << k)) ? conf_key_line(m, k) : 0;
+}
+
+/* Line where NAME was set, good value or not; 0 if it was not. */
+static int seen_line(const struct meta *m, enum section_kind kind, const char *name)
+{
+    int k = conf_key_index(conf_section_of(kind), name);
+    return k >= 0 ? conf_key_line(m, k) : 0;
+}
+
+static void require(struct parser *p, const struct meta *m, enum section_kind kind,
+                    const char *label, int line, const char *name)
+{
+    if (!seen_line(m, kind, name))
+        conf_error(p, line, "missing key \"%s\" in %s", name, label);
+}
+
+/* The renewal policy of a section: its own keys, else INHERIT's (the [ccs] one), else the
+ * default (percent, RENEWAL_DEFAULT_PERCENT). Reported at the keys' lines. */
+static void resolve_policy(struct parser *p, const struct meta *m, enum section_kind kind,
+                           const char *label, struct renewal_policy *pol,
+                           const struct renewal_policy *inherit)
+{
+    int mode_line = seen_line(m, kind, "renewal-mode");
+    int value_line = seen_line(m, kind, "renewal-value");
+    const struct renewal_policy fallback = {RENEWAL_PERCENT_OF_LIFETIME, RENEWAL_DEFAULT_PERCENT};
+    const struct renewal_policy *base = inherit ? inherit : &fallback;
+
+    if (!good_line(m, kind, "renewal-mode") && mode_line)
+        return; /* reported */
+    if (!mode_line)
+        pol->mode = base->mode;
+    if (!value_line) {
+        if (pol->mode == base->mode)
+            pol->value = base->value;
+        else if (pol->mode == RENEWAL_PERCENT_OF_LIFETIME)
+            pol->value = RENEWAL_DEFAULT_PERCENT;
+        else
+            conf_error(p, mode_line, "renewal-mode %s needs a renewal-value (days) in %s",
+                       renewal_mode_name(pol->mode), label);
+        return;
+    }
+    if (!good_line(m, kind, "renewal-value"))
+        return;
+    if (pol->mode == RENEWAL_PERCENT_OF_LIFETIME && !(pol->value > 0 && pol->value < 100))
+        conf_error(p, value_line,
+                   "renewal-value %g is out of range for renewal-mode percent (more than 0, "
+                   "less than 100)",
+                   pol->value);
+    else if (pol->mode != RENEWAL_PERCENT_OF_LIFETIME &&
+             !(pol->value > 0 && pol->value < RENEWAL_DAYS_MAX))
+        conf_error(p, value_line,
+                   "renewal-value %g is out of range for renewal-mode %s (more than 0 days, "
+                   "less than %d)",
+                   pol->value, renewal_mode_name(pol->mode), RENEWAL_DAYS_MAX);
+}
+
+static int set_default(struct parser *p, char **field, const char *value)
+{
+    if (!*field)
+        *field = conf_strdup(p, value);
+    return *field ? 0 : -1;
+}
+
+static void finish_ccs(struct parser *p)
+{
+    struct config *cfg = p->cfg;
+    const struct meta *m = &p->ccs_meta;
+    int kid = seen_line(m, SEC_CCS, "eab-kid"), hmac = seen_line(m, SEC_CCS, "eab-hmac-file");
+
+    set_default(p, &cfg->state_dir, CONFIG_DEFAULT_STATE_DIR);
+    set_default(p, &cfg->server, CONFIG_DEFAULT_SERVER);
+    set_default(p, &cfg->live_dir, CONFIG_DEFAULT_LIVE_DIR);
+    if (kid && !hmac)
+        conf_error(p, kid, "eab-kid needs eab-hmac-file in [ccs] (external account binding)");
+    if (hmac && !kid)
+        conf_error(p, hmac, "eab-hmac-file needs eab-kid in [ccs] (external account binding)");
+    resolve_policy(p, m, SEC_CCS, "[ccs]", &cfg->policy, NULL);
+}
+
+/* Keys that belong to one kind of location only: mode and group to a local directory (a share's
+ * own permissions apply), the share keys to a share. */
+static void check_store_kind(struct parser *p, const struct config_store *s, const struct meta *m,
+                             const char *label)
+{
+    static const char *const local_only[] = {"mode", "group"};
+    static const char *const smb_only[] = {"credentials-file", "kerberos", "encrypt", "guest"};
+    int smb = s->location && store_location_kind(s->location) == STORE_LOCATION_SMB;
+    const char *const *keys = smb ? local_only : smb_only;
+    size_t n = smb ? COUNT(local_only) : COUNT(smb_only);
+
+    if (!s->location)
+        return;
+    for (size_t k = 0; k < n; k++) {
+        int line = seen_line(m, SEC_STORE, keys[k]);
+        if (line && smb)
+            conf_error(p, line,
+                       "%s: %s applies to a local directory only (location is an SMB "
+                       "share, whose own permissions apply)",
+                       label, keys[k]);
+        else if (line)
+            conf_error(p, line,
+                       "%s: %s applies to an SMB share only (location is a local "
+                       "directory)",
+                       label, keys[k]);
+    }
+    if (smb && (s->kerberos + s->guest + (s->credentials_file != NULL)) > 1)
+        conf_error(
+            p, good_line(m, SEC_STORE, "guest") ? good_line(m, SEC_STORE, "guest") : s->where.line,
+            "%s: give one of credentials-file, kerberos = yes and guest = yes", label);
+}
+
+static void finish_stores(struct parser *p)
+{
+    for (size_t i = 0; i < p->cfg->store_count; i++) {
+        const struct config_store *s = &p->cfg->stores[i];
+        char label[sizeof(p->label)];
+
+        snprintf(label, sizeof(label), "[store \"%s\"]", s->name);
+        require(p, &p->store_meta[i], SEC_STORE, label, s->where.line, "location");
+        require(p, &p->store_meta[i], SEC_STORE, label, s->where.line, "password-file");
+        check_store_kind(p, s, &p->store_meta[i], label);
+    }
+}
+
+/* Keys of a certificate that belong to the other challenge type (or that webroot makes moot):
+ * set, they would be silently ignored, so they are errors. */
+static void check_challenge_keys(struct parser *p, const struct config_certificate *c,
+                                 const struct meta *m, const char *label, int dns)
+{
+    static const char *const http_keys[] = {"webroot", "http-port", "http-listen"};
+    static const char *const dns_keys[] = {"hook", "hook-timeout"};
+    static const char *const responder_keys[] = {"http-port", "http-listen"};
+    int line;
+
+    for (size_t i = 0; dns && i < COUNT(http_keys); i++)
+        if ((line = seen_line(m, SEC_CERTIFICATE, http_keys[i])))
+            conf_error(p, line, "%s applies to challenge http-01; %s uses dns-01", http_keys[i],
+                       label);
+    for (size_t i = 0; !dns && i < COUNT(dns_keys); i++)
+        if ((line = seen_line(m, SEC_CERTIFICATE, dns_keys[i])))
+            conf_error(p, line, "%s applies to challenge dns-01; %s uses http-01", dns_keys[i],
+                       label);
+    for (size_t i = 0; !dns && c->webroot && i < COUNT(responder_keys); i++)
+        if ((line = seen_line(m, SEC_CERTIFICATE, responder_keys[i])))
+            conf_error(p, line,
+                       "%s configures the built-in http-01 responder, which webroot replaces in "
+                       "%s",
+                       responder_keys[i], label);
+    if (dns && !seen_line(m, SEC_CERTIFICATE, "hook"))
+        conf_error(p, c->where.line, "missing key \"hook\" in %s (dns-01 needs a hook)", label);
+}
+
+/* Wildcards can only be proven by dns-01 (RFC 8555 §7.1.3), IP addresses not by dns-01
+ * (RFC 8738 §7). */
+static void check_domains(struct parser *p, const struct config_certificate *c,
+                          const struct meta *m, int dns)
+{
+    for (size_t i = 0; i < c->domain_count; i++) {
+        const char *d = c->domains[i];
+        if (store_name_is_ip_literal(d, strlen(d))) {
+            if (dns)
+                conf_error(p, conf_domain_line(m, i),
+                           "domain \"%s\" is an IP address, which dns-01 cannot prove: use "
+                           "challenge = http-01",
+                           d);
+        } else if (d[0] == '*' && !dns) {
+            conf_error(p, conf_domain_line(m, i),
+                       "domain \"%s\" is a wildcard, which only dns-01 can prove: set "
+                       "challenge = dns-01 and a hook",
+                       d);
+        }
+    }
+}
+
+static void finish_certificates(struct parser *p)
+{
+    struct config *cfg = p->cfg;
+
+    for (size_t i = 0; i < cfg->certificate_count; i++) {
+        struct config_certificate *c = &cfg->certificates[i];
+        const struct meta *m = &p->certificate_meta[i];
+        char label[sizeof(p->label)];
+        int dns;
+
+        snprintf(label, sizeof(label), "[certificate \"%s\"]", c->name);
+        require(p, m, SEC_CERTIFICATE, label, c->where.line, "domains");
+        if (set_default(p, &c->challenge, CHALLENGE_DEFAULT) < 0)
+            continue;
+        if (!seen_line(m, SEC_CERTIFICATE, "http-port"))
+            c->http_port = cfg->http_port;
+        if (!seen_line(m, SEC_CERTIFICATE, "key-type"))
+            c->key_type = cfg->key_type;
+        resolve_policy(p, m, SEC_CERTIFICATE, label, &c->policy, &cfg->policy);
+        dns = strcmp(c->challenge, "dns-01") == 0;
+        if (seen_line(m, SEC_CERTIFICATE, "challenge") &&
+            !good_line(m, SEC_CERTIFICATE, "challenge"))
+            continue; /* reported; which keys belong is unknown */
+        check_challenge_keys(p, c, m, label, dns);
+        check_domains(p, c, m, dns);
+    }
+}
+
+/* " (did you mean \"NAME\"?)" for a suggestion, or nothing. */
+static const char *hint(const struct suggestion *s, char *buf, size_t size)
+{
+    if (s->best)
+        snprintf(buf, size, " (did you mean \"%s\"?)", s->best);
+    else
+        buf[0] = '\0';
+    return buf;
+}
+
+/* The certificate's meta (C is one of cfg->certificates). */
+static struct meta *certificate_meta(struct parser *p, const struct config_certificate *c)
+{
+    return &p->certificate_meta[c - p->cfg->certificates];
+}
+
+/* One pass over the tasks: what each certificate's deploy-ccs tasks say, for the checks and the
+ * machine copies that ask it per certificate (a scan of every task per certificate made a config
+ * of N certificates cost N^2). */
+static void link_tasks(struct parser *p)
+{
+    const struct config *cfg = p->cfg;
+
+    for (size_t i = 0; i < cfg->task_count; i++) {
+        const struct config_task *t = &cfg->tasks[i];
+        const struct config_certificate *c = config_find_certificate(cfg, t->certificate);
+        struct meta *m;
+
+        if (!c || t->type != TASK_DEPLOY_CCS || !t->store)
+            continue;
+        m = certificate_meta(p, c);
+        if (!m->first_deploy)
+            m->first_deploy = i + 1;
+        if (config_find_store(cfg, t->store))
+            m->has_deploy_store = 1;
+    }
+}
+
+static void check_task_store(struct parser *p, const struct config_task *t, const struct meta *m,
+                             const char *label)
+{
+    const struct config *cfg = p->cfg;
+    int line = good_line(m, SEC_TASK, "store");
+    struct suggestion s = {NULL, 0};
+    char buf[CONFIG_NAME_MAX + 32];
+
+    require(p, m, SEC_TASK, label, t->where.line, "store");
+    if (!line || config_find_store(cfg, t->store) || conf_errors_full(p))
+        return;
+    for (size_t i = 0; i < cfg->store_count; i++)
+        suggest_consider(&s, t->store, cfg->stores[i].name);
+    conf_error(p, line, "%s names store \"%s\", but there is no [store \"%s\"]%s", label, t->store,
+               t->store, hint(&s, buf, sizeof(buf)));
+}
+
+static void check_export(struct parser *p, const struct config_task *t, const struct meta *m,
+                         const char *label)
+{
+    const struct config_certificate *c = config_find_certificate(p->cfg, t->certificate);
+    int any = 0, pfx = seen_line(m, SEC_TASK, "pfx");
+
+    for (size_t i = 0; i < COUNT(export_path_keys); i++)
+        any |= seen_line(m, SEC_TASK, export_path_keys[i]) != 0;
+    if (!any)
+        conf_error(p, t->where.line,
+                   "%s is an export task without anything to export: set at least one of cert, "
+                   "chain, fullchain, key, pfx",
+                   label);
+    if (pfx && c && !t->pfx_password_file && !seen_line(m, SEC_TASK, "pfx-password-file") &&
+        !c->pfx_password_file && !certificate_meta(p, c)->has_deploy_store)
+        conf_error(p, pfx,
+                   "pfx in %s needs a password: set pfx-password-file here or in [certificate "
+                   "\"%s\"], or give the certificate a deploy-ccs task",
+                   label, c->name);
+}
+
+/* Keys that belong to another task type would be silently ignored: errors. */
+static void check_type_keys(struct parser *p, const struct config_task *t, const struct meta *m,
+                            const char *label)
+{
+    const struct section_def *sec = conf_section_of(SEC_TASK);
+
+    for (size_t k = 0; k < sec->key_count; k++) {
+        unsigned types = sec->keys[k].task_types;
+        int owner = 0; /* each type-specific key belongs to one type */
+
+        if (!types || (types & ONLY(t->type)) || !conf_key_line(m, (int)k))
+            continue;
+        while (owner < TASK_TYPE_COUNT && !(types & ONLY(owner)))
+            owner++;
+        conf_error(p, conf_key_line(m, (int)k), "key \"%s\" in %s applies to %s tasks, not %s",
+                   sec->keys[k].name, label, task_type_name((enum task_type)owner),
+                   task_type_name(t->type));
+    }
+}
+
+static void check_task_certificate(struct parser *p, const struct config_task *t, const char *label)
+{
+    const struct config *cfg = p->cfg;
+    struct suggestion s = {NULL, 0};
+    char buf[CONFIG_NAME_MAX + 32];
+
+    if (config_find_certificate(cfg, t->certificate) || conf_errors_full(p))
+        return;
+    for (size_t c = 0; c < cfg->certificate_count; c++)
+        suggest_consider(&s, t->certificate, cfg->certificates[c].name);
+    conf_error(p, t->where.line,
+               "%s belongs to certificate \"%s\", but there is no [certificate \"%s\"]%s", label,
+               t->certificate, t->certificate, hint(&s, buf, sizeof(buf)));
+}
+
+static void finish_tasks(struct parser *p)
+{
+    const struct config *cfg = p->cfg;
+
+    for (size_t i = 0; i < cfg->task_count; i++) {
+        const struct config_task *t = &cfg->tasks[i];
+        const struct meta *m = &p->task_meta[i];
+        char label[sizeof(p->label)];
+
+        snprintf(label, sizeof(label), "[task \"%s.%s\"]", t->certificate, t->name);
+        check_task_certificate(p, t, label);
+        require(p, m, SEC_TASK, label, t->where.line, "type");
+        if (!good_line(m, SEC_TASK, "type"))
+            continue;
+        check_type_keys(p, t, m, label);
+        if (t->type == TASK_DEPLOY_CCS)
+            check_task_store(p, t, m, label);
+        else if (t->type == TASK_EXPORT)
+            check_export(p, t, m, label);
+        else
+            require(p, m, SEC_TASK, label, t->where.line, "program");
+    }
+}
+
+/* ---- the machine copy: an export task the configuration implies ------------------------------ */
+
+/* The PFX password of a certificate's machine copy: its own pfx-password-file, else the password
+ * file of the store of its first deploy-ccs task (as config.h has it for a PFX); NULL: none, and
+ * the copy has no cert.pfx. */
+static const char *live_copy_pfx_password(struct parser *p, const struct config_certificate *c)
+{
+    size_t first = certificate_meta(p, c)->first_deploy;
+    const struct config_store *s;
+
+    if (c->pfx_password_file)
+        return c->pfx_password_file;
+    if (!first)
+        return NULL;
+    s = config_find_store(p->cfg, p->cfg->tasks[first - 1].store);
+    return s ? s->password_file : NULL;
+}
+
+/* Whether this process may give its files to group GID (root, or a member). */
+static int may_give_group(gid_t gid)
+{
+    gid_t groups[NGROUPS_MAX + 1];
+    int n;
+
+    if (geteuid() == 0 || getegid() == gid)
+        return 1;
+    n = getgroups((int)(sizeof(groups) / sizeof(groups[0])), groups);
+    for (int i = 0; i < n; i++)
+        if (groups[i] == gid)
+            return 1;
+    return 0;
+}
+
+/* "DIR/NAME", allocated (flags out of memory). */
+static char *path_join(struct parser *p, const char *dir, const char *name)
+{
+    char *out = NULL;
+
+    if (asprintf(&out, "%s/%s", dir, name) < 0) {
+        p->out_of_memory = 1;
+        return NULL;
+    }
+    return out;
+}
+
+/* Fill T as the machine copy of C (LIVE_COPY_TASK in config.h). */
+static void make_live_copy(struct parser *p, const struct config_certificate *c,
+                           struct config_task *t)
+{
+    const struct config *cfg = p->cfg;
+    const char *pfx_password = live_copy_pfx_password(p, c);
+    const struct group *g = getgrnam(LIVE_COPY_KEY_GROUP);
+    char *dir = path_join(p, cfg->live_dir, c->name);
+
+    memset(t, 0, sizeof(*t));
+    t->name = conf_strdup(p, LIVE_COPY_TASK);
+    t->certificate = conf_strdup(p, c->name);
+    t->where = c->where;
+    t->type = TASK_EXPORT;
+    t->phase = TASK_PHASE_POST;
+    t->trigger = TRIGGER_ON_SUCCESS;
+    t->timeout_s = CONFIG_DEFAULT_SCRIPT_TIMEOUT_S;
+    t->implied = 1;
+    t->dir_mode = LIVE_COPY_DIR_MODE;
+    if (!dir)
+        return;
+    t->cert_path = path_join(p, dir, "cert.pem");
+    t->chain_path = path_join(p, dir, "chain.pem");
+    t->fullchain_path = path_join(p, dir, "fullchain.pem");
+    t->key_path = path_join(p, dir, "privkey.pem");
+    if (pfx_password) {
+        t->pfx_path = path_join(p, dir, "cert.pfx");
+        t->pfx_password_file = conf_strdup(p, pfx_password);
+    }
+    if (g && may_give_group(g->gr_gid))
+        t->group = conf_strdup(p, LIVE_COPY_KEY_GROUP);
+    free(dir);
+}
+
+/* Every store-only certificate gets its machine copy, placed before the tasks of the file (the
+ * copy is part of installing the certificate, and tasks run in array order). A task of the file
+ * with the reserved name would be ambiguous: an error. */
+static void add_live_copies(struct parser *p)
+{
+    struct config *cfg = p->cfg;
+    struct config_task *tasks;
+    size_t n = 0, k = 0;
+
+    for (size_t i = 0; i < cfg->certificate_count; i++)
+        n += cfg->certificates[i].deployment == DEPLOYMENT_STORE_ONLY;
+    for (size_t i = 0; i < cfg->task_count; i++) {
+        const struct config_certificate *c =
+            config_find_certificate(cfg, cfg->tasks[i].certificate);
+        if (c && c->deployment == DEPLOYMENT_STORE_ONLY &&
+            strcmp(cfg->tasks[i].name, LIVE_COPY_TASK) == 0)
+            conf_error(p, cfg->tasks[i].where.line,
+                       "[task \"%s.%s\"]: the name %s is taken by the machine copy that "
+                       "deployment = store-only implies for certificate %s: rename the task",
+                       c->name, LIVE_COPY_TASK, LIVE_COPY_TASK, c->name);
+    }
+    if (n == 0)
+        return;
+    tasks = calloc(cfg->task_count + n, sizeof(*tasks));
+    if (!tasks) {
+        p->out_of_memory = 1;
+        return;
+    }
+    for (size_t i = 0; i < cfg->certificate_count; i++)
+        if (cfg->certificates[i].deployment == DEPLOYMENT_STORE_ONLY)
+            make_live_copy(p, &cfg->certificates[i], &tasks[k++]);
+    if (cfg->task_count)
+        memcpy(tasks + k, cfg->tasks, cfg->task_count * sizeof(*tasks));
+    free(cfg->tasks);
+    cfg->tasks = tasks;
+    cfg->task_count += n;
+}
+
+/* ---- [serve] and [site]: cross-references ------------------------------------------------- */
+
+/* Every host is routed by one section only. */
+static void check_host_owner(struct parser *p, const char *host, int line, const char *label,
+                             const struct config_strings *before, const char *before_label)
+{
+    for (size_t i = 0; i < before->count; i++)
+        if (strcmp(before->items[i], host) == 0)
+            conf_error(p, line, "host \"%s\" in %s is already listed in %s (line %d)", host, label,
+                       before_label, before->lines[i]);
+}
+
+static void finish_serve(struct parser *p)
+{
+    const struct config *cfg = p->cfg;
+    const struct config_serve *sv = cfg->serve;
+    const struct meta *m = &p->serve_meta;
+    struct suggestion s = {NULL, 0};
+    char buf[CONFIG_NAME_MAX + 32];
+    int line;
+
+    if (!sv) {
+        if (cfg->site_count)
+            conf_error(p, cfg->sites[0].where.line,
+                       "[site \"%s\"] needs a [serve] section (listen, store, backend)",
+                       cfg->sites[0].name);
+        return;
+    }
+    require(p, m, SEC_SERVE, "[serve]", sv->where.line, "listen");
+    require(p, m, SEC_SERVE, "[serve]", sv->where.line, "store");
+    require(p, m, SEC_SERVE, "[serve]", sv->where.line, "backend");
+    line = good_line(m, SEC_SERVE, "store");
+    if (line && !config_find_store(cfg, sv->store)) {
+        for (size_t i = 0; i < cfg->store_count; i++)
+            suggest_consider(&s, sv->store, cfg->stores[i].name);
+        conf_error(p, line, "[serve] names store \"%s\", but there is no [store \"%s\"]%s",
+                   sv->store, sv->store, hint(&s, buf, sizeof(buf)));
+    }
+}
+
+static void finish_sites(struct parser *p)
+{
+    const struct config *cfg = p->cfg;
+    char label[sizeof(p->label)], other[sizeof(p->label)];
+
+    for (size_t i = 0; i < cfg->site_count; i++) {
+        struct config_site *site = &cfg->sites[i];
+        const struct meta *m = &p->site_meta[i];
+
+        snprintf(label, sizeof(label), "[site \"%s\"]", site->name);
+        require(p, m, SEC_SITE, label, site->where.line, "hosts");
+        require(p, m, SEC_SITE, label, site->where.line, "backend");
+        site->proxy_protocol_set = seen_line(m, SEC_SITE, "proxy-protocol") != 0;
+        if (!site->proxy_protocol_set && cfg->serve)
+            site->proxy_protocol = cfg->serve->proxy_protocol;
+        for (size_t h = 0; h < site->hosts.count; h++) {
+            if (cfg->serve)
+                check_host_owner(p, site->hosts.items[h], site->hosts.lines[h], label,
+                                 &cfg->serve->hosts, "[serve]");
+            for (size_t j = 0; j < i; j++) {
+                snprintf(other, sizeof(other), "[site \"%s\"]", cfg->sites[j].name);
+                check_host_owner(p, site->hosts.items[h], site->hosts.lines[h], label,
+                                 &cfg->sites[j].hosts, other);
+            }
+        }
+    }
+}
+
+void conf_check(struct parser *p)
+{
+    finish_ccs(p);
+    finish_stores(p);
+    finish_certificates(p);
+    link_tasks(p);
+    finish_tasks(p);
+    add_live_copies(p);
+    finish_serve(p);
+    finish_sites(p);
+}
