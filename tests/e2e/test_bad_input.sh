@@ -4,6 +4,7 @@
 # --password-file, else $CCS_PFX_PASSWORD_FILE, else the systemd credential ccs-pfx-password, and no
 # password ever appears in any output.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/messages_lib.sh"
 
 STORE_PW='S7ore-Secret-Value-91'
 INPFX_PW='InPfx-Secret-Value-37'
@@ -211,4 +212,6 @@ for f in *.out; do
 done
 [ "$leaks" -eq 0 ] && ok "no password in the output of $(ls *.out | wc -l) ccs runs"
 
+# Every message above says each thing once (no "x: x: ...").
+expect_no_doubled_prefix "the messages of this test" *.out
 finish

@@ -8,6 +8,7 @@
 # Every command runs under `timeout` (WITHIN seconds): before the limit each ran for hours, and a
 # test that fails must end. That is a deadline, not a measurement: nothing here asserts speed.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/messages_lib.sh"
 
 : "${PFX_FORGE:?PFX_FORGE must name the pfx_forge helper}"
 HOSTILE=2147483647
@@ -80,4 +81,6 @@ expect_eq "$other_rc" 0 "concurrent deploy of another name finishes (exit 0)"
 expect_contains replace.out "$HOSTILE" "the replacing deploy says what it replaced, with the count"
 expect_pfx_opens s/www.example.com.pfx pw www.pem "the replaced file"
 
+# Every message above says each thing once (no "x: x: ...").
+expect_no_doubled_prefix "the messages of this test" *.out
 finish

@@ -4,6 +4,7 @@
 # hosts are normalised (case, trailing dot, IDN to Unicode) and invalid hosts are refused before the
 # store is touched.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/messages_lib.sh"
 
 make_ca ca
 make_password pw 'lookup-store-pw'
@@ -139,4 +140,6 @@ expect_not_contains inv-real.out "$tp_exact" "a path-like host never reaches a r
 run_ccs 1 nostore.out store lookup www.example.com --store "$T/no/such/store" --password-file pw
 expect_contains nostore.out "no/such/store" "valid host, missing store: the error names the store"
 
+# Every message above says each thing once (no "x: x: ...").
+expect_no_doubled_prefix "the messages of this test" *.txt *.json
 finish

@@ -9,6 +9,7 @@
 # the renewal itself).
 E2E=$(cd "$(dirname "$0")" && pwd)
 . "$E2E/lib.sh"
+. "$E2E/messages_lib.sh"
 . "$E2E/acme_lib.sh"
 . "$E2E/renew_lib.sh"
 
@@ -389,4 +390,6 @@ else
     ok "no password in any output"
 fi
 
+# Every message above says each thing once (no "x: x: ...").
+expect_no_doubled_prefix "the messages of this test" *.out
 finish
