@@ -794,6 +794,103 @@ static void test_domains_twice_per_certificate(void **state)
     config_errors_free(&e);
 }
 
+/* Hosting scale (issue 11): 20,000 certificates, three stores, one deploy-ccs task each — for odd
+ * certificates written before the certificate — and every seventh store-only (an implied copy).
+ * Every certificate, task and implied copy is checked against what was written, every name is
+ * found by config_find_*, and a duplicate and a dangling reference at the end of the file are
+ * still found, at their lines. No time is asserted (bench/config-scale measures). */
+#define SCALE_CERTS 20000
+#define SCALE_STORES 3
+#define SCALE_LIVE_EVERY 7
+
+static char *scale_config(const char *tail)
+{
+    size_t size = (size_t)SCALE_CERTS * 200 + 1024, used = 0;
+    char *text = malloc(size);
+
+    assert_non_null(text);
+    for (int s = 0; s < SCALE_STORES; s++)
+        used += (size_t)snprintf(text + used, size - used,
+                                 "[store \"s%d\"]\nlocation = store%d\n"
+                                 "password-file = secrets/s%d.pw\n",
+                                 s, s, s);
+    for (int i = 0; i < SCALE_CERTS; i++) {
+        char cert[128], task[64];
+        snprintf(cert, sizeof(cert),
+                 "[certificate \"cert-%d\"]\ndomains = cert-%d.example, www.cert-%d.example\n%s",
+                 i, i, i, i % SCALE_LIVE_EVERY == 0 ? "deployment = store-only\n" : "");
+        snprintf(task, sizeof(task), "[task \"cert-%d.ccs\"]\ntype = deploy-ccs\nstore = s%d\n", i,
+                 i % SCALE_STORES);
+        used += (size_t)snprintf(text + used, size - used, "%s%s", i % 2 ? task : cert,
+                                 i % 2 ? cert : task);
+    }
+    snprintf(text + used, size - used, "%s", tail);
+    return text;
+}
+
+static void test_many_certificates(void **state)
+{
+    struct config cfg;
+    struct config_errors e;
+    size_t live = (SCALE_CERTS + SCALE_LIVE_EVERY - 1) / SCALE_LIVE_EVERY, lines;
+    char *text, name[64], want[64];
+    (void)state;
+
+    for (int s = 0; s < SCALE_STORES; s++) {
+        snprintf(name, sizeof(name), "secrets/s%d.pw", s);
+        stub(name);
+    }
+    text = scale_config("");
+    load_ok(text, &cfg);
+    assert_int_equal(cfg.certificate_count, SCALE_CERTS);
+    assert_int_equal(cfg.store_count, SCALE_STORES);
+    assert_int_equal(cfg.task_count, SCALE_CERTS + live);
+    for (int i = 0; i < SCALE_CERTS; i++) {
+        const struct config_certificate *c = &cfg.certificates[i];
+        const struct config_task *t = &cfg.tasks[live + (size_t)i];
+        snprintf(name, sizeof(name), "cert-%d", i);
+        assert_string_equal(c->name, name);
+        assert_ptr_equal(config_find_certificate(&cfg, name), c);
+        assert_int_equal(c->domain_count, 2);
+        snprintf(want, sizeof(want), "cert-%d.example", i);
+        assert_string_equal(c->domains[0], want);
+        snprintf(want, sizeof(want), "www.cert-%d.example", i);
+        assert_string_equal(c->domains[1], want);
+        assert_int_equal(c->deployment,
+                         i % SCALE_LIVE_EVERY ? DEPLOYMENT_NONE : DEPLOYMENT_STORE_ONLY);
+        assert_string_equal(t->certificate, name);
+        assert_string_equal(t->name, "ccs");
+        assert_int_equal(t->type, TASK_DEPLOY_CCS);
+        assert_ptr_equal(config_find_store(&cfg, t->store), &cfg.stores[i % SCALE_STORES]);
+    }
+    for (size_t k = 0; k < live; k++) { /* implied copies first, in certificate order */
+        const struct config_task *t = &cfg.tasks[k];
+        int i = (int)k * SCALE_LIVE_EVERY;
+        snprintf(name, sizeof(name), "cert-%d", i);
+        assert_true(t->implied);
+        assert_string_equal(t->certificate, name);
+        assert_string_equal(t->name, LIVE_COPY_TASK);
+        /* the PFX password: the store of the certificate's deploy-ccs task */
+        assert_string_equal(t->pfx_password_file, cfg.stores[i % SCALE_STORES].password_file);
+    }
+    assert_null(config_find_certificate(&cfg, "cert-20000"));
+    assert_null(config_find_store(&cfg, "s3"));
+    config_free(&cfg);
+    free(text);
+
+    /* The file's last lines: a duplicate of the first task, a store that is not there. */
+    text = scale_config("[task \"cert-0.ccs\"]\ntype = deploy-ccs\nstore = s1\n"
+                        "[task \"cert-1.x\"]\ntype = deploy-ccs\nstore = s9\n");
+    lines = 0;
+    for (const char *c = text; *c; c++)
+        lines += *c == '\n';
+    load_bad(text, &e, 2);
+    expect(&e, (int)lines - 5, "duplicate section [task \"cert-0.ccs\"] (first at line 13)");
+    expect(&e, (int)lines, "names store \"s9\", but there is no [store \"s9\"]");
+    config_errors_free(&e);
+    free(text);
+}
+
 static void test_duplicates(void **state)
 {
     struct config_errors e;
@@ -1458,6 +1555,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_syntax_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_line_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_domains_twice_per_certificate, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_many_certificates, setup, teardown),
         cmocka_unit_test_setup_teardown(test_duplicates, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_references, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_domains, setup, teardown),
