@@ -4,7 +4,6 @@
  * tasks the configuration implies (LIVE_COPY_TASK). Every lookup by name is a hash lookup
  * (config_find_*), and what the tasks say about each certificate is gathered in one pass
  * (link_tasks): linear in the number of sections. */
-#include <grp.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +11,7 @@
 #include <unistd.h>
 
 #include "manage/config_parser.h"
+#include "manage/ids.h"
 #include "store/names.h"
 #include "store/smb_location.h"
 #include "store/store.h"
@@ -413,8 +413,9 @@ static void make_live_copy(struct parser *p, const struct config_certificate *c,
 {
     const struct config *cfg = p->cfg;
     const char *pfx_password = live_copy_pfx_password(p, c);
-    const struct group *g = getgrnam(LIVE_COPY_KEY_GROUP);
     char *dir = path_join(p, cfg->live_dir, c->name);
+    struct errbuf no_group;
+    long key_gid;
 
     memset(t, 0, sizeof(*t));
     t->name = conf_strdup(p, LIVE_COPY_TASK);
@@ -436,7 +437,9 @@ static void make_live_copy(struct parser *p, const struct config_certificate *c,
         t->pfx_path = path_join(p, dir, "cert.pfx");
         t->pfx_password_file = conf_strdup(p, pfx_password);
     }
-    if (g && may_give_group(g->gr_gid))
+    /* the reentrant lookup (ids.h): `ccs serve` reloads its configuration beside its threads */
+    if (ids_group(LIVE_COPY_KEY_GROUP, &key_gid, &no_group) == 0 && key_gid >= 0 &&
+        may_give_group((gid_t)key_gid))
         t->group = conf_strdup(p, LIVE_COPY_KEY_GROUP);
     free(dir);
 }

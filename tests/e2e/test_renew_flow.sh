@@ -76,6 +76,11 @@ for f in cert.pem chain.pem fullchain.pem privkey.pem cert.pfx; do
     [ -s "live/www/$f" ] && ok "store-only: live/www/$f" || fail "store-only: live/www/$f missing"
 done
 expect_eq "$(file_mode live/www/privkey.pem)" 640 "store-only: the key is 0640"
+# The key's group is ssl-cert where the system has that group (Debian's ssl-cert package) and ccs
+# may give it (root, or a member); otherwise the group is left as the file was made.
+if getent group ssl-cert >/dev/null && [ "$(id -u)" = 0 ]; then
+    expect_eq "$(stat -c %G live/www/privkey.pem)" ssl-cert "store-only: the key's group is ssl-cert"
+fi
 [ ! -e live/wild ] && ok "no-deployment: no machine copy" || fail "live/wild exists"
 [ -s export/wild.fullchain.pem ] && [ -s export/wild.key.pem ] && ok "export task wrote its files" || fail "export files missing"
 expect_contains notify.log "www success" "script task ran with the result in its environment"
