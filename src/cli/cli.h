@@ -2,6 +2,8 @@
 #ifndef CCS_CLI_H
 #define CCS_CLI_H
 
+#include <stdio.h>
+
 #include <jansson.h>
 
 #include "util/secret.h"
@@ -16,14 +18,10 @@
 #define PFX_PASSWORD_ENV "CCS_PFX_PASSWORD_FILE"
 #define PFX_PASSWORD_CREDENTIAL "ccs-pfx-password"
 
+/* The verbs without sub-verbs (the others are in their struct cli_verb, below). */
 int cmd_deploy(int argc, char **argv);
-int cmd_store(int argc, char **argv);
-int cmd_account(int argc, char **argv);
-int cmd_cert(int argc, char **argv);
 int cmd_renew(int argc, char **argv);
 int cmd_status(int argc, char **argv);
-int cmd_task(int argc, char **argv);
-int cmd_config(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 
 /* Load the store password; warns when it is empty (IIS allows that, but anyone holding a file then
@@ -39,13 +37,68 @@ void cli_print_json(json_t *j);
 /* Print "ccs VERB: message" for a usage error, the usage line, and return EXIT_FAILED. */
 int cli_usage_error(const char *usage, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* getopt_long with ccs's messages, for every verb: no short options; an unknown option, or one
- * missing its value, is described naming the command — PREFIX and ARGV[0], e.g. "ccs store" +
- * "list" — with the closest valid option suggested (the configuration checker's suggestions,
- * util/suggest.h). Returns what getopt_long returns, '?' for any error; then call
- * cli_option_error() to print it with the usage. */
-struct option;
-int cli_getopt(int argc, char **argv, const char *prefix, const struct option *options);
+/* ---- commands, options and their help -------------------------------------------------------
+ * Every command's options are one table of struct cli_option: cli_getopt() parses with it and
+ * cli_help() prints it, so the help never names an option the parser refuses, and the parser
+ * takes no option the help does not describe. --help and -h are every command's, added by both. */
+struct cli_option {
+    const char *name; /* the long option, without "--" */
+    const char *arg;  /* the name of its value in the help ("FILE"); NULL for a flag */
+    int id;           /* what cli_getopt() returns for it */
+    const char *help; /* one line: what it does, and its default */
+};
+#define CLI_OPTION_END {NULL, NULL, 0, NULL}
+/* A numeric macro's value as a string, for help text ("default " CLI_STR(RENEW_DEFAULT_JOBS)). */
+#define CLI_STR(x) CLI_STR_(x)
+#define CLI_STR_(x) #x
+/* Room for the longest table (cert request: 14 of its own, 10 ACME options) and --help. */
+#define CLI_OPTIONS_MAX 40
+
+/* One command: a verb without sub-verbs ("renew"), or a verb's sub-verb ("store list"). */
+struct cli_command {
+    const char *name;     /* after "ccs ": "store list" */
+    const char *usage;    /* synopsis lines, each starting "ccs " */
+    const char *summary;  /* one line: what it does */
+    const struct cli_option *options; /* ends with CLI_OPTION_END */
+    const char *examples; /* one or more lines, each a command to copy */
+    const char *man;      /* its page, "ccs-store" */
+};
+
+/* A verb's sub-verb and what runs it (with ARGV[0] the sub-verb). */
+struct cli_subverb {
+    const struct cli_command *command;
+    int (*run)(int argc, char **argv);
+};
+
+/* A verb: either one command, run with ARGV[0] the verb, or sub-verbs. */
+struct cli_verb {
+    const char *name;    /* "store" */
+    const char *summary; /* one line, for `ccs --help` */
+    const char *man;     /* "ccs-store" */
+    const struct cli_command *command;  /* no sub-verbs: the verb's own ... */
+    int (*run)(int argc, char **argv);  /* ... and what runs it */
+    const struct cli_subverb *subverbs; /* or its sub-verbs, ending with {NULL, NULL} */
+};
+
+/* Every verb, in the order `ccs --help` lists them (main.c). */
+extern const struct cli_verb cli_verb_deploy, cli_verb_store, cli_verb_account, cli_verb_cert,
+    cli_verb_renew, cli_verb_status, cli_verb_task, cli_verb_config, cli_verb_serve;
+
+/* Print COMMAND's help: usage, summary, each option with its description, examples, its page. */
+void cli_help(const struct cli_command *command, FILE *out);
+/* Print a verb's help: its sub-verbs, each with its summary (a verb without: its command's). */
+void cli_verb_help(const struct cli_verb *verb, FILE *out);
+/* Run VERB with ARGV[0] the verb: its command, or the sub-verb ARGV[1] names. `VERB --help` and
+ * `VERB help` print the verb's help (exit 0); a missing or unknown sub-verb is an error naming the
+ * verb, with the nearest sub-verb suggested (util/suggest.h), and the verb's help on stderr. */
+int cli_run_verb(const struct cli_verb *verb, int argc, char **argv);
+
+/* getopt_long over COMMAND's options, with ccs's messages: no short options but -h; --help or -h
+ * prints the command's help to stdout and exits 0; an unknown option, or one missing its value,
+ * is described naming the command ("ccs store list: ...") with the closest valid option
+ * suggested (the configuration checker's suggestions, util/suggest.h). Returns the option's id,
+ * -1 at the end, '?' for any error; then call cli_option_error() to print it with the usage. */
+int cli_getopt(int argc, char **argv, const struct cli_command *command);
 /* Print the message of the last failed cli_getopt() and USAGE; returns EXIT_FAILED. */
 int cli_option_error(const char *usage);
 

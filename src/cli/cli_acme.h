@@ -6,6 +6,7 @@
 #include <getopt.h>
 
 #include "acme/session.h"
+#include "cli/cli.h"
 
 #define ACME_DEFAULT_SERVER "https://acme-v02.api.letsencrypt.org/directory"
 #define CCS_DEFAULT_STATE_DIR "/var/lib/ccs"
@@ -29,17 +30,25 @@ enum {
     ACME_CLI_OPT_END,
 };
 
-#define ACME_CLI_LONG_OPTIONS                                                                      \
-    {"server", required_argument, NULL, ACME_CLI_OPT_SERVER},                                      \
-        {"ca-bundle", required_argument, NULL, ACME_CLI_OPT_CA_BUNDLE},                            \
-        {"eab-kid", required_argument, NULL, ACME_CLI_OPT_EAB_KID},                                \
-        {"eab-hmac-file", required_argument, NULL, ACME_CLI_OPT_EAB_HMAC_FILE},                    \
-        {"state-dir", required_argument, NULL, ACME_CLI_OPT_STATE_DIR},                            \
-        {"contact", required_argument, NULL, ACME_CLI_OPT_CONTACT},                                \
-        {"agree-tos", no_argument, NULL, ACME_CLI_OPT_AGREE_TOS},                                  \
-        {"account-key-type", required_argument, NULL, ACME_CLI_OPT_ACCOUNT_KEY_TYPE},              \
-        {"json", no_argument, NULL, ACME_CLI_OPT_JSON},                                            \
-        {"eab-alg", required_argument, NULL, ACME_CLI_OPT_EAB_ALG}
+/* The shared options (cli.h's struct cli_option, with their help). */
+#define ACME_CLI_OPTIONS                                                                           \
+    {"server", "URL", ACME_CLI_OPT_SERVER,                                                         \
+     "the CA's ACME directory URL; default Let's Encrypt"},                                        \
+        {"ca-bundle", "FILE", ACME_CLI_OPT_CA_BUNDLE,                                              \
+         "trust these PEM certificates for the CA's HTTPS (test CAs)"},                            \
+        {"state-dir", "DIR", ACME_CLI_OPT_STATE_DIR,                                               \
+         "where accounts are kept; default " CCS_DEFAULT_STATE_DIR},                               \
+        {"contact", "mailto:ADDR", ACME_CLI_OPT_CONTACT, "an account contact; repeatable"},        \
+        {"agree-tos", NULL, ACME_CLI_OPT_AGREE_TOS,                                                \
+         "agree to the CA's terms of service (needed to register)"},                               \
+        {"eab-kid", "KID", ACME_CLI_OPT_EAB_KID, "External Account Binding: the key identifier"}, \
+        {"eab-hmac-file", "FILE", ACME_CLI_OPT_EAB_HMAC_FILE,                                      \
+         "External Account Binding: the file holding the HMAC key"},                               \
+        {"eab-alg", "HS256|HS384|HS512", ACME_CLI_OPT_EAB_ALG,                                     \
+         "External Account Binding: the MAC; default HS256"},                                      \
+        {"account-key-type", "T", ACME_CLI_OPT_ACCOUNT_KEY_TYPE,                                   \
+         "a new account key's type: ec-p256 (default), ec-p384, rsa-2048|3072|4096"},              \
+        {"json", NULL, ACME_CLI_OPT_JSON, "print the result as JSON"}
 
 #define ACME_CLI_USAGE                                                                             \
     "[--server URL] [--ca-bundle FILE] [--state-dir DIR]\n"                                        \

@@ -204,7 +204,27 @@ void cli_print_column(const char *s, int width)
 
 /* ---- options ---------------------------------------------------------------------------------- */
 
+#define HELP_ID (-2) /* cli_getopt's id for --help and -h: never a command's */
+/* The option column of the help: wider entries put their description on the next line. */
+#define HELP_OPTION_COLUMN 30
+
 static char option_message[1024];
+
+/* COMMAND's options as getopt_long's table, with --help added. */
+static void getopt_table(const struct cli_command *command, struct option *table)
+{
+    size_t n = 0;
+
+    for (const struct cli_option *o = command->options; o && o->name; o++) {
+        if (n == CLI_OPTIONS_MAX - 2) {
+            log_error("internal: %s has more than %d options", command->name, CLI_OPTIONS_MAX - 2);
+            abort();
+        }
+        table[n++] = (struct option){o->name, o->arg ? required_argument : no_argument, NULL, o->id};
+    }
+    table[n++] = (struct option){"help", no_argument, NULL, HELP_ID};
+    table[n] = (struct option){NULL, 0, NULL, 0};
+}
 
 /* "--stroe=x" -> "stroe"; the closest long option's name, or NULL. */
 static const char *closest_option(const char *arg, const struct option *options)
@@ -224,36 +244,178 @@ static const char *closest_option(const char *arg, const struct option *options)
     return s.best;
 }
 
-int cli_getopt(int argc, char **argv, const char *prefix, const struct option *options)
+/* NAME ("json=x") is a flag given a value: getopt_long reports it as unknown. */
+static int takes_no_value(const char *name, const struct option *options)
 {
-    const char *bad, *best;
-    int c;
+    size_t len = strcspn(name, "=");
 
+    for (size_t i = 0; options[i].name; i++)
+        if (strlen(options[i].name) == len && strncmp(options[i].name, name, len) == 0)
+            return options[i].has_arg == no_argument;
+    return 0;
+}
+
+/* getopt_long takes any unambiguous abbreviation ("--key" for "--key-type"); we do not: a new
+ * option would change what an abbreviation means, and the help shows whole names only. OPTION
+ * was just returned: was it spelled out in full? */
+static int exact_name(int argc, char **argv, const struct option *option)
+{
+    /* the option's word: the one before its separate value, else the last one read */
+    int at = optind - 1 - (option->has_arg && optind - 1 < argc && optarg == argv[optind - 1]);
+    const char *word;
+
+    if (at < 1 || at >= argc)
+        return 1;
+    word = argv[at];
+    if (word[0] != '-' || word[1] != '-')
+        return 1;
+    word += 2;
+    return strncmp(word, option->name, strlen(option->name)) == 0 &&
+           (word[strlen(option->name)] == '\0' || word[strlen(option->name)] == '=');
+}
+
+int cli_getopt(int argc, char **argv, const struct cli_command *command)
+{
+    struct option options[CLI_OPTIONS_MAX];
+    const char *bad, *best;
+    int c, index = 0;
+
+    getopt_table(command, options);
     opterr = 0; /* our messages, not getopt's */
-    c = getopt_long(argc, argv, ":", options, NULL);
+    c = getopt_long(argc, argv, ":h", options, &index);
+    if (c != '?' && c != ':' && c != 'h' && c != -1 && !exact_name(argc, argv, &options[index])) {
+        c = '?'; /* an abbreviation: unknown, the whole name suggested */
+        bad = argv[optind - 1 - (options[index].has_arg && optarg == argv[optind - 1])];
+    } else {
+        bad = optind > 0 && optind <= argc ? argv[optind - 1] : "";
+    }
+    if (c == HELP_ID || c == 'h') {
+        cli_help(command, stdout);
+        exit(0);
+    }
     if (c != '?' && c != ':')
         return c;
-    bad = optind > 0 && optind <= argc ? argv[optind - 1] : "";
     if (c == ':') {
-        snprintf(option_message, sizeof(option_message), "%s %s: option \"%s\" needs a value",
-                 prefix, argv[0], bad);
+        snprintf(option_message, sizeof(option_message), "ccs %s: option \"%s\" needs a value",
+                 command->name, bad);
         return '?';
     }
-    if (bad[0] != '-' || bad[1] != '-') /* a short option: none exist */
-        snprintf(option_message, sizeof(option_message), "%s %s: unknown option \"-%c\"", prefix,
-                 argv[0], optopt ? optopt : '?');
+    if (bad[0] == '-' && bad[1] == '-' && strchr(bad, '=') && takes_no_value(bad + 2, options))
+        snprintf(option_message, sizeof(option_message), "ccs %s: option \"%.*s\" takes no value",
+                 command->name, (int)strcspn(bad, "="), bad);
+    else if (bad[0] != '-' || bad[1] != '-') /* a short option: only -h exists */
+        snprintf(option_message, sizeof(option_message), "ccs %s: unknown option \"-%c\"",
+                 command->name, optopt ? optopt : '?');
     else if ((best = closest_option(bad, options)) != NULL)
         snprintf(option_message, sizeof(option_message),
-                 "%s %s: unknown option \"%.*s\" (did you mean \"--%s\"?)", prefix, argv[0],
+                 "ccs %s: unknown option \"%.*s\" (did you mean \"--%s\"?)", command->name,
                  (int)strcspn(bad, "="), bad, best);
     else
-        snprintf(option_message, sizeof(option_message), "%s %s: unknown option \"%.*s\"",
-                 prefix, argv[0], (int)strcspn(bad, "="), bad);
+        snprintf(option_message, sizeof(option_message), "ccs %s: unknown option \"%.*s\"",
+                 command->name, (int)strcspn(bad, "="), bad);
     return '?';
 }
 
 int cli_option_error(const char *usage)
 {
     fprintf(stderr, "%s\nusage: %s\n", option_message, usage);
+    return EXIT_FAILED;
+}
+
+/* ---- help --------------------------------------------------------------------------------------- */
+
+/* "  --store DIR" padded to the column, then the description (on its own line when too wide). */
+static void print_option(FILE *out, const char *shown, const char *help)
+{
+    int n = fprintf(out, "  %s", shown);
+    if (n + 2 > HELP_OPTION_COLUMN)
+        fprintf(out, "\n%*s", HELP_OPTION_COLUMN, "");
+    else
+        fprintf(out, "%*s", HELP_OPTION_COLUMN - n, "");
+    fprintf(out, "%s\n", help);
+}
+
+/* TEXT's lines, each indented by two spaces. */
+static void print_indented(FILE *out, const char *text)
+{
+    while (*text) {
+        size_t n = strcspn(text, "\n");
+        fprintf(out, "  %.*s\n", (int)n, text);
+        text += n + (text[n] == '\n');
+    }
+}
+
+void cli_help(const struct cli_command *command, FILE *out)
+{
+    char shown[128];
+
+    fprintf(out, "usage: %s\n\n%s\n\noptions:\n", command->usage, command->summary);
+    for (const struct cli_option *o = command->options; o && o->name; o++) {
+        snprintf(shown, sizeof(shown), "--%s%s%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
+        print_option(out, shown, o->help);
+    }
+    print_option(out, "-h, --help", "print this help and exit");
+    fprintf(out, "\nexample%s:\n", strchr(command->examples, '\n') ? "s" : "");
+    print_indented(out, command->examples);
+    fprintf(out, "\nThe manual: `ccs help %s` (man %s).\n", command->name, command->man);
+}
+
+void cli_verb_help(const struct cli_verb *verb, FILE *out)
+{
+    if (verb->command) {
+        cli_help(verb->command, out);
+        return;
+    }
+    fprintf(out, "usage: ccs %s SUB-VERB [OPTIONS]\n\n%s\n\nsub-verbs:\n", verb->name,
+            verb->summary);
+    for (const struct cli_subverb *s = verb->subverbs; s->command; s++)
+        print_option(out, s->command->name + strlen(verb->name) + 1, s->command->summary);
+    fprintf(out, "\n`ccs %s SUB-VERB --help` describes a sub-verb's options; the manual: "
+                 "`ccs help %s` (man %s).\n",
+            verb->name, verb->name, verb->man);
+}
+
+static int is_help(const char *arg)
+{
+    return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0 || strcmp(arg, "help") == 0;
+}
+
+/* The sub-verb of VERB named NAME, or NULL. */
+static const struct cli_subverb *find_subverb(const struct cli_verb *verb, const char *name)
+{
+    size_t skip = strlen(verb->name) + 1; /* "store list" -> "list" */
+
+    for (const struct cli_subverb *s = verb->subverbs; s->command; s++)
+        if (strcmp(s->command->name + skip, name) == 0)
+            return s;
+    return NULL;
+}
+
+int cli_run_verb(const struct cli_verb *verb, int argc, char **argv)
+{
+    const struct cli_subverb *sub;
+    struct suggestion near = {NULL, 0};
+    size_t skip = strlen(verb->name) + 1;
+
+    if (verb->command)
+        return verb->run(argc, argv);
+    if (argc >= 2 && is_help(argv[1])) {
+        cli_verb_help(verb, stdout);
+        return 0;
+    }
+    if (argc >= 2 && (sub = find_subverb(verb, argv[1])) != NULL)
+        return sub->run(argc - 1, argv + 1);
+    if (argc < 2) {
+        fprintf(stderr, "ccs %s: a sub-verb is needed\n", verb->name);
+    } else {
+        for (const struct cli_subverb *s = verb->subverbs; s->command; s++)
+            suggest_consider(&near, argv[1], s->command->name + skip);
+        if (near.best)
+            fprintf(stderr, "ccs %s: unknown sub-verb \"%s\" (did you mean \"%s\"?)\n",
+                    verb->name, argv[1], near.best);
+        else
+            fprintf(stderr, "ccs %s: unknown sub-verb \"%s\"\n", verb->name, argv[1]);
+    }
+    cli_verb_help(verb, stderr);
     return EXIT_FAILED;
 }

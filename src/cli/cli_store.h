@@ -6,6 +6,7 @@
 
 #include <getopt.h>
 
+#include "cli/cli.h"
 #include "store/store.h"
 
 /* The share options, as given on the command line. */
@@ -14,13 +15,13 @@ struct cli_smb_args {
     int kerberos, encrypt, guest;
 };
 
-/* getopt_long entries for the share options, their values BASE .. BASE + 3. */
+/* The share options (cli.h's struct cli_option, with their help), their ids BASE .. BASE + 3. */
 #define CLI_SMB_OPTIONS(base)                                                                      \
-    {"credentials-file", required_argument, NULL, (base)},                                         \
-        {"kerberos", no_argument, NULL, (base) + 1}, {"encrypt", no_argument, NULL, (base) + 2},   \
-    {                                                                                              \
-        "guest", no_argument, NULL, (base) + 3                                                     \
-    }
+    {"credentials-file", "FILE", (base),                                                           \
+     "SMB share: its credentials (Samba's username/password/domain lines, mode 0600)"},            \
+        {"kerberos", NULL, (base) + 1, "SMB share: authenticate with your Kerberos ticket"},      \
+        {"encrypt", NULL, (base) + 2, "SMB share: require SMB3 encryption"},                       \
+        {"guest", NULL, (base) + 3, "SMB share: guest access, without credentials or signing"}
 #define CLI_SMB_OPTION_COUNT 4
 /* For usage lines. */
 #define CLI_SMB_USAGE "[--credentials-file FILE] [--kerberos] [--encrypt] [--guest]"

@@ -9,50 +9,99 @@
 #include "cli/cli_acme.h"
 #include "util/log.h"
 
-static const char usage[] =
-    "ccs account register|show|update|deactivate|rollover " ACME_CLI_USAGE "\n"
-    "       register takes [--only-existing]: find the account of the stored key, never create\n"
-    "       rollover takes [--key-type T] for the new account key";
+#define ACCOUNT_ACME_USAGE "\n                   " ACME_CLI_USAGE
+static const char usage_register[] = "ccs account register [--only-existing]" ACCOUNT_ACME_USAGE;
+static const char usage_show[] = "ccs account show" ACCOUNT_ACME_USAGE;
+static const char usage_update[] = "ccs account update --contact mailto:ADDR..." ACCOUNT_ACME_USAGE;
+static const char usage_deactivate[] = "ccs account deactivate" ACCOUNT_ACME_USAGE;
+static const char usage_rollover[] = "ccs account rollover [--key-type T]" ACCOUNT_ACME_USAGE;
 
-enum { OPT_KEY_TYPE = ACME_CLI_OPT_END, OPT_ONLY_EXISTING, OPT_HELP };
+enum { OPT_KEY_TYPE = ACME_CLI_OPT_END, OPT_ONLY_EXISTING };
 
 static int only_existing;
 
-static const struct option options[] = {
-    ACME_CLI_LONG_OPTIONS,
-    {"key-type", required_argument, NULL, OPT_KEY_TYPE},
-    {"only-existing", no_argument, NULL, OPT_ONLY_EXISTING},
-    {"help", no_argument, NULL, OPT_HELP},
-    {NULL, 0, NULL, 0},
+static const struct cli_option register_options[] = {
+    {"only-existing", NULL, OPT_ONLY_EXISTING, "only find the account of the stored key; never create one"},
+    ACME_CLI_OPTIONS,
+    CLI_OPTION_END,
+};
+static const struct cli_option acme_options[] = {ACME_CLI_OPTIONS, CLI_OPTION_END};
+static const struct cli_option rollover_options[] = {
+    {"key-type", "T", OPT_KEY_TYPE, "the new account key's type; default ec-p256"},
+    ACME_CLI_OPTIONS,
+    CLI_OPTION_END,
 };
 
-static int parse(int argc, char **argv, struct acme_cli *o, enum key_type *new_key_type)
+#define ACCOUNT_EXAMPLE_CA "--server https://acme-staging-v02.api.letsencrypt.org/directory"
+static const struct cli_command register_command = {
+    .name = "account register",
+    .usage = usage_register,
+    .summary = "create the ACME account for a CA (exit 0), or find the existing one (exit 2)",
+    .options = register_options,
+    .examples = "ccs account register --agree-tos --contact mailto:admin@example.com\n"
+                "ccs account register " ACCOUNT_EXAMPLE_CA " --agree-tos",
+    .man = "ccs-account",
+};
+static const struct cli_command show_command = {
+    .name = "account show",
+    .usage = usage_show,
+    .summary = "the account as the CA sees it: URL, status, contacts, key",
+    .options = acme_options,
+    .examples = "ccs account show --json",
+    .man = "ccs-account",
+};
+static const struct cli_command update_command = {
+    .name = "account update",
+    .usage = usage_update,
+    .summary = "replace the account's contacts with the --contact values given",
+    .options = acme_options,
+    .examples = "ccs account update --contact mailto:pki@example.com --contact mailto:ops@example.com",
+    .man = "ccs-account",
+};
+static const struct cli_command deactivate_command = {
+    .name = "account deactivate",
+    .usage = usage_deactivate,
+    .summary = "deactivate the account for good (the CA refuses it from then on)",
+    .options = acme_options,
+    .examples = "ccs account deactivate " ACCOUNT_EXAMPLE_CA,
+    .man = "ccs-account",
+};
+static const struct cli_command rollover_command = {
+    .name = "account rollover",
+    .usage = usage_rollover,
+    .summary = "change the account key (RFC 8555 section 7.3.5)",
+    .options = rollover_options,
+    .examples = "ccs account rollover --key-type ec-p384",
+    .man = "ccs-account",
+};
+
+static int parse(int argc, char **argv, const struct cli_command *command, struct acme_cli *o,
+                 enum key_type *new_key_type)
 {
     int c, handled;
 
     acme_cli_defaults(o);
     *new_key_type = KEY_TYPE_DEFAULT;
     optind = 1;
-    while ((c = cli_getopt(argc, argv, "ccs account", options)) != -1) {
+    while ((c = cli_getopt(argc, argv, command)) != -1) {
         if ((handled = acme_cli_option(o, c, optarg)) < 0)
             return -1;
         if (handled)
             continue;
         if (c == OPT_KEY_TYPE) {
             if (key_type_parse(optarg, new_key_type) < 0)
-                return cli_usage_error(usage, "--key-type \"%s\" is not a key type", optarg), -1;
+                return cli_usage_error(command->usage, "--key-type \"%s\" is not a key type",
+                                       optarg),
+                       -1;
         } else if (c == OPT_ONLY_EXISTING) {
             only_existing = 1;
-        } else if (c == OPT_HELP) {
-            printf("usage: %s\n", usage);
-            exit(0);
         } else {
-            return cli_option_error(usage), -1;
+            return cli_option_error(command->usage), -1;
         }
     }
     if (optind < argc)
-        return cli_usage_error(usage, "unexpected argument \"%s\"", argv[optind]), -1;
-    return 0;
+        return cli_usage_error(command->usage, "unexpected argument \"%s\"", argv[optind]), -1;
+    return cli_crypto_init();
 }
 
 static void print_account(const struct acme_cli *o, const struct acme_session *s,
@@ -172,28 +221,54 @@ out:
     return rc;
 }
 
-int cmd_account(int argc, char **argv)
+static int account_register(int argc, char **argv)
 {
     struct acme_cli o;
-    enum key_type new_type;
-    const char *verb;
-
-    if (argc < 2)
-        return cli_usage_error(usage, "account needs a verb");
-    verb = argv[1];
-    if (parse(argc - 1, argv + 1, &o, &new_type) < 0)
-        return EXIT_FAILED;
-    if (cli_crypto_init() < 0)
-        return EXIT_FAILED;
-    if (strcmp(verb, "register") == 0)
-        return do_register(&o);
-    if (strcmp(verb, "show") == 0)
-        return do_account_op(&o, ACCOUNT_SHOW);
-    if (strcmp(verb, "update") == 0)
-        return do_account_op(&o, ACCOUNT_UPDATE);
-    if (strcmp(verb, "deactivate") == 0)
-        return do_account_op(&o, ACCOUNT_DEACTIVATE);
-    if (strcmp(verb, "rollover") == 0)
-        return do_rollover(&o, new_type);
-    return cli_usage_error(usage, "unknown account verb \"%s\"", verb);
+    enum key_type unused;
+    return parse(argc, argv, &register_command, &o, &unused) < 0 ? EXIT_FAILED : do_register(&o);
 }
+
+static int account_show(int argc, char **argv)
+{
+    struct acme_cli o;
+    enum key_type unused;
+    return parse(argc, argv, &show_command, &o, &unused) < 0 ? EXIT_FAILED
+                                                              : do_account_op(&o, ACCOUNT_SHOW);
+}
+
+static int account_update(int argc, char **argv)
+{
+    struct acme_cli o;
+    enum key_type unused;
+    return parse(argc, argv, &update_command, &o, &unused) < 0 ? EXIT_FAILED
+                                                                : do_account_op(&o, ACCOUNT_UPDATE);
+}
+
+static int account_deactivate(int argc, char **argv)
+{
+    struct acme_cli o;
+    enum key_type unused;
+    return parse(argc, argv, &deactivate_command, &o, &unused) < 0
+               ? EXIT_FAILED
+               : do_account_op(&o, ACCOUNT_DEACTIVATE);
+}
+
+static int account_rollover(int argc, char **argv)
+{
+    struct acme_cli o;
+    enum key_type type;
+    return parse(argc, argv, &rollover_command, &o, &type) < 0 ? EXIT_FAILED : do_rollover(&o, type);
+}
+
+static const struct cli_subverb subverbs[] = {
+    {&register_command, account_register},     {&show_command, account_show},
+    {&update_command, account_update},         {&deactivate_command, account_deactivate},
+    {&rollover_command, account_rollover},     {NULL, NULL},
+};
+
+const struct cli_verb cli_verb_account = {
+    .name = "account",
+    .summary = "the ACME account kept for a CA",
+    .man = "ccs-account",
+    .subverbs = subverbs,
+};

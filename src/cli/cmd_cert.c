@@ -18,13 +18,13 @@
 #include "util/fileio.h"
 #include "util/log.h"
 
-static const char usage[] =
-    "ccs cert request --domain NAME... [--challenge http-01|dns-01] [--http-port P]\n"
-    "           [--http-listen ADDR | --webroot DIR] [--hook PROG] [--hook-timeout S]\n"
-    "           [--key-type T] [--reuse-key] [--profile P] [--preferred-chain CN]\n"
-    "           [--replaces OLD.pem] --out DIR " ACME_CLI_USAGE "\n"
-    "       ccs cert revoke CERT.pem [--reason R] " ACME_CLI_USAGE "\n"
-    "       ccs cert ari CERT.pem " ACME_CLI_USAGE;
+#define USAGE_REQUEST                                                                              \
+    "ccs cert request --domain NAME... [--challenge http-01|dns-01] [--http-port P]\n"             \
+    "           [--http-listen ADDR | --webroot DIR] [--hook PROG] [--hook-timeout S]\n"          \
+    "           [--key-type T] [--reuse-key] [--profile P] [--preferred-chain CN]\n"               \
+    "           [--replaces OLD.pem] --out DIR " ACME_CLI_USAGE
+#define USAGE_REVOKE "ccs cert revoke CERT.pem [--reason R] " ACME_CLI_USAGE
+#define USAGE_ARI "ccs cert ari CERT.pem " ACME_CLI_USAGE
 
 #define MAX_DOMAINS 100
 #define DEFAULT_HTTP_PORT 80
@@ -33,27 +33,59 @@ static const char usage[] =
 enum {
     OPT_DOMAIN = ACME_CLI_OPT_END, OPT_CHALLENGE, OPT_HTTP_PORT, OPT_HTTP_LISTEN, OPT_WEBROOT,
     OPT_HOOK, OPT_HOOK_TIMEOUT, OPT_KEY_TYPE, OPT_REUSE_KEY, OPT_PROFILE, OPT_PREFERRED_CHAIN,
-    OPT_REPLACES, OPT_OUT, OPT_REASON, OPT_HELP,
+    OPT_REPLACES, OPT_OUT, OPT_REASON,
 };
 
-static const struct option options[] = {
-    ACME_CLI_LONG_OPTIONS,
-    {"domain", required_argument, NULL, OPT_DOMAIN},
-    {"challenge", required_argument, NULL, OPT_CHALLENGE},
-    {"http-port", required_argument, NULL, OPT_HTTP_PORT},
-    {"http-listen", required_argument, NULL, OPT_HTTP_LISTEN},
-    {"webroot", required_argument, NULL, OPT_WEBROOT},
-    {"hook", required_argument, NULL, OPT_HOOK},
-    {"hook-timeout", required_argument, NULL, OPT_HOOK_TIMEOUT},
-    {"key-type", required_argument, NULL, OPT_KEY_TYPE},
-    {"reuse-key", no_argument, NULL, OPT_REUSE_KEY},
-    {"profile", required_argument, NULL, OPT_PROFILE},
-    {"preferred-chain", required_argument, NULL, OPT_PREFERRED_CHAIN},
-    {"replaces", required_argument, NULL, OPT_REPLACES},
-    {"out", required_argument, NULL, OPT_OUT},
-    {"reason", required_argument, NULL, OPT_REASON},
-    {"help", no_argument, NULL, OPT_HELP},
-    {NULL, 0, NULL, 0},
+static const struct cli_option request_options[] = {
+    {"domain", "NAME", OPT_DOMAIN, "a name (or *.wildcard, or IP address) to certify; repeatable"},
+    {"out", "DIR", OPT_OUT, "write cert.pem, chain.pem, fullchain.pem and privkey.pem here"},
+    {"challenge", "http-01|dns-01", OPT_CHALLENGE, "how to prove control; default http-01"},
+    {"http-port", "P", OPT_HTTP_PORT, "http-01: the built-in responder's port; default " CLI_STR(DEFAULT_HTTP_PORT)},
+    {"http-listen", "ADDR", OPT_HTTP_LISTEN, "http-01: the responder's address; default every address"},
+    {"webroot", "DIR", OPT_WEBROOT, "http-01: write the token under DIR/.well-known/acme-challenge/"},
+    {"hook", "PROG", OPT_HOOK, "dns-01: the program publishing the TXT record (uacme's interface)"},
+    {"hook-timeout", "S", OPT_HOOK_TIMEOUT, "kill the hook after S seconds; default " CLI_STR(DEFAULT_HOOK_TIMEOUT_S)},
+    {"key-type", "T", OPT_KEY_TYPE, "the certificate key: ec-p256 (default), ec-p384, rsa-2048|3072|4096"},
+    {"reuse-key", NULL, OPT_REUSE_KEY, "keep the key already in --out instead of making a new one"},
+    {"profile", "P", OPT_PROFILE, "ask the CA for this certificate profile"},
+    {"preferred-chain", "CN", OPT_PREFERRED_CHAIN, "take the chain whose top issuer has this name"},
+    {"replaces", "OLD.pem", OPT_REPLACES, "the certificate this one renews (sent with ARI)"},
+    ACME_CLI_OPTIONS,
+    CLI_OPTION_END,
+};
+static const struct cli_option revoke_options[] = {
+    {"reason", "R", OPT_REASON, "unspecified (default), keyCompromise, superseded, ... or a code"},
+    ACME_CLI_OPTIONS,
+    CLI_OPTION_END,
+};
+static const struct cli_option ari_options[] = {ACME_CLI_OPTIONS, CLI_OPTION_END};
+
+static const struct cli_command request_command = {
+    .name = "cert request",
+    .usage = USAGE_REQUEST,
+    .summary = "order a certificate from an ACME CA into a directory of PEM files",
+    .options = request_options,
+    .examples = "ccs cert request --domain www.example.com --domain example.com --out /root/www "
+                "--agree-tos\n"
+                "ccs cert request --domain '*.example.com' --challenge dns-01 --hook "
+                "/usr/local/bin/dns-hook --out /root/wild",
+    .man = "ccs-cert",
+};
+static const struct cli_command revoke_command = {
+    .name = "cert revoke",
+    .usage = USAGE_REVOKE,
+    .summary = "revoke a certificate, signed with the account key",
+    .options = revoke_options,
+    .examples = "ccs cert revoke /root/www/cert.pem --reason superseded",
+    .man = "ccs-cert",
+};
+static const struct cli_command ari_command = {
+    .name = "cert ari",
+    .usage = USAGE_ARI,
+    .summary = "ask the CA when to renew a certificate (ACME Renewal Information)",
+    .options = ari_options,
+    .examples = "ccs cert ari /root/www/cert.pem --json",
+    .man = "ccs-cert",
 };
 
 struct cert_args {
@@ -72,14 +104,14 @@ static int parse_int(const char *opt, const char *arg, int lo, int hi, int *out)
     char *end;
     long v = strtol(arg, &end, 10);
     if (!*arg || *end || v < lo || v > hi) {
-        cli_usage_error(usage, "%s \"%s\": expected a number from %d to %d", opt, arg, lo, hi);
+        cli_usage_error(USAGE_REQUEST, "%s \"%s\": expected a number from %d to %d", opt, arg, lo, hi);
         return -1;
     }
     *out = (int)v;
     return 0;
 }
 
-static int parse(int argc, char **argv, struct cert_args *a)
+static int parse(int argc, char **argv, const struct cli_command *command, struct cert_args *a)
 {
     int c, handled;
 
@@ -90,7 +122,7 @@ static int parse(int argc, char **argv, struct cert_args *a)
     a->hook_timeout_s = DEFAULT_HOOK_TIMEOUT_S;
     a->key_type = KEY_TYPE_DEFAULT;
     optind = 1;
-    while ((c = cli_getopt(argc, argv, "ccs cert", options)) != -1) {
+    while ((c = cli_getopt(argc, argv, command)) != -1) {
         if ((handled = acme_cli_option(&a->acme, c, optarg)) < 0)
             return -1;
         if (handled)
@@ -98,12 +130,12 @@ static int parse(int argc, char **argv, struct cert_args *a)
         switch (c) {
         case OPT_DOMAIN:
             if (a->domain_count == MAX_DOMAINS)
-                return cli_usage_error(usage, "at most %d --domain", MAX_DOMAINS), -1;
+                return cli_usage_error(command->usage, "at most %d --domain", MAX_DOMAINS), -1;
             a->domains[a->domain_count++] = optarg;
             break;
         case OPT_CHALLENGE:
             if (strcmp(optarg, "http-01") && strcmp(optarg, "dns-01"))
-                return cli_usage_error(usage, "--challenge: http-01 or dns-01"), -1;
+                return cli_usage_error(command->usage, "--challenge: http-01 or dns-01"), -1;
             a->challenge = optarg;
             break;
         case OPT_HTTP_PORT:
@@ -116,7 +148,7 @@ static int parse(int argc, char **argv, struct cert_args *a)
             break;
         case OPT_KEY_TYPE:
             if (key_type_parse(optarg, &a->key_type) < 0)
-                return cli_usage_error(usage, "--key-type \"%s\": use ec-p256, ec-p384, "
+                return cli_usage_error(command->usage, "--key-type \"%s\": use ec-p256, ec-p384, "
                                               "rsa-2048, rsa-3072 or rsa-4096", optarg), -1;
             break;
         case OPT_HTTP_LISTEN: a->http_listen = optarg; break;
@@ -128,17 +160,14 @@ static int parse(int argc, char **argv, struct cert_args *a)
         case OPT_REPLACES: a->replaces = optarg; break;
         case OPT_OUT: a->out = optarg; break;
         case OPT_REASON: a->reason = optarg; break;
-        case OPT_HELP:
-            printf("usage: %s\n", usage);
-            exit(0);
         default:
-            return cli_option_error(usage), -1;
+            return cli_option_error(command->usage), -1;
         }
     }
     if (optind < argc)
         a->positional = argv[optind++];
     if (optind < argc)
-        return cli_usage_error(usage, "unexpected argument \"%s\"", argv[optind]), -1;
+        return cli_usage_error(command->usage, "unexpected argument \"%s\"", argv[optind]), -1;
     return 0;
 }
 
@@ -287,9 +316,9 @@ static int do_request(struct cert_args *a)
     int rc = EXIT_FAILED;
 
     if (a->domain_count == 0)
-        return cli_usage_error(usage, "give at least one --domain");
+        return cli_usage_error(USAGE_REQUEST, "give at least one --domain");
     if (!a->out)
-        return cli_usage_error(usage, "--out DIR is required");
+        return cli_usage_error(USAGE_REQUEST, "--out DIR is required");
     if (build_identifiers(a, ids, values) < 0)
         return EXIT_FAILED;
     if (a->replaces) {
@@ -349,9 +378,9 @@ static int do_revoke(struct cert_args *a)
     int reason = 0, rc = EXIT_FAILED;
 
     if (!a->positional)
-        return cli_usage_error(usage, "revoke needs the certificate file");
+        return cli_usage_error(USAGE_REVOKE, "revoke needs the certificate file");
     if (a->reason && acme_revoke_reason_parse(a->reason, &reason) < 0)
-        return cli_usage_error(usage, "--reason \"%s\": use unspecified, keyCompromise, "
+        return cli_usage_error(USAGE_REVOKE, "--reason \"%s\": use unspecified, keyCompromise, "
                                       "affiliationChanged, superseded, cessationOfOperation or "
                                       "a code",
                                a->reason);
@@ -383,7 +412,7 @@ static int do_ari(struct cert_args *a)
     int rc = EXIT_FAILED;
 
     if (!a->positional)
-        return cli_usage_error(usage, "ari needs the certificate file");
+        return cli_usage_error(USAGE_ARI, "ari needs the certificate file");
     if (!(cert = load_cert(a->positional, "certificate")))
         return EXIT_FAILED;
     if (!(id = acme_ari_cert_id(cert, &err)) || acme_client_open(&opts, &c, &err) < 0 ||
@@ -412,24 +441,46 @@ out:
     return rc;
 }
 
-int cmd_cert(int argc, char **argv)
+/* Parse, then RUN: with a certificate file for revoke and ari, without one for request. */
+static int run(int argc, char **argv, const struct cli_command *command,
+               int (*run_parsed)(struct cert_args *a))
 {
     struct cert_args a;
-    const char *verb;
 
-    if (argc < 2)
-        return cli_usage_error(usage, "cert needs a verb: request or revoke");
-    verb = argv[1];
-    if (parse(argc - 1, argv + 1, &a) < 0)
+    if (parse(argc, argv, command, &a) < 0)
         return EXIT_FAILED;
+    if (command == &request_command && a.positional)
+        return cli_usage_error(command->usage, "unexpected argument \"%s\"", a.positional);
     if (cli_crypto_init() < 0)
         return EXIT_FAILED;
-    if (strcmp(verb, "request") == 0)
-        return a.positional ? cli_usage_error(usage, "unexpected argument \"%s\"", a.positional)
-                            : do_request(&a);
-    if (strcmp(verb, "revoke") == 0)
-        return do_revoke(&a);
-    if (strcmp(verb, "ari") == 0)
-        return do_ari(&a);
-    return cli_usage_error(usage, "unknown cert verb \"%s\"", verb);
+    return run_parsed(&a);
 }
+
+static int cert_request(int argc, char **argv)
+{
+    return run(argc, argv, &request_command, do_request);
+}
+
+static int cert_revoke(int argc, char **argv)
+{
+    return run(argc, argv, &revoke_command, do_revoke);
+}
+
+static int cert_ari(int argc, char **argv)
+{
+    return run(argc, argv, &ari_command, do_ari);
+}
+
+static const struct cli_subverb subverbs[] = {
+    {&request_command, cert_request},
+    {&revoke_command, cert_revoke},
+    {&ari_command, cert_ari},
+    {NULL, NULL},
+};
+
+const struct cli_verb cli_verb_cert = {
+    .name = "cert",
+    .summary = "certificates from an ACME CA: request, revoke, renewal information",
+    .man = "ccs-cert",
+    .subverbs = subverbs,
+};

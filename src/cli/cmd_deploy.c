@@ -30,27 +30,43 @@ struct deploy_args {
 
 enum { OPT_STORE = 256, OPT_CERT, OPT_KEY, OPT_CHAIN, OPT_PFX, OPT_PFX_PASSWORD_FILE,
        OPT_PASSWORD_FILE, OPT_FORMAT, OPT_PREVIOUS, OPT_MODE, OPT_GROUP, OPT_FORCE, OPT_DRY_RUN,
-       OPT_JSON, OPT_HELP, OPT_SMB };
+       OPT_JSON, OPT_SMB };
 
-static const struct option options[] = {
-    {"store", required_argument, NULL, OPT_STORE},
-    {"cert", required_argument, NULL, OPT_CERT},
-    {"key", required_argument, NULL, OPT_KEY},
-    {"chain", required_argument, NULL, OPT_CHAIN},
-    {"pfx", required_argument, NULL, OPT_PFX},
-    {"pfx-password-file", required_argument, NULL, OPT_PFX_PASSWORD_FILE},
-    {"password-file", required_argument, NULL, OPT_PASSWORD_FILE},
-    {"format", required_argument, NULL, OPT_FORMAT},
-    {"previous", required_argument, NULL, OPT_PREVIOUS},
-    {"mode", required_argument, NULL, OPT_MODE},
-    {"group", required_argument, NULL, OPT_GROUP},
-    {"force", no_argument, NULL, OPT_FORCE},
-    {"dry-run", no_argument, NULL, OPT_DRY_RUN},
-    {"json", no_argument, NULL, OPT_JSON},
-    {"help", no_argument, NULL, OPT_HELP},
+static const struct cli_option options[] = {
+    {"store", "DIR|SHARE", OPT_STORE,
+     "the store: a directory or \\\\server\\share\\folder, //server/..., smb://..."},
+    {"cert", "FILE", OPT_CERT, "the PEM certificate (a full chain is split)"},
+    {"key", "FILE", OPT_KEY, "the PEM private key of --cert, unencrypted"},
+    {"chain", "FILE", OPT_CHAIN, "PEM issuer certificates to include"},
+    {"pfx", "FILE", OPT_PFX, "take certificate, key and chain from this PFX instead"},
+    {"pfx-password-file", "FILE", OPT_PFX_PASSWORD_FILE, "the password of --pfx (required with it)"},
+    {"password-file", "FILE", OPT_PASSWORD_FILE,
+     "the store password; else $" PFX_PASSWORD_ENV " or credential " PFX_PASSWORD_CREDENTIAL},
+    {"format", "compat|aes256", OPT_FORMAT, "the PFX protection to write; default compat"},
+    {"previous", "OLD.pem", OPT_PREVIOUS, "the certificate this one renews: its dropped names are removed"},
+    {"mode", "OCTAL", OPT_MODE, "the mode of the files written; default 0640"},
+    {"group", "GROUP", OPT_GROUP, "the group of the files written (name or number)"},
+    {"force", NULL, OPT_FORCE, "replace even a later-expiring certificate; allow a risky --mode"},
+    {"dry-run", NULL, OPT_DRY_RUN, "print the plan; write nothing"},
+    {"json", NULL, OPT_JSON, "print the report as JSON"},
     CLI_SMB_OPTIONS(OPT_SMB),
-    {NULL, 0, NULL, 0},
+    CLI_OPTION_END,
 };
+
+static const struct cli_command command = {
+    .name = "deploy",
+    .usage = usage,
+    .summary = "put a certificate into a store: one PFX file per host name, never rolled back",
+    .options = options,
+    .examples = "ccs deploy --store /srv/certs --cert fullchain.pem --key privkey.pem "
+                "--password-file /etc/ccs/pfx-password\n"
+                "ccs deploy --store //fs1/certs/iis --credentials-file /etc/ccs/smb-credentials "
+                "--pfx site.pfx --pfx-password-file site.pass --dry-run",
+    .man = "ccs-deploy",
+};
+
+const struct cli_verb cli_verb_deploy = {
+    .name = "deploy", .man = "ccs-deploy", .command = &command, .run = cmd_deploy};
 
 static int parse_args(int argc, char **argv, struct deploy_args *a)
 {
@@ -61,7 +77,7 @@ static int parse_args(int argc, char **argv, struct deploy_args *a)
     a->mode = 0; /* the backend's default: 0640 in a local store */
     a->gid = -1;
     optind = 1;
-    while ((c = cli_getopt(argc, argv, "ccs", options)) != -1) {
+    while ((c = cli_getopt(argc, argv, &command)) != -1) {
         switch (c) {
         case OPT_STORE: a->store = optarg; break;
         case OPT_CERT: a->cert = optarg; break;
@@ -87,9 +103,6 @@ static int parse_args(int argc, char **argv, struct deploy_args *a)
             if (cli_parse_group(optarg, &a->gid) < 0)
                 return cli_usage_error(usage, "--group: no group \"%s\"", optarg);
             break;
-        case OPT_HELP:
-            printf("usage: %s\n", usage);
-            exit(0);
         default:
             if (cli_smb_option(c, OPT_SMB, &a->smb))
                 break;

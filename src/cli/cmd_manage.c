@@ -28,13 +28,63 @@ static const char usage_status[] = "ccs status [--config FILE] [--json]";
 static const char usage_task[] = "ccs task run CERT TASK [--config FILE] [--dry-run]";
 static const char usage_config[] = "ccs config check [--config FILE]";
 
-enum { OPT_CONFIG = 256, OPT_FORCE, OPT_DRY_RUN, OPT_JOBS, OPT_JSON, OPT_HELP };
+enum { OPT_CONFIG = 256, OPT_FORCE, OPT_DRY_RUN, OPT_JOBS, OPT_JSON };
 
-static const struct option options[] = {
-    {"config", required_argument, NULL, OPT_CONFIG}, {"force", no_argument, NULL, OPT_FORCE},
-    {"dry-run", no_argument, NULL, OPT_DRY_RUN},     {"jobs", required_argument, NULL, OPT_JOBS},
-    {"json", no_argument, NULL, OPT_JSON},           {"help", no_argument, NULL, OPT_HELP},
-    {NULL, 0, NULL, 0},
+#define CONFIG_OPTION                                                                              \
+    {"config", "FILE", OPT_CONFIG,                                                                 \
+     "the configuration; default $" CONFIG_ENV ", else " CONFIG_DEFAULT_PATH}
+
+static const struct cli_option renew_options[] = {
+    CONFIG_OPTION,
+    {"force", NULL, OPT_FORCE, "renew now even when not due; retry tasks that are backing off"},
+    {"dry-run", NULL, OPT_DRY_RUN, "say what would be renewed and run; order and write nothing"},
+    {"jobs", "N", OPT_JOBS, "renew up to N certificates at once; default " CLI_STR(RENEW_DEFAULT_JOBS)},
+    CLI_OPTION_END,
+};
+static const struct cli_option status_options[] = {
+    CONFIG_OPTION,
+    {"json", NULL, OPT_JSON, "print the rows as JSON"},
+    CLI_OPTION_END,
+};
+static const struct cli_option task_options[] = {
+    CONFIG_OPTION,
+    {"dry-run", NULL, OPT_DRY_RUN, "say what the task would do; do nothing"},
+    CLI_OPTION_END,
+};
+static const struct cli_option config_options[] = {CONFIG_OPTION, CLI_OPTION_END};
+
+static const struct cli_command renew_command = {
+    .name = "renew",
+    .usage = usage_renew,
+    .summary = "renew the managed certificates of ccs.conf that are due, and run their tasks",
+    .options = renew_options,
+    .examples = "ccs renew --dry-run\n"
+                "ccs renew www.example.com --force --config /etc/ccs/ccs.conf",
+    .man = "ccs-renew",
+};
+static const struct cli_command status_command = {
+    .name = "status",
+    .usage = usage_status,
+    .summary = "one row per managed certificate: expiry, next renewal, state, failing tasks",
+    .options = status_options,
+    .examples = "ccs status\nccs status --json --config /etc/ccs/ccs.conf",
+    .man = "ccs-status",
+};
+static const struct cli_command task_run_command = {
+    .name = "task run",
+    .usage = usage_task,
+    .summary = "run one deployment task of a managed certificate by hand",
+    .options = task_options,
+    .examples = "ccs task run www.example.com iis-share --dry-run",
+    .man = "ccs-task",
+};
+static const struct cli_command config_check_command = {
+    .name = "config check",
+    .usage = usage_config,
+    .summary = "every error in the configuration, with file and line",
+    .options = config_options,
+    .examples = "ccs config check --config /etc/ccs/ccs.conf",
+    .man = "ccs-config",
 };
 
 struct manage_args {
@@ -44,10 +94,9 @@ struct manage_args {
     int rest_count;
 };
 
-/* PREFIX and ARGV[0] name the command in messages: "ccs" + "renew", "ccs task" + "run". */
-static int parse(int argc, char **argv, const char *usage, const char *prefix,
-                 struct manage_args *a)
+static int parse(int argc, char **argv, const struct cli_command *command, struct manage_args *a)
 {
+    const char *usage = command->usage;
     char *end;
     int c;
 
@@ -55,7 +104,7 @@ static int parse(int argc, char **argv, const char *usage, const char *prefix,
     a->config = getenv(CONFIG_ENV) ? getenv(CONFIG_ENV) : CONFIG_DEFAULT_PATH;
     a->jobs = RENEW_DEFAULT_JOBS;
     optind = 1;
-    while ((c = cli_getopt(argc, argv, prefix, options)) != -1) {
+    while ((c = cli_getopt(argc, argv, command)) != -1) {
         switch (c) {
         case OPT_CONFIG: a->config = optarg; break;
         case OPT_FORCE: a->force = 1; break;
@@ -66,9 +115,6 @@ static int parse(int argc, char **argv, const char *usage, const char *prefix,
             if (!*optarg || *end || a->jobs < 1 || a->jobs > RENEW_MAX_JOBS)
                 return cli_usage_error(usage, "--jobs \"%s\": 1 to %d", optarg, RENEW_MAX_JOBS);
             break;
-        case OPT_HELP:
-            printf("usage: %s\n", usage);
-            exit(0);
         default:
             return cli_option_error(usage);
         }
@@ -151,7 +197,7 @@ int cmd_renew(int argc, char **argv)
     struct errbuf err;
     int rc = EXIT_FAILED, tty = isatty(STDOUT_FILENO);
 
-    if (parse(argc, argv, usage_renew, "ccs", &a) != 0)
+    if (parse(argc, argv, &renew_command, &a) != 0)
         return EXIT_FAILED;
     if (cli_crypto_init() < 0 || load_config(a.config, &cfg) < 0)
         return EXIT_FAILED;
@@ -347,7 +393,7 @@ int cmd_status(int argc, char **argv)
     int tty = isatty(STDOUT_FILENO);
     char db_path[4200];
 
-    if (parse(argc, argv, usage_status, "ccs", &a) != 0)
+    if (parse(argc, argv, &status_command, &a) != 0)
         return EXIT_FAILED;
     if (cli_crypto_init() < 0 || load_config(a.config, &cfg) < 0)
         return EXIT_FAILED;
@@ -408,16 +454,14 @@ int cmd_status(int argc, char **argv)
     return 0;
 }
 
-int cmd_task(int argc, char **argv)
+static int task_run(int argc, char **argv)
 {
     struct manage_args a;
     struct config cfg;
     struct errbuf err;
     int rc;
 
-    if (argc < 2 || strcmp(argv[1], "run") != 0)
-        return cli_usage_error(usage_task, "task needs the verb run");
-    if (parse(argc - 1, argv + 1, usage_task, "ccs task", &a) != 0)
+    if (parse(argc, argv, &task_run_command, &a) != 0)
         return EXIT_FAILED;
     if (a.rest_count != 2)
         return cli_usage_error(usage_task, "give the certificate and the task");
@@ -432,15 +476,13 @@ int cmd_task(int argc, char **argv)
     return rc < 0 ? EXIT_FAILED : 0;
 }
 
-int cmd_config(int argc, char **argv)
+static int config_check(int argc, char **argv)
 {
     struct manage_args a;
     struct config cfg;
     size_t implied = 0;
 
-    if (argc < 2 || strcmp(argv[1], "check") != 0)
-        return cli_usage_error(usage_config, "config needs the verb check");
-    if (parse(argc - 1, argv + 1, usage_config, "ccs config", &a) != 0)
+    if (parse(argc, argv, &config_check_command, &a) != 0)
         return EXIT_FAILED;
     if (load_config(a.config, &cfg) < 0)
         return EXIT_FAILED;
@@ -456,3 +498,26 @@ int cmd_config(int argc, char **argv)
     config_free(&cfg);
     return 0;
 }
+
+/* ---- the verbs ------------------------------------------------------------------------------- */
+
+static const struct cli_subverb task_subverbs[] = {{&task_run_command, task_run}, {NULL, NULL}};
+static const struct cli_subverb config_subverbs[] = {{&config_check_command, config_check},
+                                                     {NULL, NULL}};
+
+const struct cli_verb cli_verb_renew = {
+    .name = "renew", .man = "ccs-renew", .command = &renew_command, .run = cmd_renew};
+const struct cli_verb cli_verb_status = {
+    .name = "status", .man = "ccs-status", .command = &status_command, .run = cmd_status};
+const struct cli_verb cli_verb_task = {
+    .name = "task",
+    .summary = "the deployment tasks of managed certificates",
+    .man = "ccs-task",
+    .subverbs = task_subverbs,
+};
+const struct cli_verb cli_verb_config = {
+    .name = "config",
+    .summary = "the configuration, ccs.conf",
+    .man = "ccs-config",
+    .subverbs = config_subverbs,
+};

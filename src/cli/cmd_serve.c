@@ -16,14 +16,26 @@
 
 static const char usage[] = "ccs serve [--config FILE] [--check]";
 
-enum { OPT_CONFIG = 256, OPT_CHECK, OPT_HELP };
+enum { OPT_CONFIG = 256, OPT_CHECK };
 
-static const struct option options[] = {
-    {"config", required_argument, NULL, OPT_CONFIG},
-    {"check", no_argument, NULL, OPT_CHECK},
-    {"help", no_argument, NULL, OPT_HELP},
-    {NULL, 0, NULL, 0},
+static const struct cli_option options[] = {
+    {"config", "FILE", OPT_CONFIG, "the configuration; default $" CONFIG_ENV ", else " CONFIG_DEFAULT_PATH},
+    {"check", NULL, OPT_CHECK, "check what every host would be served, then exit (1: a problem)"},
+    CLI_OPTION_END,
 };
+
+static const struct cli_command command = {
+    .name = "serve",
+    .usage = usage,
+    .summary = "a TLS terminator serving each name's certificate from the store",
+    .options = options,
+    .examples = "ccs serve --check --config /etc/ccs/ccs.conf\n"
+                "systemctl enable --now ccs-serve.service",
+    .man = "ccs-serve",
+};
+
+const struct cli_verb cli_verb_serve = {
+    .name = "serve", .man = "ccs-serve", .command = &command, .run = cmd_serve};
 
 static int width(const struct serve_check_report *r, size_t field, size_t min)
 {
@@ -89,7 +101,7 @@ int cmd_serve(int argc, char **argv)
     int c, check_only = 0;
 
     optind = 1;
-    while ((c = cli_getopt(argc, argv, "ccs", options)) != -1) {
+    while ((c = cli_getopt(argc, argv, &command)) != -1) {
         switch (c) {
         case OPT_CONFIG:
             config = optarg;
@@ -97,9 +109,6 @@ int cmd_serve(int argc, char **argv)
         case OPT_CHECK:
             check_only = 1;
             break;
-        case OPT_HELP:
-            printf("usage: %s\n", usage);
-            return 0;
         default:
             return cli_option_error(usage);
         }

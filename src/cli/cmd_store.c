@@ -14,14 +14,15 @@
 #include "store/resolve.h"
 #include "util/log.h"
 
-static const char usage[] =
-    "ccs store list --store DIR [--password-file FILE] [--json]\n"
-    "       ccs store lookup HOST --store DIR [--password-file FILE] [--json]\n"
-    "       ccs store check --store DIR [--password-file FILE] [--warn-days N] [--json]\n"
-    "       ccs store rekey --store DIR [--password-file OLD] --new-password-file NEW\n"
-    "                       [--format compat|aes256] [--dry-run] [--json]\n"
-    "   DIR may be an SMB share: \\\\SERVER\\SHARE\\FOLDER, //SERVER/SHARE/FOLDER or\n"
-    "   smb://SERVER[:PORT]/SHARE/FOLDER, with " CLI_SMB_USAGE;
+/* --store DIR may also be an SMB share, with the share options: the help describes them. */
+static const char usage_list[] = "ccs store list --store DIR [--password-file FILE] [--json]";
+static const char usage_lookup[] =
+    "ccs store lookup HOST --store DIR [--password-file FILE] [--json]";
+static const char usage_check[] =
+    "ccs store check --store DIR [--password-file FILE] [--warn-days N] [--json]";
+static const char usage_rekey[] =
+    "ccs store rekey --store DIR [--password-file OLD] --new-password-file NEW\n"
+    "                [--format compat|aes256] [--dry-run] [--json]";
 
 struct store_args {
     const char *store, *password_file, *host;
@@ -34,24 +35,74 @@ struct store_args {
 };
 
 /* OPT_SMB last: the share options take OPT_SMB .. OPT_SMB + 3. */
-enum { OPT_STORE = 256, OPT_PASSWORD_FILE, OPT_JSON, OPT_WARN_DAYS, OPT_HELP, OPT_NEW_PASSWORD_FILE,
+enum { OPT_STORE = 256, OPT_PASSWORD_FILE, OPT_JSON, OPT_WARN_DAYS, OPT_NEW_PASSWORD_FILE,
        OPT_FORMAT, OPT_DRY_RUN, OPT_SMB };
 
-static const struct option options[] = {
-    {"store", required_argument, NULL, OPT_STORE},
-    {"password-file", required_argument, NULL, OPT_PASSWORD_FILE},
-    {"json", no_argument, NULL, OPT_JSON},
-    {"warn-days", required_argument, NULL, OPT_WARN_DAYS},
-    {"help", no_argument, NULL, OPT_HELP},
-    {"new-password-file", required_argument, NULL, OPT_NEW_PASSWORD_FILE},
-    {"format", required_argument, NULL, OPT_FORMAT},
-    {"dry-run", no_argument, NULL, OPT_DRY_RUN},
-    CLI_SMB_OPTIONS(OPT_SMB),
-    {NULL, 0, NULL, 0},
+/* The options of every store sub-verb. */
+#define STORE_OPTIONS                                                                              \
+    {"store", "DIR|SHARE", OPT_STORE,                                                              \
+     "the store: a directory or \\\\server\\share\\folder, //server/..., smb://..."},          \
+        {"password-file", "FILE", OPT_PASSWORD_FILE,                                               \
+         "the store password; else $" PFX_PASSWORD_ENV " or credential " PFX_PASSWORD_CREDENTIAL}, \
+        {"json", NULL, OPT_JSON, "print the result as JSON"}, CLI_SMB_OPTIONS(OPT_SMB)
+
+static const struct cli_option list_options[] = {STORE_OPTIONS, CLI_OPTION_END};
+static const struct cli_option lookup_options[] = {STORE_OPTIONS, CLI_OPTION_END};
+static const struct cli_option check_options[] = {
+    STORE_OPTIONS,
+    {"warn-days", "N", OPT_WARN_DAYS, "warn about certificates expiring within N days; default "
+                                      CLI_STR(CHECK_DEFAULT_WARN_DAYS)},
+    CLI_OPTION_END,
+};
+static const struct cli_option rekey_options[] = {
+    STORE_OPTIONS,
+    {"new-password-file", "FILE", OPT_NEW_PASSWORD_FILE, "the new store password (required)"},
+    {"format", "compat|aes256", OPT_FORMAT, "write every file in this format; default: each keeps its own"},
+    {"dry-run", NULL, OPT_DRY_RUN, "print the plan; write nothing"},
+    CLI_OPTION_END,
 };
 
-static int parse_args(int argc, char **argv, int want_host, int rekey, struct store_args *a)
+static const struct cli_command list_command = {
+    .name = "store list",
+    .usage = usage_list,
+    .summary = "one row per certificate file: names, issuer, expiry, thumbprint, format",
+    .options = list_options,
+    .examples = "ccs store list --store /srv/certs --password-file /etc/ccs/pfx-password\n"
+                "ccs store list --store //fs1/certs/iis --credentials-file /etc/ccs/smb-credentials --json",
+    .man = "ccs-store",
+};
+static const struct cli_command lookup_command = {
+    .name = "store lookup",
+    .usage = usage_lookup,
+    .summary = "which file would serve a host, and by which rule (exit 1: none would)",
+    .options = lookup_options,
+    .examples = "ccs store lookup www.example.com --store /srv/certs --password-file /etc/ccs/pfx-password",
+    .man = "ccs-store",
+};
+static const struct cli_command check_command = {
+    .name = "store check",
+    .usage = usage_check,
+    .summary = "everything that would make a server fail, one line each (exit 1: an error)",
+    .options = check_options,
+    .examples = "ccs store check --store /srv/certs --password-file /etc/ccs/pfx-password --warn-days 30",
+    .man = "ccs-store",
+};
+static const struct cli_command rekey_command = {
+    .name = "store rekey",
+    .usage = usage_rekey,
+    .summary = "change the store password: every file re-encrypted at once",
+    .options = rekey_options,
+    .examples = "ccs store rekey --store /srv/certs --password-file old.pass --new-password-file "
+                "new.pass --dry-run",
+    .man = "ccs-store",
+};
+
+/* Parse COMMAND's options (its table lets in only its own: rekey's are refused elsewhere). */
+static int parse_args(int argc, char **argv, const struct cli_command *command,
+                      struct store_args *a)
 {
+    const char *usage = command->usage;
+    int want_host = command == &lookup_command, rekey = command == &rekey_command;
     enum pfx_format format;
     char *end;
     int c;
@@ -59,7 +110,7 @@ static int parse_args(int argc, char **argv, int want_host, int rekey, struct st
     memset(a, 0, sizeof(*a));
     a->warn_days = CHECK_DEFAULT_WARN_DAYS;
     optind = 1;
-    while ((c = cli_getopt(argc, argv, "ccs store", options)) != -1) {
+    while ((c = cli_getopt(argc, argv, command)) != -1) {
         switch (c) {
         case OPT_STORE: a->store = optarg; break;
         case OPT_PASSWORD_FILE: a->password_file = optarg; break;
@@ -77,9 +128,6 @@ static int parse_args(int argc, char **argv, int want_host, int rekey, struct st
                 return cli_usage_error(usage, "--format: \"%s\" is not compat or aes256", optarg);
             a->format = optarg;
             break;
-        case OPT_HELP:
-            printf("usage: %s\n", usage);
-            exit(0);
         default:
             if (cli_smb_option(c, OPT_SMB, &a->smb))
                 break;
@@ -95,8 +143,6 @@ static int parse_args(int argc, char **argv, int want_host, int rekey, struct st
         return cli_usage_error(usage, "unexpected argument \"%s\"", argv[optind]);
     if (!a->store)
         return cli_usage_error(usage, "--store is required");
-    if (!rekey && (a->new_password_file || a->format || a->dry_run))
-        return cli_usage_error(usage, "--new-password-file, --format and --dry-run are rekey's");
     if (rekey && !a->new_password_file)
         return cli_usage_error(usage, "rekey needs --new-password-file (the new store password)");
     return 0;
@@ -182,7 +228,7 @@ static int cmd_list(int argc, char **argv)
     time_t now = time(NULL);
     int rc = EXIT_FAILED;
 
-    if (parse_args(argc, argv, 0, 0, &a) != 0)
+    if (parse_args(argc, argv, &list_command, &a) != 0)
         return EXIT_FAILED;
     if (open_store_and_password(&a, &st, &password) < 0)
         goto out;
@@ -382,7 +428,7 @@ static int cmd_lookup(int argc, char **argv)
     struct errbuf err;
     int resolved = 0, rc = EXIT_FAILED;
 
-    if (parse_args(argc, argv, 1, 0, &a) != 0)
+    if (parse_args(argc, argv, &lookup_command, &a) != 0)
         return EXIT_FAILED;
     /* Validate the host before anything touches the store, as a server must. */
     if (store_resolve_plan(a.host, strlen(a.host), &res.plan, &err) < 0) {
@@ -423,7 +469,7 @@ static int cmd_check(int argc, char **argv)
     struct errbuf err;
     int rc = EXIT_FAILED;
 
-    if (parse_args(argc, argv, 0, 0, &a) != 0)
+    if (parse_args(argc, argv, &check_command, &a) != 0)
         return EXIT_FAILED;
     if (open_store_and_password(&a, &st, &password) < 0)
         goto out;
@@ -524,7 +570,7 @@ static int cmd_rekey(int argc, char **argv)
     struct errbuf err;
     int rc = EXIT_FAILED, ran;
 
-    if (parse_args(argc, argv, 0, 1, &a) != 0)
+    if (parse_args(argc, argv, &rekey_command, &a) != 0)
         return EXIT_FAILED;
     if (open_store_and_password(&a, &st, &old_pw) < 0)
         goto out;
@@ -573,21 +619,15 @@ out:
     return rc;
 }
 
-int cmd_store(int argc, char **argv)
-{
-    if (argc < 2)
-        return cli_usage_error(usage, "store needs a verb: list, lookup, check or rekey");
-    if (strcmp(argv[1], "list") == 0)
-        return cmd_list(argc - 1, argv + 1);
-    if (strcmp(argv[1], "lookup") == 0)
-        return cmd_lookup(argc - 1, argv + 1);
-    if (strcmp(argv[1], "check") == 0)
-        return cmd_check(argc - 1, argv + 1);
-    if (strcmp(argv[1], "rekey") == 0)
-        return cmd_rekey(argc - 1, argv + 1);
-    if (strcmp(argv[1], "--help") == 0) {
-        printf("usage: %s\n", usage);
-        return 0;
-    }
-    return cli_usage_error(usage, "unknown store verb \"%s\"", argv[1]);
-}
+static const struct cli_subverb subverbs[] = {
+    {&list_command, cmd_list},   {&lookup_command, cmd_lookup},
+    {&check_command, cmd_check}, {&rekey_command, cmd_rekey},
+    {NULL, NULL},
+};
+
+const struct cli_verb cli_verb_store = {
+    .name = "store",
+    .summary = "what a server would serve from a store, and why it would fail; its password",
+    .man = "ccs-store",
+    .subverbs = subverbs,
+};

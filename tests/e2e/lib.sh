@@ -79,7 +79,7 @@ run_ccs() {
         fail "ccs $* exited $got, expected $want; output:"
         sed 's/^/    /' "$out" >&2
     else
-        ok "ccs $1 $2 ... exits $want"
+        ok "ccs $* exits $want"
     fi
 }
 
@@ -182,7 +182,7 @@ run_ccs_split() {
         fail "ccs $* exited $got, expected $want; stdout, stderr:"
         sed 's/^/    /' "$out" "$errout" >&2
     else
-        ok "ccs $1 $2 ... exits $want"
+        ok "ccs $* exits $want"
     fi
 }
 
