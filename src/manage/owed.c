@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "manage/cert_tasks.h"
 #include "manage/policy.h"
 
 int owed_applies(const struct config_task *task)
@@ -22,44 +23,71 @@ static const struct task_record *record_of(const struct task_record *records, si
     return NULL;
 }
 
-int owed_find(const struct config *cfg, struct state_db *db, const struct config_certificate *cert,
-              const char *live, time_t lifetime_s, struct owed_list *out, struct errbuf *err)
+/* Add TASK to OUT when it is owed LIVE, given the task states RECORDS of its certificate. */
+static void consider(const struct config_task *task, const struct task_record *records,
+                     size_t record_count, const char *live, time_t lifetime_s,
+                     struct owed_list *out)
+{
+    const struct task_record *rec;
+    struct owed_task *o;
+
+    if (!owed_applies(task))
+        return;
+    rec = record_of(records, record_count, task->name);
+    if (rec && strcmp(rec->delivered, live) == 0)
+        return; /* delivered */
+    o = &out->items[out->count++];
+    o->task = task;
+    if (rec) {
+        o->failure_count = rec->failure_count;
+        o->last_attempt = rec->last_attempt;
+        memcpy(o->last_message, rec->last_message, sizeof(o->last_message));
+        o->retry_at = policy_backoff_until(rec->failure_count, rec->last_attempt, lifetime_s);
+    }
+}
+
+int owed_find_indexed(const struct config *cfg, const struct cert_tasks *ct, struct state_db *db,
+                      const struct config_certificate *cert, const char *live, time_t lifetime_s,
+                      struct owed_list *out, struct errbuf *err)
 {
     struct task_record *records = NULL;
-    size_t record_count = 0;
+    size_t record_count = 0, mine = 0, c = ct ? (size_t)(cert - cfg->certificates) : 0;
 
     memset(out, 0, sizeof(*out));
     if (!live || !live[0])
         return 0;
     if (db && state_task_records(db, cert->name, &records, &record_count, err) < 0)
         return -1;
-    out->items = calloc(cfg->task_count + 1, sizeof(*out->items));
+    /* Room for the certificate's own tasks, not every task of the configuration. */
+    if (ct) {
+        for (size_t t = ct->first[c]; t != CERT_TASKS_END; t = ct->next[t])
+            mine++;
+    } else {
+        for (size_t i = 0; i < cfg->task_count; i++)
+            mine += cfg->tasks[i].certificate &&
+                    strcmp(cfg->tasks[i].certificate, cert->name) == 0;
+    }
+    out->items = calloc(mine + 1, sizeof(*out->items));
     if (!out->items) {
         free(records);
         return errbuf_set(err, "certificate %s: owed tasks: out of memory", cert->name);
     }
-    for (size_t i = 0; i < cfg->task_count; i++) {
-        const struct config_task *task = &cfg->tasks[i];
-        const struct task_record *rec;
-        struct owed_task *o;
-
-        if (!task->certificate || strcmp(task->certificate, cert->name) != 0 ||
-            !owed_applies(task))
-            continue;
-        rec = record_of(records, record_count, task->name);
-        if (rec && strcmp(rec->delivered, live) == 0)
-            continue; /* delivered */
-        o = &out->items[out->count++];
-        o->task = task;
-        if (rec) {
-            o->failure_count = rec->failure_count;
-            o->last_attempt = rec->last_attempt;
-            memcpy(o->last_message, rec->last_message, sizeof(o->last_message));
-            o->retry_at = policy_backoff_until(rec->failure_count, rec->last_attempt, lifetime_s);
-        }
+    if (ct) {
+        for (size_t t = ct->first[c]; t != CERT_TASKS_END; t = ct->next[t])
+            consider(&cfg->tasks[t], records, record_count, live, lifetime_s, out);
+    } else {
+        for (size_t i = 0; i < cfg->task_count; i++)
+            if (cfg->tasks[i].certificate && strcmp(cfg->tasks[i].certificate, cert->name) == 0)
+                consider(&cfg->tasks[i], records, record_count, live, lifetime_s, out);
     }
     free(records);
     return 0;
+}
+
+int owed_find(const struct config *cfg, struct state_db *db, const struct config_certificate *cert,
+              const char *live, time_t lifetime_s, struct owed_list *out, struct errbuf *err)
+{
+    return owed_find_indexed(cfg, NULL, db, cert, live, lifetime_s, out, err);
 }
 
 const struct owed_task *owed_lookup(const struct owed_list *list, const struct config_task *task)

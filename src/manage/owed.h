@@ -45,6 +45,13 @@ int owed_applies(const struct config_task *task);
 int owed_find(const struct config *cfg, struct state_db *db, const struct config_certificate *cert,
               const char *live, time_t lifetime_s, struct owed_list *out, struct errbuf *err);
 
+/* owed_find with CT (cert_tasks.h) for the certificate's tasks instead of a scan of every task:
+ * for a run that looks at many certificates. CT may be NULL (then it scans). */
+struct cert_tasks;
+int owed_find_indexed(const struct config *cfg, const struct cert_tasks *ct, struct state_db *db,
+                      const struct config_certificate *cert, const char *live, time_t lifetime_s,
+                      struct owed_list *out, struct errbuf *err);
+
 /* TASK's entry in LIST, or NULL when it is not owed. */
 const struct owed_task *owed_lookup(const struct owed_list *list, const struct config_task *task);
 

@@ -17,8 +17,10 @@
 #include "acme/http.h"
 #include "acme/order.h"
 #include "acme/session.h"
+#include "manage/cert_tasks.h"
 #include "manage/certfiles.h"
 #include "manage/owed.h"
+#include "manage/plan.h"
 #include "manage/policy.h"
 #include "manage/state.h"
 #include "manage/stop.h"
@@ -50,6 +52,9 @@ struct run {
     struct responder responders[MAX_RESPONDERS];
     size_t responder_count;
     size_t *selected, selected_count, next;
+    unsigned char *look; /* per selected certificate: 0 quiet (plan.h), else looked at; NULL all */
+    char unfinished[128]; /* the holder line a killed run left in renew.lock ("" none) */
+    struct cert_tasks tasks; /* each certificate's tasks (cert_tasks.h), built once a run */
     struct renew_summary *summary;
     /* The CA's directory could not be fetched (after the client's own retries): later ARI checks
      * and orders of this run fail at once with this reason instead of waiting on it again. */
@@ -78,8 +83,11 @@ static void say(struct run *r, const char *fmt, ...)
 /* ---- the lock: one run at a time ------------------------------------------------------------- */
 
 /* STATE/renew.lock, held by `ccs renew` and by `ccs task run` (VERB), which write the same files.
- * The holder's pid, verb and start are written into it for the next one's message. */
-static int take_lock(const char *state_dir, const char *verb, int *fd_out, struct errbuf *err)
+ * The holder's pid, verb and start are written into it for the next one's message, and emptied
+ * again by release_lock when the run ends: a line found there by the next run is a run that was
+ * killed (*UNFINISHED, its line), whose leftovers may be beside any certificate. */
+static int take_lock(const char *state_dir, const char *verb, int *fd_out, char *unfinished,
+                     size_t unfinished_size, struct errbuf *err)
 {
     char path[PATH_MAX], holder[128] = "";
     int fd;
@@ -91,14 +99,19 @@ static int take_lock(const char *state_dir, const char *verb, int *fd_out, struc
     fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0)
         return errbuf_set_errno(err, "%s", path);
+    n = pread(fd, holder, sizeof(holder) - 1, 0);
+    holder[n > 0 ? n : 0] = '\0';
+    holder[strcspn(holder, "\n")] = '\0';
     if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-        n = pread(fd, holder, sizeof(holder) - 1, 0);
-        holder[n > 0 ? n : 0] = '\0';
-        holder[strcspn(holder, "\n")] = '\0';
         close(fd);
         return errbuf_set(err, "another ccs renew or task run is running (%s holds %s)",
                           holder[0] ? holder : "unknown process", path);
     }
+    /* Read again under the lock: the holder we raced with may have ended since. */
+    n = pread(fd, holder, sizeof(holder) - 1, 0);
+    holder[n > 0 ? n : 0] = '\0';
+    holder[strcspn(holder, "\n")] = '\0';
+    snprintf(unfinished, unfinished_size, "%s", holder);
     {
         char text[128];
         time_t now = time(NULL);
@@ -110,6 +123,16 @@ static int take_lock(const char *state_dir, const char *verb, int *fd_out, struc
     }
     *fd_out = fd;
     return 0;
+}
+
+/* The run ended (whatever its result): no holder line is left for the next run to find. */
+static void release_lock(int fd)
+{
+    if (fd < 0)
+        return;
+    if (ftruncate(fd, 0) < 0)
+        log_debug("renew.lock: cannot clear the holder");
+    close(fd);
 }
 
 /* ---- leftovers of killed runs ---------------------------------------------------------------- */
@@ -383,6 +406,12 @@ static int issue(struct run *r, struct acme_client *client, const struct config_
         return errbuf_set(err, "certificate %s: more than 256 domains", cert->name);
     if (identifiers_for(cert, ids, values, err) < 0)
         return -1;
+    /* Recorded before the key exists: a record without a pending key is settled, and the plan
+     * (plan.h) leaves a settled, not-due certificate alone — a run killed after making the key
+     * must not leave one unrecorded. */
+    snprintf(rec->pending_key, sizeof(rec->pending_key), "%s", paths->pending_key);
+    if (state_cert_put(r->db, rec, err) < 0)
+        return -1;
     if (cert->reuse_key && live && key_load(paths->key, key, NULL, err) == 0) {
         reused = 1;
     } else if (certfiles_pending_key(paths, cert->key_type, key, &reused, err) < 0) {
@@ -391,9 +420,6 @@ static int issue(struct run *r, struct acme_client *client, const struct config_
     if (reused && rec->pending_order[0])
         log_info("%s: an earlier run stopped during order %s; ordering again with its key",
                  cert->name, rec->pending_order);
-    snprintf(rec->pending_key, sizeof(rec->pending_key), "%s", paths->pending_key);
-    if (state_cert_put(r->db, rec, err) < 0)
-        return -1;
     if (solver_for(r, cert, &own, &use, err) < 0)
         return -1;
     if (live && client->dir.renewal_info)
@@ -453,6 +479,49 @@ struct cert_job {
     time_t now;
 };
 
+/* An outcome's texts: "" until set (never NULL), else the outcome's own copy; out of memory, ""
+ * and a warning. */
+static const char no_text[] = "";
+
+static void outcome_text(const char **dst, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+static void outcome_text(const char **dst, const char *fmt, va_list ap)
+{
+    char *text = NULL;
+
+    if (vasprintf(&text, fmt, ap) < 0) {
+        log_warning("out of memory for a renewal's message");
+        text = NULL;
+    }
+    if (*dst != no_text)
+        free((char *)*dst);
+    *dst = text ? text : no_text;
+}
+
+static void outcome_set(const char **dst, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void outcome_set(const char **dst, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    outcome_text(dst, fmt, ap);
+    va_end(ap);
+}
+
+static void outcome_init(struct renew_outcome *o)
+{
+    o->why = o->message = no_text;
+}
+
+static void outcome_free(struct renew_outcome *o)
+{
+    if (o->why != no_text)
+        free((char *)o->why);
+    if (o->message != no_text)
+        free((char *)o->message);
+    outcome_init(o);
+}
+
 static void job_message(struct cert_job *j, enum renew_status status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void job_message(struct cert_job *j, enum renew_status status, const char *fmt, ...)
@@ -461,7 +530,7 @@ static void job_message(struct cert_job *j, enum renew_status status, const char
 
     j->out->status = status;
     va_start(ap, fmt);
-    vsnprintf(j->out->message, sizeof(j->out->message), fmt, ap);
+    outcome_text(&j->out->message, fmt, ap);
     va_end(ap);
 }
 
@@ -511,11 +580,13 @@ static void sweep_leftovers(struct cert_job *j)
     const struct config *cfg = j->r->cfg;
     const char *state_paths[] = {j->paths.pending_key, j->paths.live, j->paths.previous};
 
-    for (size_t i = 0; i < cfg->task_count; i++) {
+    const struct cert_tasks *ct = &j->r->tasks;
+
+    for (size_t i = ct->first[j->cert - cfg->certificates]; i != CERT_TASKS_END; i = ct->next[i]) {
         const struct config_task *t = &cfg->tasks[i];
         const char *paths[] = {t->cert_path, t->chain_path, t->fullchain_path, t->key_path,
                                t->pfx_path};
-        if (t->type != TASK_EXPORT || strcmp(t->certificate, j->cert->name) != 0)
+        if (t->type != TASK_EXPORT)
             continue;
         for (size_t k = 0; k < sizeof(paths) / sizeof(paths[0]); k++)
             if (paths[k])
@@ -586,7 +657,8 @@ static void deliver_owed(struct cert_job *j)
 
     if (!j->live)
         return;
-    if (owed_find(r->cfg, r->db, j->cert, j->sum.thumbprint, live_lifetime(&j->sum), &owed,
+    if (owed_find_indexed(r->cfg, &r->tasks, r->db, j->cert, j->sum.thumbprint,
+                          live_lifetime(&j->sum), &owed,
                   &err) < 0) {
         log_warning("%s", err.msg);
         return;
@@ -622,8 +694,12 @@ static void refresh_ari(struct cert_job *j)
                     j->cert->name, err.msg);
         return;
     }
-    if (!(*j->client)->dir.renewal_info)
+    if (!(*j->client)->dir.renewal_info) {
+        /* The CA offers no ARI: ask again when we would have asked for the window, not on every
+         * run (the plan looks at a certificate whose question is due, plan.h). */
+        j->rec.ari_next_check = j->now + ARI_DEFAULT_RECHECK_S;
         return;
+    }
     if (acme_ari_fetch(*j->client, j->live, &w, &err) < 0) {
         log_warning("%s: renewal information (ARI): %s; the renewal policy's date stands",
                     j->cert->name, err.msg);
@@ -667,7 +743,7 @@ static void decide(struct cert_job *j, struct policy_decision *d)
         snprintf(d->why, sizeof(d->why), "finishing a renewal interrupted (order recorded %s)",
                  j->rec.pending_order[0] ? since : "none yet");
     }
-    snprintf(j->out->why, sizeof(j->out->why), "%s", d->why);
+    outcome_set(&j->out->why, "%s", d->why);
 }
 
 static void describe_plan(struct cert_job *j)
@@ -827,7 +903,8 @@ static void count_owed(struct cert_job *j)
 
     if (!j->live || j->r->opts->dry_run)
         return;
-    if (owed_find(j->r->cfg, j->r->db, j->cert, j->env.thumbprint, 0, &owed, &err) < 0) {
+    if (owed_find_indexed(j->r->cfg, &j->r->tasks, j->r->db, j->cert, j->env.thumbprint, 0,
+                          &owed, &err) < 0) {
         log_warning("%s", err.msg);
         return;
     }
@@ -901,12 +978,57 @@ static void *job(void *arg)
         pthread_mutex_unlock(&r->lock);
         if (i >= r->selected_count)
             break;
+        if (r->look && !r->look[i])
+            continue; /* quiet: the plan filled its outcome */
         progress(r, i, NULL);
         renew_one(r, &client, &r->cfg->certificates[r->selected[i]], &r->summary->items[i]);
         progress(r, i, &r->summary->items[i]);
     }
     acme_client_close(client);
     return NULL;
+}
+
+/* ---- the plan: only the certificates with something to do are looked at ----------------------- */
+
+static void quiet_outcome(void *ctx, size_t i, time_t not_after, const struct policy_decision *d)
+{
+    struct run *r = ctx;
+    struct renew_outcome *o = &r->summary->items[i];
+
+    o->cert = &r->cfg->certificates[i];
+    o->status = RENEW_NOT_DUE;
+    o->not_after = not_after;
+    outcome_set(&o->why, "%s", d->why);
+    say(r, "%s: not due: %s", o->cert->name, d->why);
+    progress(r, i, NULL);
+    progress(r, i, o);
+}
+
+/* Leave alone what the state vouches has nothing to do (plan.h). Forced runs and named
+ * certificates are looked at; so is everything after a run that was killed (its temp files may be
+ * beside any certificate, even one it was only running a task of by hand), when there is no state
+ * (a dry run on a machine that never ran ccs) or when the plan cannot be made (a warning: the run
+ * goes on, looking at all). */
+static void plan(struct run *r)
+{
+    size_t n = r->cfg->certificate_count;
+    struct errbuf err;
+
+    if (r->opts->force || (r->opts->names && r->opts->name_count) || !r->db || n == 0)
+        return;
+    if (r->unfinished[0]) {
+        log_info("the last run (%s) did not finish: looking at every certificate for what it "
+                 "left", r->unfinished);
+        return;
+    }
+    r->look = malloc(n);
+    if (!r->look) {
+        log_warning("renewal plan: out of memory; looking at every certificate");
+        return;
+    }
+    if (plan_renewals(r->cfg, r->db, r->opts->now ? r->opts->now : time(NULL), r->look,
+                      quiet_outcome, r, &err) < 0)
+        log_warning("%s; looking at every certificate", err.msg);
 }
 
 /* ---- the run -------------------------------------------------------------------------------------- */
@@ -924,11 +1046,8 @@ static int select_certificates(struct run *r, struct errbuf *err)
         return 0;
     }
     for (size_t n = 0; n < r->opts->name_count; n++) {
-        size_t i;
-        for (i = 0; i < cfg->certificate_count; i++)
-            if (strcmp(cfg->certificates[i].name, r->opts->names[n]) == 0)
-                break;
-        if (i == cfg->certificate_count)
+        size_t i = cert_index(cfg, r->opts->names[n]);
+        if (i == SIZE_MAX)
             return errbuf_set(err, "no certificate \"%s\" in %s", r->opts->names[n], cfg->path);
         r->selected[r->selected_count++] = i;
     }
@@ -1050,8 +1169,13 @@ int renew_run(const struct config *cfg, const struct renew_options *opts,
     watching = stop_watch(&saved) == 0;
     if (select_certificates(&r, err) < 0)
         goto out;
+    if (cert_tasks_build(cfg, &r.tasks) < 0) {
+        errbuf_set(err, "out of memory");
+        goto out;
+    }
     /* A dry run changes nothing, the lock file included; it may run beside a real run. */
-    if (!opts->dry_run && take_lock(cfg->state_dir, "ccs renew", &lock_fd, err) < 0)
+    if (!opts->dry_run && take_lock(cfg->state_dir, "ccs renew", &lock_fd, r.unfinished,
+                                    sizeof(r.unfinished), err) < 0)
         goto out;
     if (open_state(&r, err) < 0)
         goto out;
@@ -1061,6 +1185,9 @@ int renew_run(const struct config *cfg, const struct renew_options *opts,
         goto out;
     }
     summary->count = r.selected_count;
+    for (size_t i = 0; i < r.selected_count; i++)
+        outcome_init(&summary->items[i]);
+    plan(&r);
     if (!opts->dry_run)
         sweep_account(&r);
     /* libcurl's global setup before the jobs start: each opens its own client (http.h) */
@@ -1079,8 +1206,9 @@ out:
         acme_session_close(&r.session);
     state_close(r.db);
     free(r.selected);
-    if (lock_fd >= 0)
-        close(lock_fd);
+    free(r.look);
+    cert_tasks_free(&r.tasks);
+    release_lock(lock_fd);
     if (watching)
         stop_unwatch(&saved);
     pthread_mutex_destroy(&r.account_lock);
@@ -1090,6 +1218,8 @@ out:
 
 void renew_summary_free(struct renew_summary *s)
 {
+    for (size_t i = 0; s->items && i < s->count; i++)
+        outcome_free(&s->items[i]);
     free(s->items);
     memset(s, 0, sizeof(*s));
 }
@@ -1110,7 +1240,7 @@ int renew_task_run(const struct config *cfg, const char *cert_name, const char *
     const struct config_certificate *cert = config_find_certificate(cfg, cert_name);
     const struct config_task *task = find_task(cfg, cert_name, task_name);
     struct renew_options opts = {.dry_run = dry_run, .out = out};
-    struct renew_outcome outcome = {0};
+    struct renew_outcome outcome = {.why = no_text, .message = no_text};
     struct run r;
     struct cert_paths paths;
     struct cert_summary sum = {0};
@@ -1130,7 +1260,8 @@ int renew_task_run(const struct config *cfg, const char *cert_name, const char *
     pthread_mutex_init(&r.lock, NULL);
     watching = stop_watch(&saved) == 0;
     /* The renewer's lock: a task must not write the files a renewal's tasks are writing. */
-    if (!dry_run && take_lock(cfg->state_dir, "ccs task run", &lock_fd, err) < 0)
+    if (!dry_run && take_lock(cfg->state_dir, "ccs task run", &lock_fd, r.unfinished,
+                              sizeof(r.unfinished), err) < 0)
         goto out;
     if (certfiles_paths(cfg->state_dir, cert_name, &paths, err) < 0 ||
         certfiles_load_live(&paths, &live, err) < 0)
@@ -1158,8 +1289,7 @@ int renew_task_run(const struct config *cfg, const char *cert_name, const char *
 out:
     state_close(r.db);
     X509_free(live);
-    if (lock_fd >= 0)
-        close(lock_fd);
+    release_lock(lock_fd);
     if (watching)
         stop_unwatch(&saved);
     pthread_mutex_destroy(&r.lock);

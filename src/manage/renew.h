@@ -53,8 +53,10 @@ enum renew_status {
 struct renew_outcome {
     const struct config_certificate *cert;
     enum renew_status status;
-    char why[256];              /* why it was (not) due */
-    char message[ERRBUF_SIZE];  /* what happened */
+    /* Never NULL in a summary renew_run returned; the summary owns them. Texts rather than
+     * arrays: a run over 100,000 certificates keeps an outcome for each (issue 11). */
+    const char *why;            /* why it was (not) due ("" not decided) */
+    const char *message;        /* what happened ("" nothing yet) */
     time_t not_after;           /* of the certificate in use afterwards (0: none) */
     size_t tasks_ran, tasks_failed, tasks_stopped;
     size_t tasks_delivered; /* runs that delivered the live certificate (owed ones included) */

@@ -177,13 +177,18 @@ stopped_at export-renamed:www.pem:1 TERM "notify"    # the export finishes its r
 stopped_at export-renamed:www.live-dir:1 KILL "live-dir ccs pem notify" # the machine copy: an export
 
 # A killed export left temp files (checked gone above); one left in the state directory and one
-# beside the machine copy are removed by the next run too.
+# beside the machine copy are removed by the next run too. Planted as a killed run leaves them: with
+# its holder line in renew.lock (a run that ends empties it), which makes the next run look at every
+# certificate, even one with nothing due or owed (plan.h).
 mkdir -p "$T/state/certs/www/pending"
 printf 'stale key\n' >"$T/state/certs/www/pending/privkey.pem.tmp-AbC123"
 printf 'stale key\n' >"$T/live/www/privkey.pem.tmp-XyZ789"
+expect_eq "$(wc -c <"$T/state/renew.lock")" 0 "a run that ended left no holder line in renew.lock"
+printf 'pid 999999, ccs renew, started 2026-01-01T00:00:00Z\n' >"$T/state/renew.lock"
 run_ccs 2 sweep.out renew --config "$T/ccs.conf"
 expect_eq "$(leftover_temps "$T/state" "$T/live" | tr '\n' ' ')" "" "temp files a killed run left are removed"
 expect_contains sweep.out "removed 1 temp file a killed run left beside $T/live/www/privkey.pem" "... and the run says so"
+expect_contains sweep.out "the last run (pid 999999, ccs renew, started 2026-01-01T00:00:00Z) did not finish: looking at every certificate" "... having seen the killed run's line"
 
 # ---- a script stopped by SIGTERM: its process group goes, the run exits 3 at once --------------------
 : >slow.block
