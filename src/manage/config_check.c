@@ -255,11 +255,13 @@ static void link_tasks(struct parser *p)
         const struct config_certificate *c = config_find_certificate(cfg, t->certificate);
         struct meta *m;
 
+        if (c)
+            p->task_meta[i].certificate = (uint32_t)(c - cfg->certificates) + 1;
         if (!c || t->type != TASK_DEPLOY_CCS || !t->store)
             continue;
         m = certificate_meta(p, c);
         if (!m->first_deploy)
-            m->first_deploy = i + 1;
+            m->first_deploy = (uint32_t)i + 1;
         if (config_find_store(cfg, t->store))
             m->has_deploy_store = 1;
     }
@@ -285,7 +287,8 @@ static void check_task_store(struct parser *p, const struct config_task *t, cons
 static void check_export(struct parser *p, const struct config_task *t, const struct meta *m,
                          const char *label)
 {
-    const struct config_certificate *c = config_find_certificate(p->cfg, t->certificate);
+    const struct config_certificate *c =
+        m->certificate ? &p->cfg->certificates[m->certificate - 1] : NULL;
     int any = 0, pfx = seen_line(m, SEC_TASK, "pfx");
 
     for (size_t i = 0; i < COUNT(export_path_keys); i++)
@@ -323,13 +326,14 @@ static void check_type_keys(struct parser *p, const struct config_task *t, const
     }
 }
 
-static void check_task_certificate(struct parser *p, const struct config_task *t, const char *label)
+static void check_task_certificate(struct parser *p, const struct config_task *t,
+                                   const struct meta *m, const char *label)
 {
     const struct config *cfg = p->cfg;
     struct suggestion s = {NULL, 0};
     char buf[CONFIG_NAME_MAX + 32];
 
-    if (config_find_certificate(cfg, t->certificate) || conf_errors_full(p))
+    if (m->certificate || conf_errors_full(p))
         return;
     for (size_t c = 0; c < cfg->certificate_count; c++)
         suggest_consider(&s, t->certificate, cfg->certificates[c].name);
@@ -348,7 +352,7 @@ static void finish_tasks(struct parser *p)
         char label[sizeof(p->label)];
 
         snprintf(label, sizeof(label), "[task \"%s.%s\"]", t->certificate, t->name);
-        check_task_certificate(p, t, label);
+        check_task_certificate(p, t, m, label);
         require(p, m, SEC_TASK, label, t->where.line, "type");
         if (!good_line(m, SEC_TASK, "type"))
             continue;
@@ -456,10 +460,11 @@ static void add_live_copies(struct parser *p)
     for (size_t i = 0; i < cfg->certificate_count; i++)
         n += cfg->certificates[i].deployment == DEPLOYMENT_STORE_ONLY;
     for (size_t i = 0; i < cfg->task_count; i++) {
-        const struct config_certificate *c =
-            config_find_certificate(cfg, cfg->tasks[i].certificate);
-        if (c && c->deployment == DEPLOYMENT_STORE_ONLY &&
-            strcmp(cfg->tasks[i].name, LIVE_COPY_TASK) == 0)
+        const struct config_certificate *c;
+        if (!cfg->tasks[i].name || strcmp(cfg->tasks[i].name, LIVE_COPY_TASK) != 0)
+            continue;
+        c = config_find_certificate(cfg, cfg->tasks[i].certificate);
+        if (c && c->deployment == DEPLOYMENT_STORE_ONLY)
             conf_error(p, cfg->tasks[i].where.line,
                        "[task \"%s.%s\"]: the name %s is taken by the machine copy that "
                        "deployment = store-only implies for certificate %s: rename the task",

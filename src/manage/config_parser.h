@@ -134,12 +134,13 @@ _Static_assert(SECTION_KEYS_MAX < SEEN_DOMAIN, "key indexes must not collide wit
  * every section was a third of the memory a config of 100,000 certificates took to check. */
 struct meta {
     struct seen *seen; /* in file order; capacity implied by seen_count (conf_grow_one) */
-    size_t seen_count;
+    uint32_t seen_count;
     uint32_t key_bad; /* bit K: key K set, but its value was refused (reported) */
-    /* certificates, from one pass over the tasks (link_tasks): no scan of every task per
-     * certificate */
-    size_t first_deploy;  /* 1 + index of its first deploy-ccs task naming a store; 0: none */
-    int has_deploy_store; /* a deploy-ccs task of it names a store that exists */
+    /* From one pass over the tasks (link_tasks), so that no check scans every task per
+     * certificate. Indexes fit 32 bits, as strmap's values do (STRMAP_VALUE_MAX). */
+    uint32_t first_deploy; /* certificate: 1 + index of its first deploy-ccs task with a store */
+    uint32_t certificate;  /* task: 1 + index of its certificate; 0: it has none */
+    unsigned char has_deploy_store; /* certificate: a deploy-ccs task names an existing store */
 };
 
 /* The lookups config_find_* make: name → index into cfg->certificates and cfg->stores. The keys

@@ -351,18 +351,16 @@ static int add_contact(struct parser *p, const struct key_def *key, struct confi
 static int add_list(struct parser *p, const struct key_def *key, void *entity, struct meta *m,
                     const char *value)
 {
-    char *copy = conf_strdup(p, value), *save = NULL;
+    char copy[CONFIG_LINE_MAX + 1], *save = NULL; /* a value is at most a line */
     int rc = 0;
 
-    if (!copy)
-        return -1;
+    snprintf(copy, sizeof(copy), "%s", value);
     for (char *item = strtok_r(copy, ", \t", &save); item; item = strtok_r(NULL, ", \t", &save)) {
         if (key->kind == V_DOMAINS)
             rc |= add_domain(p, key, entity, m, item);
         else
             rc |= add_contact(p, key, entity, item);
     }
-    free(copy);
     return rc;
 }
 
@@ -573,14 +571,12 @@ static int add_serve_item(struct parser *p, const struct key_def *key, struct co
 static int add_serve_list(struct parser *p, const struct key_def *key, struct config_strings *list,
                           const char *value)
 {
-    char *copy = conf_strdup(p, value), *save = NULL;
+    char copy[CONFIG_LINE_MAX + 1], *save = NULL; /* a value is at most a line */
     int rc = 0;
 
-    if (!copy)
-        return -1;
+    snprintf(copy, sizeof(copy), "%s", value);
     for (char *item = strtok_r(copy, ", \t", &save); item; item = strtok_r(NULL, ", \t", &save))
         rc |= add_serve_item(p, key, list, item);
-    free(copy);
     return rc;
 }
 
