@@ -36,15 +36,24 @@ int certfiles_paths(const char *state_dir, const char *name, struct cert_paths *
     return 0;
 }
 
-int certfiles_live_serial(const char *state_dir, const char *name, char *serial, size_t size)
+int certfiles_certs_dir(const char *state_dir)
+{
+    char path[PATH_MAX];
+
+    if ((size_t)snprintf(path, sizeof(path), "%s/certs", state_dir) >= sizeof(path))
+        return -1;
+    return open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+int certfiles_live_serial(int certs_fd, const char *name, char *serial, size_t size)
 {
     char link[PATH_MAX];
     ssize_t n;
 
-    if (!size || (size_t)snprintf(link, sizeof(link), "%s/certs/%s/live", state_dir, name) >=
-                     sizeof(link))
+    if (certs_fd < 0 || !size ||
+        (size_t)snprintf(link, sizeof(link), "%s/live", name) >= sizeof(link))
         return 0;
-    n = readlink(link, serial, size);
+    n = readlinkat(certs_fd, link, serial, size);
     if (n <= 0 || (size_t)n >= size)
         return 0;
     serial[n] = '\0';

@@ -29,12 +29,17 @@ struct cert_paths {
 int certfiles_paths(const char *state_dir, const char *name, struct cert_paths *out,
                     struct errbuf *err);
 
-/* The name the live link points at — the serial of the certificate in use — into SERIAL (SIZE
- * bytes): 1 when there is one, 0 when there is no link (never issued) or it does not fit. One
- * readlink: a serial directory is written in full before the link switches to it and never changed
- * after, so a record of that serial (the state's) describes the live certificate without reading
- * it. Views over many certificates use this; everything else loads the file. */
-int certfiles_live_serial(const char *state_dir, const char *name, char *serial, size_t size);
+/* STATE/certs, opened for certfiles_live_serial (-1 when it cannot be: no certificate was ever
+ * issued). Close it with close(). */
+int certfiles_certs_dir(const char *state_dir);
+
+/* The name NAME's live link points at — the serial of the certificate in use — into SERIAL (SIZE
+ * bytes): 1 when there is one, 0 when there is no link (never issued) or it does not fit. CERTS_FD
+ * is certfiles_certs_dir's. One readlinkat: a serial directory is written in full before the link
+ * switches to it and never changed after, so a record of that serial (the state's) describes the
+ * live certificate without reading it. Views over many certificates use this; everything else
+ * loads the file. */
+int certfiles_live_serial(int certs_fd, const char *name, char *serial, size_t size);
 
 /* The live certificate, or *CERT = NULL when there is none yet. */
 int certfiles_load_live(const struct cert_paths *p, X509 **cert, struct errbuf *err);
