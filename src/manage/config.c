@@ -173,6 +173,16 @@ static void free_metas(struct parser *p)
     free(p->site_meta);
 }
 
+/* Give back the room conf_grow_one left at the end of an array (up to half of it): a loaded
+ * config lives as long as the process (ccs renew, ccs serve). Failing to is harmless. */
+static void fit(void *items, size_t count, size_t size)
+{
+    void **array = items, *fitted;
+
+    if (count && (fitted = realloc(*array, count * size)))
+        *array = fitted;
+}
+
 int config_load(const char *path, struct config *out, struct config_errors *errors)
 {
     struct parser p = {.cfg = out, .errors = errors, .file = path, .kind = SEC_NONE};
@@ -197,6 +207,9 @@ int config_load(const char *path, struct config *out, struct config_errors *erro
     if (conf_read(&p, path) == 0)
         conf_check(&p);
     free_metas(&p);
+    fit(&out->certificates, out->certificate_count, sizeof(*out->certificates));
+    fit(&out->tasks, out->task_count, sizeof(*out->tasks));
+    fit(&out->stores, out->store_count, sizeof(*out->stores));
     p.closing = 1;
     if (p.errors_dropped)
         conf_error(&p, 0, "more than %d errors: only the first %d are listed", CONFIG_ERRORS_MAX,
