@@ -156,6 +156,7 @@ static void free_metas(struct parser *p)
         free(p->task_keys[i]);
     free(p->task_keys);
     strmap_free(&p->task_names);
+    strmap_free(&p->site_names);
     for (size_t i = 0; i < p->cfg->store_count; i++)
         free(p->store_meta[i].seen);
     for (size_t i = 0; i < p->cfg->certificate_count; i++)

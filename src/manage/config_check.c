@@ -489,14 +489,57 @@ static void add_live_copies(struct parser *p)
 
 /* ---- [serve] and [site]: cross-references ------------------------------------------------- */
 
-/* Every host is routed by one section only. */
-static void check_host_owner(struct parser *p, const char *host, int line, const char *label,
-                             const struct config_strings *before, const char *before_label)
+/* Every host is routed by one section only. The hosts of [serve] and of every [site] go into
+ * one map, in file order: a host's first listing is the map's, and chains the later ones (a scan
+ * of every earlier section per host made many sites quadratic). */
+struct host_listing {
+    uint32_t owner;      /* 0: [serve]; else 1 + the index of the [site] */
+    uint32_t item;       /* in the owner's hosts */
+    uint32_t next, last; /* 1 + index of the next and (in a first listing) the last; 0: none */
+};
+
+struct host_listings {
+    struct strmap first; /* host → index of its first listing */
+    struct host_listing *all;
+    size_t count;
+};
+
+static const struct config_strings *listed_in(const struct config *cfg, uint32_t owner)
 {
-    for (size_t i = 0; i < before->count; i++)
-        if (strcmp(before->items[i], host) == 0)
-            conf_error(p, line, "host \"%s\" in %s is already listed in %s (line %d)", host, label,
-                       before_label, before->lines[i]);
+    return owner ? &cfg->sites[owner - 1].hosts : &cfg->serve->hosts;
+}
+
+/* Add host ITEM of OWNER's hosts; report it against each earlier listing (LABEL: OWNER's). */
+static void list_host(struct parser *p, struct host_listings *h, uint32_t owner, uint32_t item,
+                      const char *label)
+{
+    const struct config *cfg = p->cfg;
+    const struct config_strings *list = listed_in(cfg, owner);
+    const char *host = list->items[item];
+    size_t first, n = h->count, tail;
+    char other[sizeof(p->label)];
+
+    if (conf_grow_one(p, (void **)&h->all, n, sizeof(*h->all)) < 0)
+        return;
+    h->all[n] = (struct host_listing){owner, item, 0, 0};
+    h->count++;
+    if (!strmap_get(&h->first, host, &first)) {
+        if (strmap_put(&h->first, host, n, NULL) < 0)
+            p->out_of_memory = 1;
+        return;
+    }
+    for (size_t k = first + 1; k; k = h->all[k - 1].next) {
+        const struct host_listing *before = &h->all[k - 1];
+        if (before->owner)
+            snprintf(other, sizeof(other), "[site \"%s\"]", cfg->sites[before->owner - 1].name);
+        else
+            snprintf(other, sizeof(other), "[serve]");
+        conf_error(p, list->lines[item], "host \"%s\" in %s is already listed in %s (line %d)",
+                   host, label, other, listed_in(cfg, before->owner)->lines[before->item]);
+    }
+    tail = h->all[first].last ? h->all[first].last - 1 : first;
+    h->all[tail].next = (uint32_t)n + 1;
+    h->all[first].last = (uint32_t)n + 1;
 }
 
 static void finish_serve(struct parser *p)
@@ -530,8 +573,11 @@ static void finish_serve(struct parser *p)
 static void finish_sites(struct parser *p)
 {
     const struct config *cfg = p->cfg;
-    char label[sizeof(p->label)], other[sizeof(p->label)];
+    struct host_listings hosts = {STRMAP_INIT, NULL, 0};
+    char label[sizeof(p->label)];
 
+    for (size_t h = 0; cfg->serve && h < cfg->serve->hosts.count; h++)
+        list_host(p, &hosts, 0, (uint32_t)h, "[serve]");
     for (size_t i = 0; i < cfg->site_count; i++) {
         struct config_site *site = &cfg->sites[i];
         const struct meta *m = &p->site_meta[i];
@@ -542,17 +588,11 @@ static void finish_sites(struct parser *p)
         site->proxy_protocol_set = seen_line(m, SEC_SITE, "proxy-protocol") != 0;
         if (!site->proxy_protocol_set && cfg->serve)
             site->proxy_protocol = cfg->serve->proxy_protocol;
-        for (size_t h = 0; h < site->hosts.count; h++) {
-            if (cfg->serve)
-                check_host_owner(p, site->hosts.items[h], site->hosts.lines[h], label,
-                                 &cfg->serve->hosts, "[serve]");
-            for (size_t j = 0; j < i; j++) {
-                snprintf(other, sizeof(other), "[site \"%s\"]", cfg->sites[j].name);
-                check_host_owner(p, site->hosts.items[h], site->hosts.lines[h], label,
-                                 &cfg->sites[j].hosts, other);
-            }
-        }
+        for (size_t h = 0; h < site->hosts.count; h++)
+            list_host(p, &hosts, (uint32_t)i + 1, (uint32_t)h, label);
     }
+    strmap_free(&hosts.first);
+    free(hosts.all);
 }
 
 void conf_check(struct parser *p)

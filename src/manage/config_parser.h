@@ -179,6 +179,7 @@ struct parser {
     size_t domain_keys_len, domain_keys_cap;
     size_t domain_keys_of;    /* 1 + the index of the certificate they belong to; 0: none */
     struct strmap task_names; /* "CERT.TASK" → task index, for duplicates; keys in task_keys */
+    struct strmap site_names; /* [site] name → index, for duplicates */
     char **task_keys;
     size_t task_key_count;
 };

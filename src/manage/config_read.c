@@ -223,17 +223,19 @@ static void open_site(struct parser *p, const char *name)
     struct config *cfg = p->cfg;
     struct config_site *site;
 
+    size_t first;
+
     if (check_name(p, "site", name, 1) < 0)
         return;
-    for (size_t i = 0; i < cfg->site_count; i++)
-        if (strcmp(cfg->sites[i].name, name) == 0)
-            conf_error(p, p->line, "duplicate section [site \"%s\"] (first at line %d)", name,
-                       cfg->sites[i].where.line);
+    if (strmap_get(&p->site_names, name, &first))
+        conf_error(p, p->line, "duplicate section [site \"%s\"] (first at line %d)", name,
+                   cfg->sites[first].where.line);
     if (conf_grow_one(p, (void **)&cfg->sites, cfg->site_count, sizeof(*cfg->sites)) < 0 ||
         conf_grow_one(p, (void **)&p->site_meta, cfg->site_count, sizeof(*p->site_meta)) < 0)
         return;
     site = &cfg->sites[cfg->site_count];
     site->name = conf_strdup(p, name);
+    index_name(p, &p->site_names, site->name, cfg->site_count);
     set_where(&site->where, p);
     p->index = cfg->site_count++;
     p->kind = SEC_SITE;

@@ -1539,6 +1539,64 @@ static void test_serve_errors(void **state)
     config_errors_free(&e);
 }
 
+/* A host is routed by one section: each later listing is reported against every earlier one, in
+ * file order; a [site] name is given once. Many sites load, each host found where it was put. */
+static void test_sites_hosts_routed_once(void **state)
+{
+    struct config cfg;
+    struct config_errors e;
+    size_t size = 2000 * 96 + 256, used;
+    char *text;
+    (void)state;
+
+    stub("p");
+    load_bad("[store \"main\"]\nlocation = /x\npassword-file = p\n" /* 1-3 */
+             "[serve]\n"                                            /* 4 */
+             "listen = 127.0.0.1:443\nstore = main\nbackend = /run/b.sock\n" /* 5-7 */
+             "hosts = a.example\n"                                  /* 8 */
+             "[site \"one\"]\n"                                     /* 9 */
+             "hosts = b.example, a.example\nbackend = /run/1.sock\n" /* 10-11 */
+             "[site \"two\"]\n"                                     /* 12 */
+             "hosts = a.example b.example c.example\n"              /* 13 */
+             "backend = /run/2.sock\n"                              /* 14 */
+             "[site \"one\"]\n"                                     /* 15 */
+             "hosts = c.example\nbackend = /run/3.sock\n",          /* 16-17 */
+             &e, 6);
+    expect_exact(&e, 10,
+                 "host \"a.example\" in [site \"one\"] is already listed in [serve] (line 8)");
+    expect_exact(&e, 13,
+                 "host \"a.example\" in [site \"two\"] is already listed in [serve] (line 8)");
+    expect_exact(&e, 13, "host \"a.example\" in [site \"two\"] is already listed in "
+                         "[site \"one\"] (line 10)");
+    expect_exact(&e, 13, "host \"b.example\" in [site \"two\"] is already listed in "
+                         "[site \"one\"] (line 10)");
+    expect(&e, 15, "duplicate section [site \"one\"] (first at line 9)");
+    expect_exact(&e, 16, "host \"c.example\" in [site \"one\"] is already listed in "
+                         "[site \"two\"] (line 13)");
+    config_errors_free(&e);
+
+    text = malloc(size);
+    assert_non_null(text);
+    used = (size_t)snprintf(text, size, "[store \"main\"]\nlocation = /x\npassword-file = p\n"
+                                        "[serve]\nlisten = 127.0.0.1:443\nstore = main\n"
+                                        "backend = /run/b.sock\n");
+    for (int i = 0; i < 2000; i++)
+        used += (size_t)snprintf(text + used, size - used,
+                                 "[site \"s%d\"]\nhosts = s%d.example, www.s%d.example\n"
+                                 "backend = /run/%d.sock\n",
+                                 i, i, i, i);
+    load_ok(text, &cfg);
+    assert_int_equal(cfg.site_count, 2000);
+    for (int i = 0; i < 2000; i++) {
+        char want[64];
+        snprintf(want, sizeof(want), "www.s%d.example", i);
+        assert_int_equal(cfg.sites[i].hosts.count, 2);
+        assert_string_equal(cfg.sites[i].hosts.items[1], want);
+    }
+    config_free(&cfg);
+    free(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1556,6 +1614,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_line_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_domains_twice_per_certificate, setup, teardown),
         cmocka_unit_test_setup_teardown(test_many_certificates, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sites_hosts_routed_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_duplicates, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_references, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_domains, setup, teardown),
