@@ -57,24 +57,41 @@ struct gen {
     struct cert_set sets[2];
 };
 
-/* ---- the classes ------------------------------------------------------------------------------ */
+/* ---- the classes ------------------------------------------------------------------------------
+ */
 
-static int is_due(const struct gen *g, long i) { return i >= g->n - g->due; }
-static int is_never(const struct gen *g, long i) { return g->mixed && !is_due(g, i) && i % 13 == 7; }
-static int is_failed(const struct gen *g, long i) { return g->mixed && i % 7 == 3; }
-static int is_task_failed(const struct gen *g, long i) { return g->mixed && i % 11 == 5; }
+static int is_due(const struct gen *g, long i)
+{
+    return i >= g->n - g->due;
+}
+static int is_never(const struct gen *g, long i)
+{
+    return g->mixed && !is_due(g, i) && i % 13 == 7;
+}
+static int is_failed(const struct gen *g, long i)
+{
+    return g->mixed && i % 7 == 3;
+}
+static int is_task_failed(const struct gen *g, long i)
+{
+    return g->mixed && i % 11 == 5;
+}
 static int is_task_never(const struct gen *g, long i)
 {
     return g->mixed && !is_task_failed(g, i) && i % 17 == 9;
 }
-static int is_stale(const struct gen *g, long i) { return g->mixed && i % 19 == 4; }
+static int is_stale(const struct gen *g, long i)
+{
+    return g->mixed && i % 19 == 4;
+}
 
 static const struct cert_summary *set_of(const struct gen *g, long i)
 {
     return &g->sets[is_due(g, i) ? SET_OLD : SET_FRESH].sum;
 }
 
-/* ---- make --------------------------------------------------------------------------------------- */
+/* ---- make ---------------------------------------------------------------------------------------
+ */
 
 static int write_pem(const char *path, X509 *cert, EVP_PKEY *key)
 {
@@ -83,8 +100,8 @@ static int write_pem(const char *path, X509 *cert, EVP_PKEY *key)
 
     if (!f)
         return -1;
-    ok = (!cert || PEM_write_X509(f, cert)) && (!key || PEM_write_PrivateKey(f, key, NULL, NULL, 0,
-                                                                              NULL, NULL));
+    ok = (!cert || PEM_write_X509(f, cert)) &&
+         (!key || PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL));
     return fclose(f) == 0 && ok ? 0 : -1;
 }
 
@@ -98,8 +115,8 @@ static int make_set(struct gen *g, enum set_kind kind)
     char dir[4096], path[4200];
     int rc = -1;
 
-    testcert_leaf(&b, NULL, kind == SET_OLD ? "old.bench" : "fresh.bench", "DNS:bench.example",
-                  nb, na);
+    testcert_leaf(&b, NULL, kind == SET_OLD ? "old.bench" : "fresh.bench", "DNS:bench.example", nb,
+                  na);
     if (cert_summarise(b.cert, &g->sets[kind].sum, &err) < 0) {
         fprintf(stderr, "manage_state: %s\n", err.msg);
         goto out;
@@ -163,7 +180,8 @@ static int make_one(const struct gen *g, struct state_db *db, long i, struct err
         return errbuf_set(err, "cannot link the files of %s", name);
     snprintf(rec.name, sizeof(rec.name), "%s", name);
     snprintf(rec.serial, sizeof(rec.serial), "%s", is_stale(g, i) ? "00" : s->serial);
-    snprintf(rec.thumbprint, sizeof(rec.thumbprint), "%s", is_stale(g, i) ? "stale" : s->thumbprint);
+    snprintf(rec.thumbprint, sizeof(rec.thumbprint), "%s",
+             is_stale(g, i) ? "stale" : s->thumbprint);
     rec.not_before = is_stale(g, i) ? g->now - 100 * DAY : s->not_before;
     rec.not_after = is_stale(g, i) ? g->now - 10 * DAY : s->not_after;
     rec.last_renewal = s->not_before;
@@ -175,8 +193,8 @@ static int make_one(const struct gen *g, struct state_db *db, long i, struct err
         snprintf(rec.last_message, sizeof(rec.last_message), "order failed: %s", name);
     } else {
         rec.last_ok = 1;
-        snprintf(rec.last_message, sizeof(rec.last_message), "renewed: https://ca.example/order/%ld",
-                 i);
+        snprintf(rec.last_message, sizeof(rec.last_message),
+                 "renewed: https://ca.example/order/%ld", i);
     }
     if (state_cert_put(db, &rec, err) < 0)
         return -1;
@@ -228,7 +246,8 @@ out:
     return rc;
 }
 
-/* ---- check -------------------------------------------------------------------------------------- */
+/* ---- check --------------------------------------------------------------------------------------
+ */
 
 struct checker {
     const struct gen *g;
@@ -281,7 +300,10 @@ static void check_row(struct checker *c, json_t *row)
     snprintf(want, sizeof(want), "cert-%ld.example.com,www.cert-%ld.example.com", i, i);
     expect_str(c, row, "domains", want);
     expect_str(c, row, "state",
-               never ? "never" : failed ? "failed" : task_failed || task_never ? "owed" : "ok");
+               never                       ? "never"
+               : failed                    ? "failed"
+               : task_failed || task_never ? "owed"
+                                           : "ok");
     format_utc(s->not_after, when, sizeof(when));
     expect_str(c, row, "not_after", never ? NULL : when);
     expect_int(c, row, "days_left", never ? 0 : days_until(s->not_after, g->now));

@@ -2,6 +2,7 @@
 #include "manage/cert_tasks.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 size_t cert_index(const struct config *cfg, const char *name)
 {
@@ -37,4 +38,29 @@ void cert_tasks_free(struct cert_tasks *ct)
     free(ct->first);
     free(ct->next);
     ct->first = ct->next = NULL;
+}
+
+/* The first task at or after T whose certificate is CERT's, by a scan. */
+static size_t scan_from(const struct config *cfg, const struct config_certificate *cert, size_t t)
+{
+    for (; t < cfg->task_count; t++)
+        if (cfg->tasks[t].certificate && strcmp(cfg->tasks[t].certificate, cert->name) == 0)
+            return t;
+    return CERT_TASKS_END;
+}
+
+size_t cert_tasks_first(const struct config *cfg, const struct cert_tasks *ct,
+                        const struct config_certificate *cert)
+{
+    if (ct && ct->first)
+        return ct->first[cert - cfg->certificates];
+    return scan_from(cfg, cert, 0);
+}
+
+size_t cert_tasks_next(const struct config *cfg, const struct cert_tasks *ct,
+                       const struct config_certificate *cert, size_t t)
+{
+    if (ct && ct->first)
+        return ct->next[t];
+    return scan_from(cfg, cert, t + 1);
 }

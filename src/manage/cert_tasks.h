@@ -27,6 +27,14 @@ struct cert_tasks {
 int cert_tasks_build(const struct config *cfg, struct cert_tasks *out);
 void cert_tasks_free(struct cert_tasks *ct);
 
+/* The tasks of CERT, in configuration order: T = cert_tasks_first(...), then
+ * T = cert_tasks_next(..., T) until CERT_TASKS_END. With CT NULL (no index built: one
+ * certificate's business, e.g. `ccs task run`) they scan the tasks instead. */
+size_t cert_tasks_first(const struct config *cfg, const struct cert_tasks *ct,
+                        const struct config_certificate *cert);
+size_t cert_tasks_next(const struct config *cfg, const struct cert_tasks *ct,
+                       const struct config_certificate *cert, size_t t);
+
 /* The index of CERT in cfg->certificates, or SIZE_MAX when NAME is none of them. */
 size_t cert_index(const struct config *cfg, const char *name);
 

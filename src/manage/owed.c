@@ -51,7 +51,7 @@ int owed_find_indexed(const struct config *cfg, const struct cert_tasks *ct, str
                       struct owed_list *out, struct errbuf *err)
 {
     struct task_record *records = NULL;
-    size_t record_count = 0, mine = 0, c = ct ? (size_t)(cert - cfg->certificates) : 0;
+    size_t record_count = 0, mine = 0;
 
     memset(out, 0, sizeof(*out));
     if (!live || !live[0])
@@ -59,27 +59,17 @@ int owed_find_indexed(const struct config *cfg, const struct cert_tasks *ct, str
     if (db && state_task_records(db, cert->name, &records, &record_count, err) < 0)
         return -1;
     /* Room for the certificate's own tasks, not every task of the configuration. */
-    if (ct) {
-        for (size_t t = ct->first[c]; t != CERT_TASKS_END; t = ct->next[t])
-            mine++;
-    } else {
-        for (size_t i = 0; i < cfg->task_count; i++)
-            mine += cfg->tasks[i].certificate &&
-                    strcmp(cfg->tasks[i].certificate, cert->name) == 0;
-    }
+    for (size_t t = cert_tasks_first(cfg, ct, cert); t != CERT_TASKS_END;
+         t = cert_tasks_next(cfg, ct, cert, t))
+        mine++;
     out->items = calloc(mine + 1, sizeof(*out->items));
     if (!out->items) {
         free(records);
         return errbuf_set(err, "certificate %s: owed tasks: out of memory", cert->name);
     }
-    if (ct) {
-        for (size_t t = ct->first[c]; t != CERT_TASKS_END; t = ct->next[t])
-            consider(&cfg->tasks[t], records, record_count, live, lifetime_s, out);
-    } else {
-        for (size_t i = 0; i < cfg->task_count; i++)
-            if (cfg->tasks[i].certificate && strcmp(cfg->tasks[i].certificate, cert->name) == 0)
-                consider(&cfg->tasks[i], records, record_count, live, lifetime_s, out);
-    }
+    for (size_t t = cert_tasks_first(cfg, ct, cert); t != CERT_TASKS_END;
+         t = cert_tasks_next(cfg, ct, cert, t))
+        consider(&cfg->tasks[t], records, record_count, live, lifetime_s, out);
     free(records);
     return 0;
 }

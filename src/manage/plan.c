@@ -24,8 +24,8 @@ struct record {
 struct planner {
     const struct config *cfg;
     struct cert_tasks ct;
-    struct record *records;     /* per certificate */
-    unsigned char *delivered;   /* per task: its last delivery is the record's certificate */
+    struct record *records;   /* per certificate */
+    unsigned char *delivered; /* per task: its last delivery is the record's certificate */
     int oom;
 };
 
@@ -84,11 +84,15 @@ static int quiet(const struct planner *p, int certs_fd, size_t i, time_t now,
     for (size_t k = p->ct.first[i]; k != CERT_TASKS_END; k = p->ct.next[k])
         if (owed_applies(&p->cfg->tasks[k]) && !p->delivered[k])
             return 0;
-    in = (struct policy_input){.now = now, .has_cert = 1, .not_before = r->not_before,
-                               .not_after = r->not_after, .last_renewal = r->last_renewal,
+    in = (struct policy_input){.now = now,
+                               .has_cert = 1,
+                               .not_before = r->not_before,
+                               .not_after = r->not_after,
+                               .last_renewal = r->last_renewal,
                                .policy = cert->policy,
                                .has_ari = r->ari_start && r->ari_end > r->ari_start,
-                               .ari_start = r->ari_start, .ari_end = r->ari_end,
+                               .ari_start = r->ari_start,
+                               .ari_end = r->ari_end,
                                .unit_random = policy_unit_random(cert->name, r->serial),
                                .failure_count = r->failure_count,
                                .last_attempt = r->last_attempt,

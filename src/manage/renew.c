@@ -284,12 +284,14 @@ static void record_task(void *ctx, const struct config_task *task, const struct 
 }
 
 static void fill_env(struct task_env *env, const struct config *cfg,
-                     const struct config_certificate *cert, const struct cert_paths *paths,
+                     const struct cert_tasks *tasks, const struct config_certificate *cert,
+                     const struct cert_paths *paths,
                      X509 *live, const char *thumbprint, time_t not_after, time_t now)
 {
     memset(env, 0, sizeof(*env));
     env->cfg = cfg;
     env->cert = cert;
+    env->tasks = tasks;
     if (live) {
         env->cert_pem = paths->cert;
         env->chain_pem = paths->chain;
@@ -582,7 +584,8 @@ static void sweep_leftovers(struct cert_job *j)
 
     const struct cert_tasks *ct = &j->r->tasks;
 
-    for (size_t i = ct->first[j->cert - cfg->certificates]; i != CERT_TASKS_END; i = ct->next[i]) {
+    for (size_t i = cert_tasks_first(cfg, ct, j->cert); i != CERT_TASKS_END;
+         i = cert_tasks_next(cfg, ct, j->cert, i)) {
         const struct config_task *t = &cfg->tasks[i];
         const char *paths[] = {t->cert_path, t->chain_path, t->fullchain_path, t->key_path,
                                t->pfx_path};
@@ -615,7 +618,7 @@ static int job_load(struct cert_job *j)
         sweep_leftovers(j);
     }
     j->out->not_after = j->live ? j->sum.not_after : 0;
-    fill_env(&j->env, j->r->cfg, j->cert, &j->paths, j->live, j->sum.thumbprint,
+    fill_env(&j->env, j->r->cfg, &j->r->tasks, j->cert, &j->paths, j->live, j->sum.thumbprint,
              j->sum.not_after, j->now);
     return 0;
 }
@@ -808,7 +811,7 @@ static int install(struct cert_job *j, const struct acme_issued *issued, EVP_PKE
     X509_free(j->live);
     j->live = NULL;
     certfiles_load_live(&j->paths, &j->live, err);
-    fill_env(&j->env, r->cfg, j->cert, &j->paths, j->live, j->fresh.thumbprint,
+    fill_env(&j->env, r->cfg, &r->tasks, j->cert, &j->paths, j->live, j->fresh.thumbprint,
              j->fresh.not_after, j->now);
     j->out->not_after = j->fresh.not_after;
     rc = 0;
@@ -1274,7 +1277,7 @@ int renew_task_run(const struct config *cfg, const char *cert_name, const char *
     if (cert_summarise(live, &sum, err) < 0 ||
         state_open(cfg->state_dir, STATE_OPEN_EXISTING, NULL, &r.db, err) < 0)
         goto out;
-    fill_env(&env, cfg, cert, &paths, live, sum.thumbprint, sum.not_after, time(NULL));
+    fill_env(&env, cfg, NULL, cert, &paths, live, sum.thumbprint, sum.not_after, time(NULL));
     env.renewal_ok = 1;
     env.manual = 1;
     env.dry_run = dry_run;

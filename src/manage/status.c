@@ -35,8 +35,7 @@ struct scratch {
     int certs_fd; /* STATE/certs (certfiles_certs_dir) */
 };
 
-#define GROW(arr, count, cap)                                                                      \
-    ((count) < (cap) ? 0 : grow((void **)&(arr), &(cap), sizeof(*(arr))))
+#define GROW(arr, count, cap) ((count) < (cap) ? 0 : grow((void **)&(arr), &(cap), sizeof(*(arr))))
 
 static int grow(void **arr, size_t *cap, size_t size)
 {
@@ -71,9 +70,8 @@ static const struct task_brief *state_of(const struct scratch *s, const char *ta
 
 /* The live certificate of CERT into V: from F when the live link names F's serial, else from the
  * file (SUM holds it then). */
-static void find_live(const struct config *cfg, int certs_fd,
-                      const struct config_certificate *cert, const struct facts *f,
-                      struct cert_summary *sum, struct status_view *v)
+static void find_live(const struct config *cfg, int certs_fd, const struct config_certificate *cert,
+                      const struct facts *f, struct cert_summary *sum, struct status_view *v)
 {
     char serial[sizeof(sum->serial)];
     struct cert_paths paths;
@@ -118,11 +116,15 @@ static int emit(const struct config *cfg, const struct config_certificate *cert,
     v.last_ok = f->found ? f->last_ok : -1;
     v.failure_count = f->failure_count;
     v.last_message = f->last_message;
-    in = (struct policy_input){.now = req->now, .has_cert = v.live, .not_before = v.not_before,
-                               .not_after = v.not_after, .last_renewal = f->last_renewal,
+    in = (struct policy_input){.now = req->now,
+                               .has_cert = v.live,
+                               .not_before = v.not_before,
+                               .not_after = v.not_after,
+                               .last_renewal = f->last_renewal,
                                .policy = cert->policy,
                                .has_ari = f->ari_start && f->ari_end > f->ari_start,
-                               .ari_start = f->ari_start, .ari_end = f->ari_end,
+                               .ari_start = f->ari_start,
+                               .ari_end = f->ari_end,
                                .unit_random = policy_unit_random(cert->name, v.serial),
                                .failure_count = f->failure_count,
                                .last_attempt = f->last_attempt,
@@ -196,26 +198,38 @@ static int one(const struct config *cfg, struct state_db *db, const char *name,
             (req->with_runs &&
              state_task_runs(db, name, STATUS_RECENT_RUNS, &rows, &nrows, err) < 0))
             goto out;
-        f = (struct facts){.found = f.found, .serial = rec.serial, .thumbprint = rec.thumbprint,
-                           .last_message = rec.last_message, .not_before = rec.not_before,
-                           .not_after = rec.not_after, .last_renewal = rec.last_renewal,
-                           .ari_start = rec.ari_start, .ari_end = rec.ari_end,
-                           .last_attempt = rec.last_attempt, .next_attempt = rec.next_attempt,
-                           .last_ok = rec.last_ok, .failure_count = rec.failure_count};
+        f = (struct facts){.found = f.found,
+                           .serial = rec.serial,
+                           .thumbprint = rec.thumbprint,
+                           .last_message = rec.last_message,
+                           .not_before = rec.not_before,
+                           .not_after = rec.not_after,
+                           .last_renewal = rec.last_renewal,
+                           .ari_start = rec.ari_start,
+                           .ari_end = rec.ari_end,
+                           .last_attempt = rec.last_attempt,
+                           .next_attempt = rec.next_attempt,
+                           .last_ok = rec.last_ok,
+                           .failure_count = rec.failure_count};
     }
     for (size_t i = 0; i < nrecords; i++) {
         if (GROW(s->states, s->state_count, s->state_cap) < 0)
             goto oom;
-        s->states[s->state_count++] = (struct task_brief){
-            .cert = name, .task = records[i].task, .delivered = records[i].delivered,
-            .last_message = records[i].last_message, .failure_count = records[i].failure_count,
-            .last_ok = records[i].last_ok, .last_attempt = records[i].last_attempt};
+        s->states[s->state_count++] = (struct task_brief){.cert = name,
+                                                          .task = records[i].task,
+                                                          .delivered = records[i].delivered,
+                                                          .last_message = records[i].last_message,
+                                                          .failure_count = records[i].failure_count,
+                                                          .last_ok = records[i].last_ok,
+                                                          .last_attempt = records[i].last_attempt};
     }
     for (size_t i = 0; i < nrows; i++) {
         if (GROW(s->runs, s->run_count, s->run_cap) < 0)
             goto oom;
-        s->runs[s->run_count++] = (struct status_run){.task = rows[i].task, .when = rows[i].when,
-                                                      .ok = rows[i].ok, .message = rows[i].message};
+        s->runs[s->run_count++] = (struct status_run){.task = rows[i].task,
+                                                      .when = rows[i].when,
+                                                      .ok = rows[i].ok,
+                                                      .message = rows[i].message};
     }
     ret = emit(cfg, cert, &f, s, req, fn, ctx, err);
     goto out;
@@ -375,13 +389,19 @@ static int emit_slot(struct all *a, size_t i, const struct cert_tasks *ct,
 {
     const struct config *cfg = a->cfg;
     struct slot *sl = &a->slots[i];
-    struct facts f = {.found = sl->found, .serial = or_empty(sl->serial),
+    struct facts f = {.found = sl->found,
+                      .serial = or_empty(sl->serial),
                       .thumbprint = or_empty(sl->thumbprint),
-                      .last_message = or_empty(sl->last_message), .not_before = sl->not_before,
-                      .not_after = sl->not_after, .last_renewal = sl->last_renewal,
-                      .ari_start = sl->ari_start, .ari_end = sl->ari_end,
-                      .last_attempt = sl->last_attempt, .next_attempt = sl->next_attempt,
-                      .last_ok = sl->found ? sl->last_ok : -1, .failure_count = sl->failure_count};
+                      .last_message = or_empty(sl->last_message),
+                      .not_before = sl->not_before,
+                      .not_after = sl->not_after,
+                      .last_renewal = sl->last_renewal,
+                      .ari_start = sl->ari_start,
+                      .ari_end = sl->ari_end,
+                      .last_attempt = sl->last_attempt,
+                      .next_attempt = sl->next_attempt,
+                      .last_ok = sl->found ? sl->last_ok : -1,
+                      .failure_count = sl->failure_count};
     int ret;
 
     s->task_count = s->state_count = s->run_count = 0;
@@ -393,10 +413,12 @@ static int emit_slot(struct all *a, size_t i, const struct cert_tasks *ct,
     for (struct task_node *n = sl->tasks; n; n = n->next) {
         if (GROW(s->states, s->state_count, s->state_cap) < 0)
             goto oom;
-        s->states[s->state_count++] = (struct task_brief){
-            .task = n->task, .delivered = n->delivered, .last_message = or_empty(n->last_message),
-            .failure_count = n->failure_count, .last_ok = n->last_ok,
-            .last_attempt = n->last_attempt};
+        s->states[s->state_count++] = (struct task_brief){.task = n->task,
+                                                          .delivered = n->delivered,
+                                                          .last_message = or_empty(n->last_message),
+                                                          .failure_count = n->failure_count,
+                                                          .last_ok = n->last_ok,
+                                                          .last_attempt = n->last_attempt};
     }
     for (struct run_node *n = sl->runs; n; n = n->next) {
         if (GROW(s->runs, s->run_count, s->run_cap) < 0)

@@ -56,12 +56,12 @@ static const char *export_pfx_password_file(const struct config_task *task,
         return task->pfx_password_file;
     if (env->cert->pfx_password_file)
         return env->cert->pfx_password_file;
-    for (size_t i = 0; i < env->cfg->task_count; i++) {
+    for (size_t i = cert_tasks_first(env->cfg, env->tasks, env->cert); i != CERT_TASKS_END;
+         i = cert_tasks_next(env->cfg, env->tasks, env->cert, i)) {
         const struct config_task *t = &env->cfg->tasks[i];
         const struct config_store *store;
 
-        if (t->type != TASK_DEPLOY_CCS || !t->certificate || !t->store ||
-            strcmp(t->certificate, env->cert->name) != 0)
+        if (t->type != TASK_DEPLOY_CCS || !t->store)
             continue;
         store = config_find_store(env->cfg, t->store);
         return store ? store->password_file : NULL;

@@ -156,12 +156,12 @@ void tasks_run_phase(enum task_phase phase, const struct task_env *env,
     struct task_result result;
 
     memset(out, 0, sizeof(*out));
-    for (size_t i = 0; i < env->cfg->task_count; i++) {
+    for (size_t i = cert_tasks_first(env->cfg, env->tasks, env->cert); i != CERT_TASKS_END;
+         i = cert_tasks_next(env->cfg, env->tasks, env->cert, i)) {
         const struct config_task *task = &env->cfg->tasks[i];
         enum task_pick pick = TASK_PICK_RUN;
 
-        if (task->phase != phase || !task->certificate ||
-            strcmp(task->certificate, env->cert->name) != 0)
+        if (task->phase != phase)
             continue;
         memset(&result, 0, sizeof(result));
         if (hooks && hooks->pick)

@@ -24,6 +24,7 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "manage/cert_tasks.h"
 #include "manage/config.h"
 #include "util/err.h"
 
@@ -31,6 +32,7 @@
 struct task_env {
     const struct config *cfg;
     const struct config_certificate *cert;
+    const struct cert_tasks *tasks; /* each certificate's tasks (cert_tasks.h); NULL: scan */
     const char *cert_pem, *chain_pem, *fullchain_pem, *key_pem; /* paths; NULL before issuance */
     const char *previous_cert_pem; /* the certificate this renewal replaced, for pruning; or NULL */
     const char *thumbprint;        /* SHA-1, upper-case hex */

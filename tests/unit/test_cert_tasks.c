@@ -79,6 +79,30 @@ static void test_lists_match_a_scan(void **state)
     free(f);
 }
 
+/* The iteration helpers give the same sequence with the index and without it (a scan). */
+static void test_first_next_with_and_without_index(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    struct cert_tasks ct;
+    (void)state;
+
+    make(f);
+    assert_int_equal(cert_tasks_build(&f->cfg, &ct), 0);
+    for (size_t c = 0; c < CERTS; c++) {
+        const struct config_certificate *cert = &f->certs[c];
+        size_t a = cert_tasks_first(&f->cfg, &ct, cert), b = cert_tasks_first(&f->cfg, NULL, cert);
+        for (;;) {
+            assert_int_equal(a, b);
+            if (a == CERT_TASKS_END)
+                break;
+            a = cert_tasks_next(&f->cfg, &ct, cert, a);
+            b = cert_tasks_next(&f->cfg, NULL, cert, b);
+        }
+    }
+    cert_tasks_free(&ct);
+    free(f);
+}
+
 static void test_cert_index(void **state)
 {
     struct fixture *f = calloc(1, sizeof(*f));
@@ -106,6 +130,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lists_match_a_scan),
+        cmocka_unit_test(test_first_next_with_and_without_index),
         cmocka_unit_test(test_cert_index),
         cmocka_unit_test(test_empty),
     };

@@ -23,16 +23,16 @@
 
 /* name, and what differs from a quiet certificate */
 static const char *const names[] = {
-    "quiet",       /* settled record, live link on its serial, task delivered: left alone */
-    "on-error",    /* also quiet: its undelivered task fires on errors only (never owed) */
-    "pending",     /* an order's key is recorded */
-    "no-record",   /* the state has no record */
-    "no-link",     /* no live link */
-    "other-serial",/* the live link names another serial */
-    "owed",        /* its task delivered another certificate */
-    "never-ran",   /* its task never ran */
-    "due",         /* the policy says due */
-    "ari",         /* an ARI question is due (looked at only when a CA is configured) */
+    "quiet",        /* settled record, live link on its serial, task delivered: left alone */
+    "on-error",     /* also quiet: its undelivered task fires on errors only (never owed) */
+    "pending",      /* an order's key is recorded */
+    "no-record",    /* the state has no record */
+    "no-link",      /* no live link */
+    "other-serial", /* the live link names another serial */
+    "owed",         /* its task delivered another certificate */
+    "never-ran",    /* its task never ran */
+    "due",          /* the policy says due */
+    "ari",          /* an ARI question is due (looked at only when a CA is configured) */
 };
 #define COUNT (sizeof(names) / sizeof(names[0]))
 
@@ -77,8 +77,12 @@ static int setup(void **state)
     for (size_t i = 0; i < COUNT; i++) {
         const char *n = names[i];
         struct cert_record rec = {0};
-        struct state_task_run run = {.cert = n, .task = "ccs", .when = NB + 1, .ok = 1,
-                                     .delivered = "AAAA", .message = "delivered"};
+        struct state_task_run run = {.cert = n,
+                                     .task = "ccs",
+                                     .when = NB + 1,
+                                     .ok = 1,
+                                     .delivered = "AAAA",
+                                     .message = "delivered"};
 
         f->certs[i].name = (char *)n;
         f->certs[i].policy = (struct renewal_policy){RENEWAL_PERCENT_OF_LIFETIME, 75};
@@ -154,8 +158,7 @@ static void test_without_ca(void **state)
     struct errbuf err = {""};
 
     must(plan_renewals(&f->cfg, f->db, NOW, f->look, on_quiet, f, &err), &err);
-    assert_string_equal(looked_at(f),
-                        "pending no-record no-link other-serial owed never-ran due");
+    assert_string_equal(looked_at(f), "pending no-record no-link other-serial owed never-ran due");
     assert_int_equal(f->quiet_not_after[0], NA); /* the record's expiry, for the summary */
 }
 
