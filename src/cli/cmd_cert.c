@@ -13,6 +13,7 @@
 #include "acme/revoke.h"
 #include "cli/cli.h"
 #include "cli/cli_acme.h"
+#include "store/certinfo.h"
 #include "store/names.h"
 #include "util/bytes.h"
 #include "util/fileio.h"
@@ -242,22 +243,13 @@ static int cert_key_for(const struct cert_args *a, const char *key_path, EVP_PKE
 
 static X509 *load_cert(const char *path, const char *what)
 {
-    struct bytes data = {0};
     struct errbuf err;
-    BIO *bio;
-    X509 *cert = NULL;
+    X509 *cert;
 
-    if (bytes_read_file(path, 1024 * 1024, &data, &err) < 0) {
+    if (cert_read_pem_file(path, &cert, NULL, &err) < 0) {
         log_error("%s: %s", what, err.msg);
         return NULL;
     }
-    bio = BIO_new_mem_buf(data.data, (int)data.len);
-    if (bio)
-        cert = PEM_read_bio_X509(bio, NULL, NULL, NULL);
-    BIO_free(bio);
-    bytes_free(&data);
-    if (!cert)
-        log_error("%s %s: no PEM certificate found", what, path);
     return cert;
 }
 

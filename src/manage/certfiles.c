@@ -12,6 +12,7 @@
 #include <openssl/pem.h>
 
 #include "acme/key.h"
+#include "store/certinfo.h"
 #include "util/bytes.h"
 #include "util/fileio.h"
 
@@ -62,19 +63,9 @@ int certfiles_live_serial(int certs_fd, const char *name, char *serial, size_t s
 
 int certfiles_load_live(const struct cert_paths *p, X509 **cert, struct errbuf *err)
 {
-    struct bytes pem = {0};
-    BIO *bio;
+    int missing;
 
-    *cert = NULL;
-    if (bytes_read_file(p->cert, 1024 * 1024, &pem, err) < 0)
-        return errno == ENOENT ? 0 : -1;
-    bio = BIO_new_mem_buf(pem.data, (int)pem.len);
-    *cert = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
-    BIO_free(bio);
-    bytes_free(&pem);
-    if (!*cert)
-        return errbuf_set(err, "%s: not a PEM certificate", p->cert);
-    return 0;
+    return cert_read_pem_file(p->cert, cert, &missing, err);
 }
 
 static int write_text(const char *dir, const char *name, const char *text, unsigned mode,
