@@ -1,11 +1,12 @@
-/* cmd_deploy.c — `ccs deploy`: parse options, load inputs, call store_deploy, print the report. */
+/* cmd_deploy.c — `ccs deploy`: parse options, open the PFX input, call store_deploy_source (which
+ * reads the PEM inputs and the previous certificate, as the deploy-ccs task does), print the
+ * report. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include <openssl/pem.h>
 
 #include "cli/cli.h"
 #include "cli/cli_store.h"
@@ -132,29 +133,6 @@ static int read_input(const char *path, const char *what, struct bytes *out)
     return 0;
 }
 
-static int load_from_pem(const struct deploy_args *a, struct pfx_bundle *bundle)
-{
-    struct bytes cert = {0}, key = {0}, chain = {0};
-    struct pem_input chain_in = {&chain, a->chain};
-    struct errbuf err;
-    int rc = -1;
-
-    if (read_input(a->cert, "--cert", &cert) < 0 || read_input(a->key, "--key", &key) < 0 ||
-        (a->chain && read_input(a->chain, "--chain", &chain) < 0))
-        goto out;
-    if (pfx_bundle_from_pem((struct pem_input){&cert, a->cert}, (struct pem_input){&key, a->key},
-                            a->chain ? &chain_in : NULL, bundle, &err) < 0) {
-        log_error("%s", err.msg);
-        goto out;
-    }
-    rc = 0;
-out:
-    bytes_free(&cert);
-    bytes_free(&key);
-    bytes_free(&chain);
-    return rc;
-}
-
 static int load_from_pfx(const struct deploy_args *a, struct pfx_bundle *bundle)
 {
     struct secret_source src = {.what = "input PFX password", .option = "--pfx-password-file",
@@ -196,25 +174,6 @@ out:
     bytes_free(&data);
     secret_free(&pass);
     return rc;
-}
-
-static int load_previous(const char *path, X509 **out)
-{
-    struct bytes data = {0};
-    BIO *bio;
-
-    *out = NULL;
-    if (read_input(path, "--previous", &data) < 0)
-        return -1;
-    bio = BIO_new_mem_buf(data.data, (int)data.len);
-    *out = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
-    BIO_free(bio);
-    bytes_free(&data);
-    if (!*out) {
-        log_error("--previous %s: no PEM certificate found", path);
-        return -1;
-    }
-    return 0;
 }
 
 static json_t *report_json(const struct deploy_report *r)
@@ -309,21 +268,21 @@ int cmd_deploy(int argc, char **argv)
     struct store *st = NULL;
     struct deploy_report report = {0};
     struct deploy_options opts;
-    X509 *previous = NULL;
+    struct deploy_source source;
     struct errbuf err;
     int exit_code = EXIT_FAILED;
 
     if (parse_args(argc, argv, &a) != 0)
         return EXIT_FAILED;
+    source = (struct deploy_source){.cert = a.cert, .key = a.key, .chain = a.chain,
+                                    .bundle = a.pfx ? &bundle : NULL, .previous = a.previous};
     if (cli_crypto_init() < 0)
         return EXIT_FAILED;
     if (cli_store_open(a.store, &a.smb, &st) < 0)
         goto out;
     if (cli_load_store_password(a.password_file, &password) < 0)
         goto out;
-    if ((a.pfx ? load_from_pfx(&a, &bundle) : load_from_pem(&a, &bundle)) < 0)
-        goto out;
-    if (a.previous && load_previous(a.previous, &previous) < 0)
+    if (a.pfx && load_from_pfx(&a, &bundle) < 0)
         goto out;
     opts = (struct deploy_options){
         .password = password.value,
@@ -331,10 +290,10 @@ int cmd_deploy(int argc, char **argv)
         .write = {.mode = a.mode, .gid = a.gid},
         .force = a.force,
         .dry_run = a.dry_run,
-        .previous = previous,
         .now = time(NULL),
     };
-    if (store_deploy(st, &bundle, &opts, &report, &err) < 0) {
+    /* the same reading and deploying as the deploy-ccs task's (store/deploy.h) */
+    if (store_deploy_source(st, &source, &opts, &report, &err) < 0) {
         /* The library says what is wrong; how to override it is this command's to say. */
         log_error("%s%s", err.msg, report.refused_unless_forced ? "; --force deploys it anyway" : "");
         goto out;
@@ -347,7 +306,6 @@ int cmd_deploy(int argc, char **argv)
     exit_code = report.failed ? EXIT_FAILED : report.changed ? EXIT_CHANGED : EXIT_UNCHANGED;
 out:
     deploy_report_free(&report);
-    X509_free(previous);
     pfx_bundle_free(&bundle);
     secret_free(&password);
     store_close(st);
