@@ -1,6 +1,5 @@
 #include "cli/cli.h"
 
-#include <grp.h>
 #include <locale.h>
 #include <getopt.h>
 #include <stdarg.h>
@@ -10,6 +9,7 @@
 #include <unistd.h>
 #include <wchar.h>
 
+#include "manage/ids.h"
 #include "store/pfx.h"
 #include "util/bytes.h"
 #include "util/log.h"
@@ -81,19 +81,10 @@ int cli_parse_mode(const char *text, unsigned *out)
 
 int cli_parse_group(const char *text, long *out)
 {
-    struct group *g;
-    char *end;
-    long v = strtol(text, &end, 10);
+    struct errbuf err;
 
-    if (*text && !*end && v >= 0) {
-        *out = v;
-        return 0;
-    }
-    g = getgrnam(text);
-    if (!g)
-        return -1;
-    *out = (long)g->gr_gid;
-    return 0;
+    /* the lookup the tasks and the configuration use: reentrant, a plain number as chown(1) */
+    return ids_group(text, out, &err) < 0 || *out < 0 ? -1 : 0;
 }
 
 int cli_stdout_is_tty(void)

@@ -86,6 +86,8 @@ bad_case "bad --format" --format des -- \
     --cert fresh.pem --key fresh.key --password-file pw --format des
 bad_case "bad --mode" --mode 999 -- \
     --cert fresh.pem --key fresh.key --password-file pw --mode 999
+bad_case "unknown --group" ccs-no-such-group -- \
+    --cert fresh.pem --key fresh.key --password-file pw --group ccs-no-such-group
 bad_case "--pfx with the wrong --pfx-password-file" in.pfx "wrong password" -- \
     --pfx in.pfx --pfx-password-file wrong.pw --password-file pw
 # The wrong password is the input PFX's own, not the store's: the message must not blame the store

@@ -160,6 +160,18 @@ for f in $expected_files; do
     expect_eq "$(file_mode "s3/$f")" 600 "--mode 0600: $f"
 done
 
+# ---- --group: by name (looked up) and by number (taken as it is) ----------------------------------
+if [ "$(id -u)" = 0 ] && getent group ssl-cert >/dev/null; then
+    mkdir s3g s3n
+    run_ccs 0 d4g.out deploy --store s3g --cert leaf.pem --key leaf.key --chain ca.pem \
+        --password-file pw --group ssl-cert
+    expect_eq "$(stat -c %G s3g/www.example.com.pfx)" ssl-cert "--group ssl-cert: the file's group"
+    gid=$(getent group ssl-cert | cut -d: -f3)
+    run_ccs 0 d4n.out deploy --store s3n --cert leaf.pem --key leaf.key --chain ca.pem \
+        --password-file pw --group "$gid"
+    expect_eq "$(stat -c %g s3n/www.example.com.pfx)" "$gid" "--group $gid: the file's group"
+fi
+
 # The mode is what was asked for, whatever the umask.
 mkdir s5
 (umask 077 && "$CCS" deploy --store s5 --cert leaf.pem --key leaf.key --chain ca.pem \
