@@ -157,6 +157,7 @@ static void free_metas(struct parser *p)
     free(p->task_keys);
     strmap_free(&p->task_names);
     strmap_free(&p->site_names);
+    strmap_free(&p->list_items);
     for (size_t i = 0; i < p->cfg->store_count; i++)
         free(p->store_meta[i].seen);
     for (size_t i = 0; i < p->cfg->certificate_count; i++)

@@ -180,6 +180,8 @@ struct parser {
     size_t domain_keys_of;    /* 1 + the index of the certificate they belong to; 0: none */
     struct strmap task_names; /* "CERT.TASK" → task index, for duplicates; keys in task_keys */
     struct strmap site_names; /* [site] name → index, for duplicates */
+    struct strmap list_items; /* the items of one list key (config_values.c's list_index) */
+    const struct config_strings *list_items_of; /* that list; NULL at each section header */
     char **task_keys;
     size_t task_key_count;
 };

@@ -248,7 +248,8 @@ static void open_section(struct parser *p, const char *kind, const char *name)
     struct suggestion s = {NULL, 0};
     char buf[SHOWN_BUF];
 
-    p->kind = SEC_SKIP; /* until the section is known good: its keys are then ignored */
+    p->kind = SEC_SKIP;      /* until the section is known good: its keys are then ignored */
+    p->list_items_of = NULL; /* the lists of the section before may move (cfg->sites grows) */
     def = conf_section_named(kind, &s);
     conf_shown(kind, buf, sizeof(buf));
     if (!def && s.best)

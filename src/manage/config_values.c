@@ -540,12 +540,31 @@ static int add_string(struct parser *p, struct config_strings *list, const char 
     return 0;
 }
 
+/* Make p->list_items the index of LIST's items (rebuilt when another list is added to: a
+ * section's lists are added to one at a time, line by line), so that a list of 100,000 hosts is
+ * checked for duplicates without a scan per item. */
+static int list_index(struct parser *p, const struct config_strings *list)
+{
+    if (p->list_items_of == list)
+        return 0;
+    strmap_free(&p->list_items);
+    p->list_items_of = list;
+    for (size_t i = 0; i < list->count; i++)
+        if (strmap_put(&p->list_items, list->items[i], i, NULL) < 0) {
+            p->list_items_of = NULL;
+            p->out_of_memory = 1;
+            return -1;
+        }
+    return 0;
+}
+
 /* One item of listen, hosts or alpn. */
 static int add_serve_item(struct parser *p, const struct key_def *key, struct config_strings *list,
                           const char *item)
 {
     char ace[DNS_NAME_MAX + 1];
     const char *keep = item;
+    size_t first;
 
     if (key->kind == V_LISTEN && check_host_port(p, key, item, 0) < 0)
         return -1;
@@ -562,10 +581,17 @@ static int add_serve_item(struct parser *p, const struct key_def *key, struct co
                          "not a protocol name such as h2 or http/1.1 (letters, digits, "
                          "'-', '.', '_', '/'; at most %d)",
                          ALPN_NAME_MAX);
-    for (size_t i = 0; i < list->count; i++)
-        if (strcmp(list->items[i], keep) == 0)
-            return bad_value(p, key, item, "listed twice (first at line %d)", list->lines[i]);
-    return add_string(p, list, keep);
+    if (list_index(p, list) < 0)
+        return -1;
+    if (strmap_get(&p->list_items, keep, &first))
+        return bad_value(p, key, item, "listed twice (first at line %d)", list->lines[first]);
+    if (add_string(p, list, keep) < 0)
+        return -1;
+    if (strmap_put(&p->list_items, list->items[list->count - 1], list->count - 1, NULL) < 0) {
+        p->out_of_memory = 1;
+        return -1;
+    }
+    return 0;
 }
 
 static int add_serve_list(struct parser *p, const struct key_def *key, struct config_strings *list,

@@ -1597,6 +1597,45 @@ static void test_sites_hosts_routed_once(void **state)
     free(text);
 }
 
+/* [serve] hosts of 20,000 names, ten to a line, with an alpn line in between (so that the lists
+ * are added to in turn): every name kept in order at its line, and a name and a protocol given
+ * again at the end reported against their first lines. */
+static void test_serve_many_hosts(void **state)
+{
+    struct config cfg;
+    struct config_errors e;
+    size_t size = 20000 * 24 + 1024, used, end;
+    char *text;
+    (void)state;
+
+    stub("p");
+    text = malloc(size);
+    assert_non_null(text);
+    used = (size_t)snprintf(text, size, "[store \"main\"]\nlocation = /x\npassword-file = p\n"
+                                        "[serve]\nlisten = 127.0.0.1:443\nstore = main\n"
+                                        "backend = /run/b.sock\n"); /* lines 1-7 */
+    for (int i = 0; i < 20000; i++) /* lines 8-1007, alpn at 1008, then 1009-2008 */
+        used += (size_t)snprintf(text + used, size - used, "%sh%d.example%s%s",
+                                 i % 10 ? "" : "hosts =", i, i % 10 == 9 ? "\n" : " ",
+                                 i == 9999 ? "alpn = h2\n" : "");
+    end = used;
+    load_ok(text, &cfg);
+    assert_int_equal(cfg.serve->hosts.count, 20000);
+    for (int i = 0; i < 20000; i++) {
+        char want[32];
+        snprintf(want, sizeof(want), "h%d.example", i);
+        assert_string_equal(cfg.serve->hosts.items[i], want);
+        assert_int_equal(cfg.serve->hosts.lines[i], 8 + i / 10 + (i >= 10000));
+    }
+    config_free(&cfg);
+    snprintf(text + end, size - end, "hosts = h12345.example\nalpn = h2\n"); /* 2009, 2010 */
+    load_bad(text, &e, 2);
+    expect_exact(&e, 2009, "hosts \"h12345.example\": listed twice (first at line 1243)");
+    expect_exact(&e, 2010, "alpn \"h2\": listed twice (first at line 1008)");
+    config_errors_free(&e);
+    free(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1615,6 +1654,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_domains_twice_per_certificate, setup, teardown),
         cmocka_unit_test_setup_teardown(test_many_certificates, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sites_hosts_routed_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_serve_many_hosts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_duplicates, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_references, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_domains, setup, teardown),
