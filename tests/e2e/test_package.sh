@@ -67,6 +67,14 @@ done <needed
 for pkg in libssl3 libcurl4 libsqlite3-0 libjansson4 libc6 adduser; do
     check "Depends lists $pkg" grep -qx "$pkg" depends
 done
+# libsmbclient is loaded with dlopen() for SMB stores: not among the NEEDED entries above, so the
+# package must declare it itself, at a version that has every function ccs looks up.
+check "Depends lists libsmbclient (dlopen()ed, not linked)" grep -qx libsmbclient depends
+check "the packaged binary does not link libsmbclient" sh -c '! grep -q libsmbclient needed'
+case $(field Depends) in
+*"libsmbclient (>= 2:4.12.0+dfsg)"*) ok "Depends: libsmbclient 4.12 or later (smbc_getFunctionReaddirPlus2)" ;;
+*) fail "Depends: no libsmbclient (>= 2:4.12.0+dfsg): $(field Depends)" ;;
+esac
 
 # ---- contents ------------------------------------------------------------------------------------
 dpkg-deb -c "$deb" >contents
