@@ -243,9 +243,56 @@ static struct meta *certificate_meta(struct parser *p, const struct config_certi
     return &p->certificate_meta[c - p->cfg->certificates];
 }
 
-/* One pass over the tasks: what each certificate's deploy-ccs tasks say, for the checks and the
- * machine copies that ask it per certificate (a scan of every task per certificate made a config
- * of N certificates cost N^2). */
+static void report_duplicate_task(struct parser *p, const struct config_task *t,
+                                  const struct config_task *first)
+{
+    conf_error(p, t->where.line, "duplicate section [task \"%s.%s\"] (first at line %d)",
+               t->certificate, t->name, first->where.line);
+}
+
+/* Task I, whose certificate has the meta CM, against the certificate's earlier tasks: reported
+ * if one has its name (against the first that has), then chained after them. */
+static void link_task(struct parser *p, size_t i, struct meta *cm)
+{
+    const struct config_task *tasks = p->cfg->tasks, *t = &tasks[i];
+    uint32_t first = 0;
+
+    for (uint32_t k = cm->link.cert.last_task; k; k = p->task_meta[k - 1].link.task.prev_task)
+        if (tasks[k - 1].name && t->name && strcmp(tasks[k - 1].name, t->name) == 0)
+            first = k;
+    if (first)
+        report_duplicate_task(p, t, &tasks[first - 1]);
+    p->task_meta[i].link.task.prev_task = cm->link.cert.last_task;
+    cm->link.cert.last_task = (uint32_t)i + 1;
+}
+
+/* Task I has no certificate (reported by finish_tasks): duplicates among such tasks are found by
+ * their full names. */
+static void link_orphan_task(struct parser *p, size_t i)
+{
+    const struct config_task *t = &p->cfg->tasks[i];
+    size_t first;
+    char *key;
+    int rc;
+
+    if (!t->certificate || !t->name ||
+        conf_grow_one(p, (void **)&p->task_keys, p->task_key_count, sizeof(*p->task_keys)) < 0)
+        return;
+    if (asprintf(&key, "%s.%s", t->certificate, t->name) < 0) {
+        p->out_of_memory = 1;
+        return;
+    }
+    p->task_keys[p->task_key_count++] = key;
+    rc = strmap_put(&p->task_names, key, i, &first);
+    if (rc < 0)
+        p->out_of_memory = 1;
+    else if (rc == 1)
+        report_duplicate_task(p, t, &p->cfg->tasks[first]);
+}
+
+/* One pass over the tasks, in file order: each task's certificate, tasks given twice, and what
+ * each certificate's deploy-ccs tasks say, for the checks and the machine copies that ask it per
+ * certificate (a scan of every task per certificate made a config of N certificates cost N^2). */
 static void link_tasks(struct parser *p)
 {
     const struct config *cfg = p->cfg;
@@ -255,15 +302,19 @@ static void link_tasks(struct parser *p)
         const struct config_certificate *c = config_find_certificate(cfg, t->certificate);
         struct meta *m;
 
-        if (c)
-            p->task_meta[i].certificate = (uint32_t)(c - cfg->certificates) + 1;
-        if (!c || t->type != TASK_DEPLOY_CCS || !t->store)
+        if (!c) {
+            link_orphan_task(p, i);
             continue;
+        }
         m = certificate_meta(p, c);
-        if (!m->first_deploy)
-            m->first_deploy = (uint32_t)i + 1;
+        p->task_meta[i].link.task.certificate = (uint32_t)(c - cfg->certificates) + 1;
+        link_task(p, i, m);
+        if (t->type != TASK_DEPLOY_CCS || !t->store)
+            continue;
+        if (!m->link.cert.first_deploy)
+            m->link.cert.first_deploy = (uint32_t)i + 1;
         if (config_find_store(cfg, t->store))
-            m->has_deploy_store = 1;
+            m->link.cert.has_deploy_store = 1;
     }
 }
 
@@ -288,7 +339,7 @@ static void check_export(struct parser *p, const struct config_task *t, const st
                          const char *label)
 {
     const struct config_certificate *c =
-        m->certificate ? &p->cfg->certificates[m->certificate - 1] : NULL;
+        m->link.task.certificate ? &p->cfg->certificates[m->link.task.certificate - 1] : NULL;
     int any = 0, pfx = seen_line(m, SEC_TASK, "pfx");
 
     for (size_t i = 0; i < COUNT(export_path_keys); i++)
@@ -299,7 +350,7 @@ static void check_export(struct parser *p, const struct config_task *t, const st
                    "chain, fullchain, key, pfx",
                    label);
     if (pfx && c && !t->pfx_password_file && !seen_line(m, SEC_TASK, "pfx-password-file") &&
-        !c->pfx_password_file && !certificate_meta(p, c)->has_deploy_store)
+        !c->pfx_password_file && !certificate_meta(p, c)->link.cert.has_deploy_store)
         conf_error(p, pfx,
                    "pfx in %s needs a password: set pfx-password-file here or in [certificate "
                    "\"%s\"], or give the certificate a deploy-ccs task",
@@ -333,7 +384,7 @@ static void check_task_certificate(struct parser *p, const struct config_task *t
     struct suggestion s = {NULL, 0};
     char buf[CONFIG_NAME_MAX + 32];
 
-    if (m->certificate || conf_errors_full(p))
+    if (m->link.task.certificate || conf_errors_full(p))
         return;
     for (size_t c = 0; c < cfg->certificate_count; c++)
         suggest_consider(&s, t->certificate, cfg->certificates[c].name);
@@ -373,7 +424,7 @@ static void finish_tasks(struct parser *p)
  * the copy has no cert.pfx. */
 static const char *live_copy_pfx_password(struct parser *p, const struct config_certificate *c)
 {
-    size_t first = certificate_meta(p, c)->first_deploy;
+    size_t first = certificate_meta(p, c)->link.cert.first_deploy;
     const struct config_store *s;
 
     if (c->pfx_password_file)

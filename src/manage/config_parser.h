@@ -137,10 +137,18 @@ struct meta {
     uint32_t seen_count;
     uint32_t key_bad; /* bit K: key K set, but its value was refused (reported) */
     /* From one pass over the tasks (link_tasks), so that no check scans every task per
-     * certificate. Indexes fit 32 bits, as strmap's values do (STRMAP_VALUE_MAX). */
-    uint32_t first_deploy; /* certificate: 1 + index of its first deploy-ccs task with a store */
-    uint32_t certificate;  /* task: 1 + index of its certificate; 0: it has none */
-    unsigned char has_deploy_store; /* certificate: a deploy-ccs task names an existing store */
+     * certificate. Indexes are 1 + the index (0: none) and fit 32 bits, as strmap's values do. */
+    union {
+        struct {
+            uint32_t first_deploy;          /* its first deploy-ccs task naming a store */
+            uint32_t last_task;             /* its last task so far */
+            unsigned char has_deploy_store; /* a deploy-ccs task of it names a store that exists */
+        } cert;
+        struct {
+            uint32_t certificate; /* its certificate */
+            uint32_t prev_task;   /* the task of the same certificate before it */
+        } task;
+    } link;
 };
 
 /* The lookups config_find_* make: name → index into cfg->certificates and cfg->stores. The keys
@@ -177,8 +185,10 @@ struct parser {
      * "listed twice" check: each domain is normalised once (IDNA is most of the parse's time). */
     char *domain_keys;
     size_t domain_keys_len, domain_keys_cap;
-    size_t domain_keys_of;    /* 1 + the index of the certificate they belong to; 0: none */
-    struct strmap task_names; /* "CERT.TASK" → task index, for duplicates; keys in task_keys */
+    size_t domain_keys_of; /* 1 + the index of the certificate they belong to; 0: none */
+    /* "CERT.TASK" → task index, for duplicates among the tasks whose certificate does not exist
+     * (the others are found through their certificate); the keys are task_keys */
+    struct strmap task_names;
     struct strmap site_names; /* [site] name → index, for duplicates */
     struct strmap list_items; /* the items of one list key (config_values.c's list_index) */
     const struct config_strings *list_items_of; /* that list; NULL at each section header */

@@ -130,32 +130,8 @@ static void open_certificate(struct parser *p, const char *name)
     snprintf(p->label, sizeof(p->label), "[certificate \"%s\"]", name);
 }
 
-/* Remember FULL ("CERT.TASK", checked) as the name of the next task, or report it as a duplicate.
- * The full name identifies a task: the split at the last dot is unique, since task names hold no
- * dot. -1 only when out of memory. */
-static int add_task_name(struct parser *p, const char *full)
-{
-    size_t first;
-    char *key;
-    int rc;
-
-    if (conf_grow_one(p, (void **)&p->task_keys, p->task_key_count, sizeof(*p->task_keys)) < 0 ||
-        !(key = conf_strdup(p, full)))
-        return -1;
-    p->task_keys[p->task_key_count++] = key;
-    rc = strmap_put(&p->task_names, key, p->cfg->task_count, &first);
-    if (rc < 0) {
-        p->out_of_memory = 1;
-        return -1;
-    }
-    if (rc == 1 && first < p->cfg->task_count)
-        conf_error(p, p->line, "duplicate section [task \"%s\"] (first at line %d)", full,
-                   p->cfg->tasks[first].where.line);
-    return 0;
-}
-
 /* [task "CERT.TASK"]: split at the last dot, since certificate names may hold dots and task
- * names may not. */
+ * names may not. A task given twice is found after the last line (config_check.c). */
 static void open_task(struct parser *p, const char *full)
 {
     struct config *cfg = p->cfg;
@@ -173,8 +149,6 @@ static void open_task(struct parser *p, const char *full)
     }
     snprintf(cert, sizeof(cert), "%.*s", (int)(dot - full), full);
     if (check_name(p, "certificate", cert, 1) < 0 || check_name(p, "task", dot + 1, 0) < 0)
-        return;
-    if (add_task_name(p, full) < 0)
         return;
     if (conf_grow_one(p, (void **)&cfg->tasks, cfg->task_count, sizeof(*cfg->tasks)) < 0 ||
         conf_grow_one(p, (void **)&p->task_meta, cfg->task_count, sizeof(*p->task_meta)) < 0)

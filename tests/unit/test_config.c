@@ -927,6 +927,25 @@ static void test_duplicates(void **state)
     expect(&e, 17, "duplicate section [ccs] (first at line 1)");
     expect(&e, 21, "duplicate section [store \"s\"] (first at line 18)");
     config_errors_free(&e);
+
+    /* Tasks given again: against the first of that name, whether the certificate exists or not;
+     * the same task name under another certificate is no duplicate. */
+    load_bad("[certificate \"a\"]\ndomains = a.example\n"       /* 1-2 */
+             "[task \"a.t\"]\ntype = script\nprogram = /bin/sh\n" /* 3-5 */
+             "[task \"b.t\"]\ntype = script\nprogram = /bin/sh\n" /* 6-8: no [certificate "b"] */
+             "[task \"a.u\"]\ntype = script\nprogram = /bin/sh\n" /* 9-11 */
+             "[task \"a.t\"]\ntype = script\nprogram = /bin/sh\n" /* 12-14 */
+             "[task \"b.t\"]\ntype = script\nprogram = /bin/sh\n" /* 15-17 */
+             "[task \"a.t\"]\ntype = script\nprogram = /bin/sh\n" /* 18-20 */
+             "[certificate \"a.b\"]\ndomains = c.example\n"     /* 21-22 */
+             "[task \"a.b.t\"]\ntype = script\nprogram = /bin/sh\n", /* 23-25 */
+             &e, 5);
+    expect(&e, 6, "belongs to certificate \"b\", but there is no [certificate \"b\"]");
+    expect_exact(&e, 12, "duplicate section [task \"a.t\"] (first at line 3)");
+    expect_exact(&e, 15, "duplicate section [task \"b.t\"] (first at line 6)");
+    expect(&e, 15, "belongs to certificate \"b\", but there is no [certificate \"b\"]");
+    expect_exact(&e, 18, "duplicate section [task \"a.t\"] (first at line 3)");
+    config_errors_free(&e);
 }
 
 static void test_missing_references(void **state)
