@@ -30,6 +30,10 @@ struct table {
     size_t column_count;
     struct row *rows;
     size_t row_count, row_cap;
+    /* Not on a terminal nothing depends on the other rows (table.h): each row is printed as it is
+     * added, the header before the first, and none is kept — `ccs status` of 100,000
+     * certificates to a pipe holds one row, not all of them (issue 11). */
+    int streaming, header_done;
 };
 
 /* ---- display width ------------------------------------------------------------------------- */
@@ -177,7 +181,50 @@ struct table *table_new(const struct table_column *columns, size_t count)
         return NULL;
     t->columns = columns;
     t->column_count = count;
+    t->streaming = cli_output_width() == 0;
     return t;
+}
+
+static void print_row(const struct table *t, char *const *cells, size_t count, const char *colour,
+                      const int *widths, int limit, char *line, size_t line_size, char *cell,
+                      size_t cell_size);
+
+/* Octets enough for a line of T's header or of CELLS (escaped): the cells, headers, padding. */
+static size_t row_line_size(const struct table *t, char *const *cells, size_t count)
+{
+    size_t size = 1;
+
+    for (size_t c = 0; c < t->column_count; c++) {
+        const char *h = t->columns[c].header;
+        size += strlen(h ? h : "") + (size_t)(t->columns[c].width > 0 ? t->columns[c].width : 0) + 1;
+    }
+    for (size_t c = 0; c < count; c++)
+        size += strlen(cells[c]) + 1;
+    return size;
+}
+
+/* Streaming (not on a terminal): print the header once, then CELLS (escaped) if COUNT, as
+ * table_print would with no width limit. */
+static void print_now(struct table *t, char *const *cells, size_t count, const char *colour)
+{
+    size_t n = t->column_count, size = row_line_size(t, cells, count);
+    char *line = malloc(size), *cell = malloc(size);
+
+    if (line && cell && n > 0) {
+        int widths[n];
+        char *headers[n];
+        for (size_t c = 0; c < n; c++) {
+            widths[c] = t->columns[c].width;
+            headers[c] = (char *)(t->columns[c].header ? t->columns[c].header : "");
+        }
+        if (!t->header_done && t->columns[0].header)
+            print_row(t, headers, n, NULL, widths, 0, line, size, cell, size);
+        t->header_done = 1;
+        if (count)
+            print_row(t, cells, count, colour, widths, 0, line, size, cell, size);
+    }
+    free(line);
+    free(cell);
 }
 
 int table_add(struct table *t, const char *const *cells, size_t count, const char *colour)
@@ -186,6 +233,23 @@ int table_add(struct table *t, const char *const *cells, size_t count, const cha
 
     if (!t || count == 0 || count > t->column_count)
         return -1;
+    if (t->streaming) {
+        char *escaped[count];
+        int rc = 0;
+        for (size_t i = 0; i < count; i++) {
+            size_t size = ESCAPED_MAX(strlen(cells[i] ? cells[i] : ""));
+            escaped[i] = malloc(size);
+            if (escaped[i])
+                cli_escape(cells[i] ? cells[i] : "", escaped[i], size);
+            else
+                rc = -1;
+        }
+        if (rc == 0)
+            print_now(t, escaped, count, colour);
+        for (size_t i = 0; i < count; i++)
+            free(escaped[i]);
+        return rc;
+    }
     if (t->row_count == t->row_cap) {
         size_t cap = t->row_cap ? 2 * t->row_cap : 16;
         struct row *grown = realloc(t->rows, cap * sizeof(*grown));
@@ -359,6 +423,12 @@ void table_print(struct table *t)
 
     if (!t)
         return;
+    if (t->streaming) {
+        if (!t->header_done)
+            print_now(t, NULL, 0, NULL);
+        table_free(t);
+        return;
+    }
     n = t->column_count;
     size = line_size_for(t);
     line = malloc(size);
