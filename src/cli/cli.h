@@ -17,6 +17,8 @@
  * variable, then the systemd credential. */
 #define PFX_PASSWORD_ENV "CCS_PFX_PASSWORD_FILE"
 #define PFX_PASSWORD_CREDENTIAL "ccs-pfx-password"
+/* --password-file in the help of every verb that takes it. */
+#define PFX_PASSWORD_FILE_HELP "the store password; else $" PFX_PASSWORD_ENV " (ccs(1), SECRETS)"
 
 /* The verbs without sub-verbs (the others are in their struct cli_verb, below). */
 int cmd_deploy(int argc, char **argv);

@@ -18,7 +18,7 @@ struct cli_smb_args {
 /* The share options (cli.h's struct cli_option, with their help), their ids BASE .. BASE + 3. */
 #define CLI_SMB_OPTIONS(base)                                                                      \
     {"credentials-file", "FILE", (base),                                                           \
-     "SMB share: its credentials (Samba's username/password/domain lines, mode 0600)"},            \
+     "SMB share: its credentials file (smbclient -A format, mode 0600)"},                          \
         {"kerberos", NULL, (base) + 1, "SMB share: authenticate with your Kerberos ticket"},      \
         {"encrypt", NULL, (base) + 2, "SMB share: require SMB3 encryption"},                       \
         {"guest", NULL, (base) + 3, "SMB share: guest access, without credentials or signing"}

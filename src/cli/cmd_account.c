@@ -9,7 +9,7 @@
 #include "cli/cli_acme.h"
 #include "util/log.h"
 
-#define ACCOUNT_ACME_USAGE "\n                   " ACME_CLI_USAGE
+#define ACCOUNT_ACME_USAGE "\n           " ACME_CLI_USAGE
 static const char usage_register[] = "ccs account register [--only-existing]" ACCOUNT_ACME_USAGE;
 static const char usage_show[] = "ccs account show" ACCOUNT_ACME_USAGE;
 static const char usage_update[] = "ccs account update --contact mailto:ADDR..." ACCOUNT_ACME_USAGE;

@@ -42,8 +42,7 @@ enum { OPT_STORE = 256, OPT_PASSWORD_FILE, OPT_JSON, OPT_WARN_DAYS, OPT_NEW_PASS
 #define STORE_OPTIONS                                                                              \
     {"store", "DIR|SHARE", OPT_STORE,                                                              \
      "the store: a directory or \\\\server\\share\\folder, //server/..., smb://..."},          \
-        {"password-file", "FILE", OPT_PASSWORD_FILE,                                               \
-         "the store password; else $" PFX_PASSWORD_ENV " or credential " PFX_PASSWORD_CREDENTIAL}, \
+        {"password-file", "FILE", OPT_PASSWORD_FILE, PFX_PASSWORD_FILE_HELP},                     \
         {"json", NULL, OPT_JSON, "print the result as JSON"}, CLI_SMB_OPTIONS(OPT_SMB)
 
 static const struct cli_option list_options[] = {STORE_OPTIONS, CLI_OPTION_END};
