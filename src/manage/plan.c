@@ -84,19 +84,23 @@ static int quiet(const struct planner *p, int certs_fd, size_t i, time_t now,
     for (size_t k = p->ct.first[i]; k != CERT_TASKS_END; k = p->ct.next[k])
         if (owed_applies(&p->cfg->tasks[k]) && !p->delivered[k])
             return 0;
-    in = (struct policy_input){.now = now,
-                               .has_cert = 1,
-                               .not_before = r->not_before,
-                               .not_after = r->not_after,
-                               .last_renewal = r->last_renewal,
-                               .policy = cert->policy,
-                               .has_ari = r->ari_start && r->ari_end > r->ari_start,
-                               .ari_start = r->ari_start,
-                               .ari_end = r->ari_end,
-                               .unit_random = policy_unit_random(cert->name, r->serial),
-                               .failure_count = r->failure_count,
-                               .last_attempt = r->last_attempt,
-                               .retry_not_before = r->next_attempt};
+    in = (struct policy_input){
+        .now = now,
+        .has_cert = 1,
+        .not_before = r->not_before,
+        .not_after = r->not_after,
+        .last_renewal = r->last_renewal,
+        .policy = cert->policy,
+        .has_ari = r->ari_start && r->ari_end > r->ari_start,
+        .ari_start = r->ari_start,
+        .ari_end = r->ari_end,
+        /* only an ARI window uses it: a SHA-256 less per certificate without one */
+        .unit_random = (r->ari_start && r->ari_end > r->ari_start)
+                           ? policy_unit_random(cert->name, r->serial)
+                           : 0,
+        .failure_count = r->failure_count,
+        .last_attempt = r->last_attempt,
+        .retry_not_before = r->next_attempt};
     policy_decide(&in, d);
     return !d->due;
 }

@@ -116,19 +116,23 @@ static int emit(const struct config *cfg, const struct config_certificate *cert,
     v.last_ok = f->found ? f->last_ok : -1;
     v.failure_count = f->failure_count;
     v.last_message = f->last_message;
-    in = (struct policy_input){.now = req->now,
-                               .has_cert = v.live,
-                               .not_before = v.not_before,
-                               .not_after = v.not_after,
-                               .last_renewal = f->last_renewal,
-                               .policy = cert->policy,
-                               .has_ari = f->ari_start && f->ari_end > f->ari_start,
-                               .ari_start = f->ari_start,
-                               .ari_end = f->ari_end,
-                               .unit_random = policy_unit_random(cert->name, v.serial),
-                               .failure_count = f->failure_count,
-                               .last_attempt = f->last_attempt,
-                               .retry_not_before = f->next_attempt};
+    in = (struct policy_input){
+        .now = req->now,
+        .has_cert = v.live,
+        .not_before = v.not_before,
+        .not_after = v.not_after,
+        .last_renewal = f->last_renewal,
+        .policy = cert->policy,
+        .has_ari = f->ari_start && f->ari_end > f->ari_start,
+        .ari_start = f->ari_start,
+        .ari_end = f->ari_end,
+        /* only an ARI window uses it: a SHA-256 less per certificate without one */
+        .unit_random = (f->ari_start && f->ari_end > f->ari_start)
+                           ? policy_unit_random(cert->name, v.serial)
+                           : 0,
+        .failure_count = f->failure_count,
+        .last_attempt = f->last_attempt,
+        .retry_not_before = f->next_attempt};
     policy_decide(&in, &v.decision);
 
     /* Owed (owed.h): a post task firing on success whose last delivery is not the live one. */
