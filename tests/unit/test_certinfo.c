@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "store/certinfo.h"
+#include "util/fileio.h"
 #include "testcert.h"
 
 /* Replace CERT's subject CN with BYTES (LEN octets) of ASN.1 string TYPE. */
@@ -101,11 +102,10 @@ static char *pem_of(X509 *cert, const char *tail)
 
 static void write_text(const char *path, const char *text)
 {
-    FILE *f = fopen(path, "w");
+    struct errbuf err;
 
-    assert_non_null(f);
-    fputs(text, f);
-    assert_int_equal(fclose(f), 0);
+    if (file_write_atomic(path, (const unsigned char *)text, strlen(text), 0644, &err) < 0)
+        fail_msg("%s", err.msg);
 }
 
 /* The one reader of "the certificate in this file": the first certificate of a chain, a missing
