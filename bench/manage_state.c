@@ -1,3 +1,4 @@
+/* clang-format off */
 /* manage_state — the state of N managed certificates, written through ccs's own state code, for
  * bench/manage-scale and the scale test (tests/e2e/test_manage_scale.sh); and the checker that
  * compares `ccs status --json` with what it wrote, row by row.
@@ -7,12 +8,13 @@
  *
  * The names are bench/lib/gen-config.sh's: certificate cert-I, one deploy-ccs task cert-I.ccs, the
  * default renewal policy (75% of the lifetime). Two real certificates (self-signed, P-256) are made
- * and their files written once under STATE_DIR/bench-sets/SERIAL/; each certificate's serial
- * directory links to one of them, and its live link names that serial, as certfiles_install
- * leaves it. The last DUE certificates hold the OLD one (5 days left: due); the others the FRESH
- * one (80 days left). Without "mixed" every other certificate is renewed and delivered: nothing
- * owed, not due. With "mixed", certificates are put in classes by their number, so that every
- * field of the status differs between neighbours and a row given another's data is caught:
+ * and their files written once under STATE_DIR/bench-sets/SERIAL/; each certificate's directory
+ * is a link to one of two shared directories (make_dir) whose live link names that serial, as
+ * certfiles_install leaves it. The last DUE certificates hold the OLD one (5 days left: due); the
+ * others the FRESH one (80 days left). Without "mixed" every other certificate is renewed and
+ * delivered: nothing owed, not due. With "mixed", certificates are put in classes by their number,
+ * so that every field of the status differs between neighbours and a row given another's data is
+ * caught:
  *   I % 13 == 7   never issued: no record, no files
  *   I % 7 == 3    its last renewal failed (1 + I % 3 consecutive failures)
  *   I % 11 == 5   its task failed twice: owed and failing
@@ -22,6 +24,7 @@
  * `make` prints nothing but errors; `check` prints the mismatches (at most 20) and exits 1 on any.
  * Times are chosen half a day from any day boundary, so that `check` agrees with a status taken
  * a few minutes earlier. */
+/* clang-format on */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -146,12 +149,20 @@ out:
     return rc;
 }
 
-/* STATE/certs/cert-I/{SERIAL -> ../../bench-sets/SERIAL, live -> SERIAL}. */
-static int link_set(const struct gen *g, long i, const char *serial)
+/* STATE/certs/cert-I -> ../bench-dirs/KIND, where KIND holds {SERIAL -> ../../bench-sets/SERIAL,
+ * live -> SERIAL} as certfiles_install leaves a certificate's directory: one inode per certificate
+ * instead of three (a directory and two links), which on a busy ext4 is most of the time taken to
+ * write 100,000 of them. Only dry runs and views may be pointed at such a state: a real run would
+ * write into the directory the certificates share. */
+static int make_dir(const struct gen *g, enum set_kind kind)
 {
+    const char *serial = g->sets[kind].sum.serial, *name = kind == SET_OLD ? "old" : "fresh";
     char dir[4096], path[4200], target[4200];
 
-    snprintf(dir, sizeof(dir), "%s/certs/cert-%ld", g->state_dir, i);
+    snprintf(dir, sizeof(dir), "%s/bench-dirs", g->state_dir);
+    if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+        goto fail;
+    snprintf(dir, sizeof(dir), "%s/bench-dirs/%s", g->state_dir, name);
     if (mkdir(dir, 0700) < 0 && errno != EEXIST)
         goto fail;
     snprintf(path, sizeof(path), "%s/%s", dir, serial);
@@ -167,6 +178,19 @@ fail:
     return -1;
 }
 
+static int link_set(const struct gen *g, long i)
+{
+    char path[4096];
+
+    snprintf(path, sizeof(path), "%s/certs/cert-%ld", g->state_dir, i);
+    if (symlink(is_due(g, i) ? "../bench-dirs/old" : "../bench-dirs/fresh", path) < 0 &&
+        errno != EEXIST) {
+        fprintf(stderr, "manage_state: %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 static int make_one(const struct gen *g, struct state_db *db, long i, struct errbuf *err)
 {
     const struct cert_summary *s = set_of(g, i);
@@ -176,7 +200,7 @@ static int make_one(const struct gen *g, struct state_db *db, long i, struct err
     if (is_never(g, i))
         return 0;
     snprintf(name, sizeof(name), "cert-%ld", i);
-    if (link_set(g, i, s->serial) < 0)
+    if (link_set(g, i) < 0)
         return errbuf_set(err, "cannot link the files of %s", name);
     snprintf(rec.name, sizeof(rec.name), "%s", name);
     snprintf(rec.serial, sizeof(rec.serial), "%s", is_stale(g, i) ? "00" : s->serial);
@@ -228,7 +252,8 @@ static int make(struct gen *g)
         fprintf(stderr, "manage_state: %s: %s\n", dir, strerror(errno));
         return -1;
     }
-    if (make_set(g, SET_FRESH) < 0 || make_set(g, SET_OLD) < 0)
+    if (make_set(g, SET_FRESH) < 0 || make_set(g, SET_OLD) < 0 || make_dir(g, SET_FRESH) < 0 ||
+        make_dir(g, SET_OLD) < 0)
         return -1;
     if (state_open(g->state_dir, STATE_OPEN_CREATE, NULL, &db, &err) < 0 ||
         state_batch_begin(db, &err) < 0)

@@ -189,9 +189,8 @@ static int one(const struct config *cfg, struct state_db *db, const char *name,
     if (!cert)
         return errbuf_set(err, "no certificate \"%s\" in %s", name, cfg->path);
     s->task_count = s->state_count = s->run_count = 0;
-    for (size_t i = 0; i < cfg->task_count; i++) {
-        if (strcmp(cfg->tasks[i].certificate, cert->name) != 0)
-            continue;
+    for (size_t i = cert_tasks_first(cfg, NULL, cert); i != CERT_TASKS_END;
+         i = cert_tasks_next(cfg, NULL, cert, i)) {
         if (GROW(s->tasks, s->task_count, s->task_cap) < 0)
             goto oom;
         s->tasks[s->task_count++] = &cfg->tasks[i];
