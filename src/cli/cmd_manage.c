@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/progress.h"
+#include "cli/table.h"
 #include "manage/certfiles.h"
 #include "manage/config.h"
 #include "manage/owed.h"
@@ -188,14 +190,27 @@ static int renew_exit(const struct renew_summary *s, int dry_run)
     return s->renewed || s->tasks_delivered ? EXIT_CHANGED : EXIT_UNCHANGED;
 }
 
+/* The tables of renew and status: on a narrow terminal (table.h) the free text gives way first,
+ * then the domains; the name and the dates keep their minimum. */
+static const struct table_column renew_columns[] = {
+    {"CERTIFICATE", 24, 12, 1, 0}, {"RESULT", 12, 0, 0, 0}, {"EXPIRES", 20, 11, 1, 0},
+    {"DETAIL", 0, 10, 3, 0},
+};
+static const struct table_column status_columns[] = {
+    {"NAME", 20, 12, 1, 0},         {"DOMAINS", 32, 10, 2, 0}, {"NOT-AFTER", 20, 11, 1, 0},
+    {"DAYS", 5, 0, 0, 1},           {"NEXT RENEWAL", 20, 11, 1, 0}, {"STATE", 8, 0, 0, 0},
+    {"OWED / FAILING TASKS / WHY", 0, 10, 3, 0},
+};
+
 int cmd_renew(int argc, char **argv)
 {
     struct manage_args a;
     struct config cfg;
     struct renew_summary sum;
     struct renew_options opts;
+    struct table *table;
     struct errbuf err;
-    int rc = EXIT_FAILED, tty = isatty(STDOUT_FILENO);
+    int rc = EXIT_FAILED, tty = isatty(STDOUT_FILENO), ran;
 
     if (parse(argc, argv, &renew_command, &a) != 0)
         return EXIT_FAILED;
@@ -206,24 +221,31 @@ int cmd_renew(int argc, char **argv)
                                   .force = a.force,
                                   .dry_run = a.dry_run,
                                   .jobs = a.jobs,
-                                  .out = stdout,
-                                  .terminal = tty};
-    if (renew_run(&cfg, &opts, &sum, &err) < 0) {
+                                  .terminal = tty,
+                                  .progress = progress_event};
+    /* The progress line on stderr when it is a terminal (cli/progress.h); one line per
+     * certificate on stdout in any case. */
+    progress_start(a.rest_count ? (size_t)a.rest_count : cfg.certificate_count);
+    opts.out = progress_stdout();
+    ran = renew_run(&cfg, &opts, &sum, &err);
+    progress_end();
+    if (ran < 0) {
         log_error("%s", err.msg);
         goto out;
     }
-    printf("\n%-24s %-12s %-20s %s\n", "CERTIFICATE", "RESULT", "EXPIRES", "DETAIL");
+    printf("\n");
+    table = table_new(renew_columns, sizeof(renew_columns) / sizeof(renew_columns[0]));
     for (size_t i = 0; i < sum.count; i++) {
         const struct renew_outcome *o = &sum.items[i];
         char when[32] = "-", detail[ERRBUF_SIZE + 64];
-        const char *on = "", *off = "";
+        int failed = tty && (o->status == RENEW_FAILED || o->tasks_failed);
         if (o->not_after)
             format_utc(o->not_after, when, sizeof(when));
-        if (tty && (o->status == RENEW_FAILED || o->tasks_failed))
-            on = "\033[1;31m", off = "\033[0m";
         detail_of(o, detail, sizeof(detail));
-        printf("%s%-24s %-12s %-20s %s%s\n", on, o->cert->name, status_word(o), when, detail, off);
+        table_add(table, (const char *const[]){o->cert->name, status_word(o), when, detail}, 4,
+                  failed ? "\033[1;31m" : NULL);
     }
+    table_print(table);
     printf("%zu renewed, %zu failed, %zu not due", sum.renewed, sum.failed, sum.not_due);
     if (sum.tasks_delivered)
         printf(", %zu task run%s delivered", sum.tasks_delivered,
@@ -414,18 +436,17 @@ int cmd_status(int argc, char **argv)
     } else {
         size_t i;
         json_t *r;
-        printf("%-20s %-32s %-20s %5s %-20s %-8s %s\n", "NAME", "DOMAINS", "NOT-AFTER", "DAYS",
-               "NEXT RENEWAL", "STATE", "OWED / FAILING TASKS / WHY");
+        struct table *table =
+            table_new(status_columns, sizeof(status_columns) / sizeof(status_columns[0]));
         json_array_foreach(rows, i, r)
         {
             const char *state = json_string_value(json_object_get(r, "state"));
             json_int_t days = json_integer_value(json_object_get(r, "days_left"));
-            int expired = json_is_string(json_object_get(r, "not_after")) && days < 0;
+            json_t *not_after = json_object_get(r, "not_after");
+            int expired = json_is_string(not_after) && days < 0;
             int failing = strcmp(state, "failed") == 0 || strcmp(state, "owed") == 0 ||
                           json_array_size(json_object_get(r, "failing_tasks")) > 0;
-            const char *on = tty && (expired || failing) ? "\033[1;31m" : "";
-            const char *off = *on ? "\033[0m" : "";
-            char tasks[512] = "";
+            char tasks[512] = "", days_text[24], last[1024];
             size_t k, o = 0;
             json_t *t;
             json_array_foreach(json_object_get(r, "owed_tasks"), k, t)
@@ -436,17 +457,20 @@ int cmd_status(int argc, char **argv)
                 o += (size_t)snprintf(tasks + o, o < sizeof(tasks) ? sizeof(tasks) - o : 0,
                                       "%s%s", k ? "," : o ? "; failing: " : "failing: ",
                                       json_string_value(t));
-            printf("%s%-20s %-32s %-20s %5lld %-20s %-8s %s%s%s\n", on,
-                   json_string_value(json_object_get(r, "name")),
-                   json_string_value(json_object_get(r, "domains")),
-                   json_is_string(json_object_get(r, "not_after"))
-                       ? json_string_value(json_object_get(r, "not_after"))
-                       : "-",
-                   (long long)days, json_string_value(json_object_get(r, "next_renewal")), state,
-                   tasks[0] ? tasks : "", tasks[0] ? "; " : "",
-                   json_string_value(json_object_get(r, "why")));
-            printf("%s", off);
+            snprintf(days_text, sizeof(days_text), "%lld", (long long)days);
+            snprintf(last, sizeof(last), "%s%s%s", tasks, tasks[0] ? "; " : "",
+                     json_string_value(json_object_get(r, "why")));
+            table_add(table,
+                      (const char *const[]){json_string_value(json_object_get(r, "name")),
+                                            json_string_value(json_object_get(r, "domains")),
+                                            json_is_string(not_after) ? json_string_value(not_after)
+                                                                      : "-",
+                                            days_text,
+                                            json_string_value(json_object_get(r, "next_renewal")),
+                                            state, last},
+                      7, tty && (expired || failing) ? "\033[1;31m" : NULL);
         }
+        table_print(table);
         json_decref(rows);
     }
     state_close(db);

@@ -8,6 +8,7 @@
 
 #include "cli/cli.h"
 #include "cli/cli_store.h"
+#include "cli/table.h"
 #include "store/check.h"
 #include "store/inspect.h"
 #include "store/rekey.h"
@@ -159,6 +160,18 @@ static void sans_text(const struct pfx_inspection *insp, char *out, size_t size)
         o += (size_t)snprintf(out + o, size - o, "%s%s", o ? "," : "", insp->names.ips[i]);
 }
 
+/* "wrong password: ...": the status, unless the error starts with it already (pfx.c's mostly
+ * do: "truncated (100 bytes, ...)"), so it is not said twice. */
+static void problem_text(const struct pfx_inspection *insp, char *out, size_t size)
+{
+    const char *status = pfx_status_text(insp->status);
+
+    if (strncmp(insp->error, status, strlen(status)) == 0)
+        snprintf(out, size, "%s", insp->error);
+    else
+        snprintf(out, size, "%s: %s", status, insp->error);
+}
+
 static json_t *summary_json(const char *file, const struct pfx_inspection *insp, time_t now)
 {
     json_t *sans;
@@ -194,6 +207,14 @@ static int open_store_and_password(const struct store_args *a, struct store **st
 
 /* ---- list ------------------------------------------------------------------------------------ */
 
+/* On a narrow terminal (table.h) the subject and issuer give way first, then the names, then the
+ * thumbprint (its first hex digits still tell files apart); the file name and the date last. */
+static const struct table_column list_columns[] = {
+    {"FILE", 32, 24, 1, 0},       {"SUBJECT", 32, 6, 4, 0},    {"NAMES", 40, 8, 3, 0},
+    {"ISSUER", 24, 6, 4, 0},      {"NOT-AFTER", 20, 11, 1, 0}, {"DAYS", 5, 0, 0, 1},
+    {"THUMBPRINT", 40, 9, 2, 0}, {"FORMAT", 0, 0, 0, 0},
+};
+
 static void inspect_entry(struct store *st, const struct store_entry *e, const char *password,
                           struct pfx_inspection *insp)
 {
@@ -223,6 +244,7 @@ static int cmd_list(int argc, char **argv)
     struct secret password = {0};
     struct store_entries entries = {0};
     json_t *rows = NULL;
+    struct table *table = NULL;
     struct errbuf err;
     time_t now = time(NULL);
     int rc = EXIT_FAILED;
@@ -238,12 +260,11 @@ static int cmd_list(int argc, char **argv)
     if (a.json)
         rows = json_array();
     else
-        printf("%-32s %-32s %-40s %-24s %-20s %5s %-40s %s\n", "FILE", "SUBJECT", "NAMES", "ISSUER",
-               "NOT-AFTER", "DAYS", "THUMBPRINT", "FORMAT");
+        table = table_new(list_columns, sizeof(list_columns) / sizeof(list_columns[0]));
     for (size_t i = 0; i < entries.count; i++) {
         const struct store_entry *e = &entries.items[i];
         struct pfx_inspection insp;
-        char sans[2048], when[32], error[4 * ERRBUF_SIZE];
+        char sans[2048], when[32], days[24], reason[ERRBUF_SIZE + 64], problem[ERRBUF_SIZE + 66];
 
         if (!store_is_pfx_name(e->name))
             continue;
@@ -251,21 +272,23 @@ static int cmd_list(int argc, char **argv)
         if (a.json) {
             json_array_append_new(rows, summary_json(e->name, &insp, now));
         } else if (insp.status != PFX_OK) {
-            cli_print_column(e->name, 32);
-            cli_escape(insp.error, error, sizeof(error));
-            printf("(%s: %s)\n", pfx_status_text(insp.status), error);
+            problem_text(&insp, reason, sizeof(reason));
+            snprintf(problem, sizeof(problem), "(%s)", reason);
+            table_add(table, (const char *const[]){e->name, problem}, 2, NULL);
         } else {
             sans_text(&insp, sans, sizeof(sans));
             format_utc(insp.summary.not_after, when, sizeof(when));
-            cli_print_column(e->name, 32);
-            cli_print_column(insp.summary.subject, 32);
-            cli_print_column(sans, 40);
-            cli_print_column(insp.summary.issuer, 24);
-            printf("%-20s %5ld %-40s %s\n", when, days_until(insp.summary.not_after, now),
-                   insp.summary.thumbprint, pfx_format_name(insp.decoded.format));
+            snprintf(days, sizeof(days), "%ld", days_until(insp.summary.not_after, now));
+            table_add(table,
+                      (const char *const[]){e->name, insp.summary.subject, sans,
+                                            insp.summary.issuer, when, days,
+                                            insp.summary.thumbprint,
+                                            pfx_format_name(insp.decoded.format)},
+                      8, NULL);
         }
         pfx_inspection_free(&insp);
     }
+    table_print(table);
     if (a.json)
         cli_print_json(json_pack("{s:s, s:o}", "store", store_display_name(st), "files", rows));
     rc = 0;
@@ -367,15 +390,15 @@ static void print_certificate_text(const struct store_cert *cert)
 {
     struct cert_names names;
     struct pfx_inspection insp;
-    char when[32], sans[2048];
+    char when[32], sans[2048], problem[ERRBUF_SIZE + 64];
 
     if (cert->verdict == STORE_CERT_UNREADABLE) {
         print_field("status: unreadable: ", cert->why);
         return;
     }
     if (cert->insp.status != PFX_OK) {
-        printf("status: %s: ", pfx_status_text(cert->insp.status));
-        print_field("", cert->insp.error);
+        problem_text(&cert->insp, problem, sizeof(problem));
+        print_field("status: ", problem);
         return;
     }
     insp = with_names(cert, &names);
@@ -458,6 +481,11 @@ out:
 
 /* ---- check ----------------------------------------------------------------------------------- */
 
+/* On a narrow terminal the message gives way first, then the code, the file name last. */
+static const struct table_column check_columns[] = {
+    {NULL, 7, 0, 0, 0}, {NULL, 32, 24, 1, 0}, {NULL, 16, 8, 2, 0}, {NULL, 0, 10, 3, 0},
+};
+
 static int cmd_check(int argc, char **argv)
 {
     struct store_args a;
@@ -491,16 +519,17 @@ static int cmd_check(int argc, char **argv)
                                  (json_int_t)report.pfx_files, "errors", (json_int_t)report.errors,
                                  "warnings", (json_int_t)report.warnings, "findings", items));
     } else {
-        /* File names and messages are escaped (cli.h): a file name is anyone's text. */
+        /* File names and messages are escaped (table.h): a file name is anyone's text. */
+        struct table *table =
+            table_new(check_columns, sizeof(check_columns) / sizeof(check_columns[0]));
         for (size_t i = 0; i < report.count; i++) {
             const struct check_finding *f = &report.items[i];
-            char message[4 * sizeof(f->message)];
-            cli_print_column(f->severity == CHECK_ERROR ? "error" : "warning", 7);
-            cli_print_column(f->file, 32);
-            cli_print_column(f->code, 16);
-            cli_escape(f->message, message, sizeof(message));
-            printf("%s\n", message);
+            table_add(table,
+                      (const char *const[]){f->severity == CHECK_ERROR ? "error" : "warning",
+                                            f->file, f->code, f->message},
+                      4, NULL);
         }
+        table_print(table);
         printf("%s: %zu .pfx file%s checked, %zu error%s, %zu warning%s\n", store_display_name(st),
                report.pfx_files, report.pfx_files == 1 ? "" : "s", report.errors,
                report.errors == 1 ? "" : "s", report.warnings, report.warnings == 1 ? "" : "s");
