@@ -10,12 +10,11 @@
 #include "cli/cli.h"
 #include "cli/progress.h"
 #include "cli/table.h"
-#include "manage/certfiles.h"
 #include "manage/config.h"
-#include "manage/owed.h"
 #include "manage/policy.h"
 #include "manage/renew.h"
 #include "manage/state.h"
+#include "manage/status.h"
 #include "manage/stop.h"
 #include "store/certinfo.h"
 #include "util/log.h"
@@ -26,7 +25,7 @@
 #define EXIT_STOPPED 3
 
 static const char usage_renew[] = "ccs renew [NAME...] [--config FILE] [--force] [--dry-run] [--jobs N]";
-static const char usage_status[] = "ccs status [--config FILE] [--json]";
+static const char usage_status[] = "ccs status [NAME...] [--config FILE] [--json]";
 static const char usage_task[] = "ccs task run CERT TASK [--config FILE] [--dry-run]";
 static const char usage_config[] = "ccs config check [--config FILE]";
 
@@ -268,140 +267,140 @@ out:
     return rc;
 }
 
-/* The last task runs of CERT, newest first, as JSON (every run is recorded; status shows them). */
-#define STATUS_RECENT_RUNS 10
-static json_t *recent_runs(struct state_db *db, const char *cert)
-{
-    json_t *arr = json_array();
-    struct history_row *rows = NULL;
-    struct errbuf err;
-    size_t n = 0;
-
-    if (!db || state_task_runs(db, cert, STATUS_RECENT_RUNS, &rows, &n, &err) < 0)
-        return arr;
-    for (size_t i = 0; i < n; i++) {
-        char when[32];
-        format_utc(rows[i].when, when, sizeof(when));
-        json_array_append_new(arr, json_pack("{s:s, s:s, s:b, s:s}", "task", rows[i].task, "time",
-                                             when, "ok", rows[i].ok, "message", rows[i].message));
-    }
-    free(rows);
-    return arr;
-}
-
-/* The tasks of CERT owed the live certificate (manage/owed.h), as JSON: each with its failures,
- * last attempt and message, and when the renewer retries it. */
-static json_t *owed_tasks(const struct config *cfg, struct state_db *db,
-                          const struct config_certificate *cert, const struct cert_summary *live,
-                          time_t now)
-{
-    json_t *arr = json_array();
-    struct owed_list owed;
-    struct errbuf err;
-    time_t lifetime = live->not_after > live->not_before ? live->not_after - live->not_before : 0;
-
-    if (!live->thumbprint[0])
-        return arr;
-    if (owed_find(cfg, db, cert, live->thumbprint, lifetime, &owed, &err) < 0) {
-        log_warning("%s", err.msg);
-        return arr;
-    }
-    for (size_t i = 0; i < owed.count; i++) {
-        const struct owed_task *o = &owed.items[i];
-        char last[32] = "", retry[32];
-        if (o->last_attempt)
-            format_utc(o->last_attempt, last, sizeof(last));
-        format_utc(o->retry_at > now ? o->retry_at : now, retry, sizeof(retry));
-        json_array_append_new(arr, json_pack("{s:s, s:i, s:s?, s:s, s:s}", "task", o->task->name,
-                                             "failures", o->failure_count, "last_attempt",
-                                             o->last_attempt ? last : NULL, "next_attempt", retry,
-                                             "last_message", o->last_message));
-    }
-    owed_free(&owed);
-    return arr;
-}
-
 /* The headline of a certificate: "failed" (its last renewal failed), "owed" (a task still owes
  * the live certificate: some target holds an older one), "never" (not issued), else "ok". */
-static const char *state_word(const struct cert_record *rec, int live, size_t owed)
+static const char *state_word(const struct status_view *v)
 {
-    if (rec->last_ok == 0)
+    if (v->last_ok == 0)
         return "failed";
-    if (owed)
+    if (v->owed_count)
         return "owed";
-    return live ? "ok" : "never";
+    return v->live ? "ok" : "never";
 }
 
-/* One row of `ccs status`. */
-static json_t *status_row(const struct config *cfg, struct state_db *db,
-                          const struct config_certificate *cert, time_t now, int tty)
+/* The DOMAINS column and field: the names, comma-separated. */
+static void domain_list(const struct config_certificate *cert, char *out, size_t size)
 {
-    struct cert_paths paths;
-    struct cert_record rec = {0};
-    struct cert_summary sum = {0};
-    struct policy_input in = {0};
-    struct policy_decision d;
-    struct errbuf err;
-    char domains[1024] = "", expires[32] = "-", next[32] = "-", failing[512] = "";
-    char **tasks = NULL;
-    size_t ntasks = 0, o = 0;
-    X509 *live = NULL;
-    int found = 0;
-    long days = 0;
-    json_t *row, *jtasks = json_array(), *history, *owed;
+    size_t o = 0;
 
-    for (size_t i = 0; i < cert->domain_count && o < sizeof(domains); i++)
-        o += (size_t)snprintf(domains + o, sizeof(domains) - o, "%s%s", i ? "," : "",
-                              cert->domains[i]);
-    if (certfiles_paths(cfg->state_dir, cert->name, &paths, &err) == 0)
-        certfiles_load_live(&paths, &live, &err);
-    if (live)
-        cert_summarise(live, &sum, &err);
-    rec.last_ok = -1; /* never attempted, unless the database says otherwise */
-    if (db) {
-        state_cert_get(db, cert->name, &rec, &found, &err);
-        state_failing_tasks(db, cert->name, &tasks, &ntasks, &err);
+    out[0] = '\0';
+    for (size_t i = 0; i < cert->domain_count && o < size; i++)
+        o += (size_t)snprintf(out + o, size - o, "%s%s", i ? "," : "", cert->domains[i]);
+}
+
+/* NEXT RENEWAL: now when due, else the later of the policy's point and the backoff. */
+static void next_renewal(const struct policy_decision *d, time_t now, char *out, size_t size)
+{
+    format_utc(d->due ? now : (d->not_before > d->renew_at ? d->not_before : d->renew_at), out,
+               size);
+}
+
+/* One certificate as JSON (a row of `ccs status --json`). */
+static json_t *status_json(const struct status_view *v, time_t now)
+{
+    const struct policy_decision *d = &v->decision;
+    char domains[1024], expires[32] = "-", next[32];
+    json_t *failing = json_array(), *owed = json_array(), *runs = json_array();
+
+    domain_list(v->cert, domains, sizeof(domains));
+    for (size_t i = 0; i < v->failing_count; i++)
+        json_array_append_new(failing, json_string(v->failing[i]));
+    for (size_t i = 0; i < v->owed_count; i++) {
+        const struct status_owed *t = &v->owed[i];
+        char last[32] = "", retry[32];
+        if (t->last_attempt)
+            format_utc(t->last_attempt, last, sizeof(last));
+        format_utc(t->retry_at > now ? t->retry_at : now, retry, sizeof(retry));
+        json_array_append_new(owed, json_pack("{s:s, s:i, s:s?, s:s, s:s}", "task", t->task->name,
+                                              "failures", t->failure_count, "last_attempt",
+                                              t->last_attempt ? last : NULL, "next_attempt", retry,
+                                              "last_message", t->last_message));
     }
-    history = recent_runs(db, cert->name);
-    owed = owed_tasks(cfg, db, cert, &sum, now);
-    o = 0;
-    for (size_t i = 0; i < ntasks; i++) {
-        o += (size_t)snprintf(failing + o, o < sizeof(failing) ? sizeof(failing) - o : 0, "%s%s",
-                              i ? "," : "", tasks[i]);
-        json_array_append_new(jtasks, json_string(tasks[i]));
-        free(tasks[i]);
+    for (size_t i = 0; i < v->run_count; i++) {
+        char when[32];
+        format_utc(v->runs[i].when, when, sizeof(when));
+        json_array_append_new(runs, json_pack("{s:s, s:s, s:b, s:s}", "task", v->runs[i].task,
+                                              "time", when, "ok", v->runs[i].ok, "message",
+                                              v->runs[i].message));
     }
-    free(tasks);
-    in = (struct policy_input){.now = now, .has_cert = live != NULL, .not_before = sum.not_before,
-                               .not_after = sum.not_after, .last_renewal = rec.last_renewal,
-                               .policy = cert->policy,
-                               .has_ari = rec.ari_start && rec.ari_end > rec.ari_start,
-                               .ari_start = rec.ari_start, .ari_end = rec.ari_end,
-                               .unit_random = policy_unit_random(cert->name, sum.serial),
-                               .failure_count = rec.failure_count,
-                               .last_attempt = rec.last_attempt,
-                               .retry_not_before = rec.next_attempt};
-    policy_decide(&in, &d);
-    if (live) {
-        format_utc(sum.not_after, expires, sizeof(expires));
-        days = days_until(sum.not_after, now);
+    if (v->live)
+        format_utc(v->not_after, expires, sizeof(expires));
+    next_renewal(d, now, next, sizeof(next));
+    return json_pack("{s:s, s:s, s:s, s:s?, s:I, s:s, s:s, s:s, s:s, s:i, s:o, s:o, s:o}", "name",
+                     v->cert->name, "state", state_word(v), "domains", domains, "not_after",
+                     v->live ? expires : NULL, "days_left",
+                     (json_int_t)(v->live ? days_until(v->not_after, now) : 0), "next_renewal",
+                     next, "why", d->why, "last_result",
+                     v->last_ok == 1 ? "ok" : v->last_ok == 0 ? "failed" : "never",
+                     "last_message", v->last_message, "failures", v->failure_count, "owed_tasks",
+                     owed, "failing_tasks", failing, "recent_task_runs", runs);
+}
+
+struct status_out {
+    time_t now;
+    int json, tty;
+    size_t rows;
+    struct table *table; /* the text output (table.h); NULL with --json */
+};
+
+/* A row of `ccs status --json`, written as it comes: the whole output is what cli_print_json
+ * prints of {"certificates": [rows]} (JSON_INDENT(2)), without every row in memory at once. */
+static int print_json_row(struct status_out *out, json_t *row)
+{
+    char *text = row ? json_dumps(row, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+
+    json_decref(row);
+    if (!text) {
+        log_error("out of memory building JSON output");
+        return -1;
     }
-    format_utc(d.due ? now : (d.not_before > d.renew_at ? d.not_before : d.renew_at), next,
-               sizeof(next));
-    row = json_pack("{s:s, s:s, s:s, s:s?, s:I, s:s, s:s, s:s, s:s, s:i, s:o, s:o, s:o}",
-                    "name", cert->name, "state",
-                    state_word(&rec, live != NULL, json_array_size(owed)), "domains", domains,
-                    "not_after", live ? expires : NULL, "days_left", (json_int_t)days,
-                    "next_renewal", next, "why", d.why, "last_result",
-                    rec.last_ok == 1 ? "ok" : rec.last_ok == 0 ? "failed" : "never",
-                    "last_message", rec.last_message, "failures", rec.failure_count,
-                    "owed_tasks", owed, "failing_tasks", jtasks, "recent_task_runs", history);
-    if (!tty || !row) {
-        X509_free(live);
-        return row;
+    fputs(out->rows++ ? ",\n    " : "{\n  \"certificates\": [\n    ", stdout);
+    for (const char *p = text, *nl; *p; p = nl + 1) {
+        nl = strchr(p, '\n');
+        if (!nl) {
+            fputs(p, stdout);
+            break;
+        }
+        fwrite(p, 1, (size_t)(nl - p) + 1, stdout);
+        fputs("    ", stdout);
     }
-    X509_free(live);
-    return row;
+    free(text);
+    return 0;
+}
+
+static void add_text_row(struct status_out *out, const struct status_view *v)
+{
+    char domains[1024], expires[32] = "-", next[32], tasks[512] = "", days_text[24], last[1024];
+    long days = v->live ? days_until(v->not_after, out->now) : 0;
+    int failing = v->last_ok == 0 || v->owed_count || v->failing_count;
+    size_t o = 0;
+
+    domain_list(v->cert, domains, sizeof(domains));
+    for (size_t k = 0; k < v->owed_count; k++)
+        o += (size_t)snprintf(tasks + o, o < sizeof(tasks) ? sizeof(tasks) - o : 0, "%s%s",
+                              k ? "," : "owed: ", v->owed[k].task->name);
+    for (size_t k = 0; k < v->failing_count; k++)
+        o += (size_t)snprintf(tasks + o, o < sizeof(tasks) ? sizeof(tasks) - o : 0, "%s%s",
+                              k ? "," : o ? "; failing: " : "failing: ", v->failing[k]);
+    if (v->live)
+        format_utc(v->not_after, expires, sizeof(expires));
+    next_renewal(&v->decision, out->now, next, sizeof(next));
+    snprintf(days_text, sizeof(days_text), "%ld", days);
+    snprintf(last, sizeof(last), "%s%s%s", tasks, tasks[0] ? "; " : "", v->decision.why);
+    table_add(out->table,
+              (const char *const[]){v->cert->name, domains, expires, days_text, next,
+                                    state_word(v), last},
+              7, out->tty && ((v->live && days < 0) || failing) ? "\033[1;31m" : NULL);
+}
+
+static int status_print(void *ctx, const struct status_view *v)
+{
+    struct status_out *out = ctx;
+
+    if (out->json)
+        return print_json_row(out, status_json(v, out->now));
+    add_text_row(out, v);
+    return 0;
 }
 
 int cmd_status(int argc, char **argv)
@@ -410,72 +409,55 @@ int cmd_status(int argc, char **argv)
     struct config cfg;
     struct state_db *db = NULL;
     struct errbuf err;
-    json_t *rows;
-    time_t now = time(NULL);
-    int tty = isatty(STDOUT_FILENO);
+    struct status_out out = {.now = time(NULL), .tty = isatty(STDOUT_FILENO)};
+    struct status_request req;
     char db_path[4200];
+    int rc = EXIT_FAILED;
 
     if (parse(argc, argv, &status_command, &a) != 0)
         return EXIT_FAILED;
     if (cli_crypto_init() < 0 || load_config(a.config, &cfg) < 0)
         return EXIT_FAILED;
+    for (int i = 0; i < a.rest_count; i++)
+        if (!config_find_certificate(&cfg, a.rest[i])) {
+            log_error("no certificate \"%s\" in %s", a.rest[i], cfg.path);
+            goto out;
+        }
     /* No database: ccs renew never ran here, and every certificate shows "never". A database
      * that cannot be read (corrupt, or 0 bytes: its history lost) is an error, not "never". */
     snprintf(db_path, sizeof(db_path), "%s/%s", cfg.state_dir, STATE_DB_FILE);
     if (access(db_path, F_OK) == 0 &&
         state_open(cfg.state_dir, STATE_OPEN_EXISTING, NULL, &db, &err) < 0) {
         log_error("%s", err.msg);
-        config_free(&cfg);
-        return EXIT_FAILED;
+        goto out;
     }
-    rows = json_array();
-    for (size_t i = 0; i < cfg.certificate_count; i++)
-        json_array_append_new(rows, status_row(&cfg, db, &cfg.certificates[i], now, tty));
-    if (a.json) {
-        cli_print_json(json_pack("{s:o}", "certificates", rows));
-    } else {
-        size_t i;
-        json_t *r;
-        struct table *table =
-            table_new(status_columns, sizeof(status_columns) / sizeof(status_columns[0]));
-        json_array_foreach(rows, i, r)
-        {
-            const char *state = json_string_value(json_object_get(r, "state"));
-            json_int_t days = json_integer_value(json_object_get(r, "days_left"));
-            json_t *not_after = json_object_get(r, "not_after");
-            int expired = json_is_string(not_after) && days < 0;
-            int failing = strcmp(state, "failed") == 0 || strcmp(state, "owed") == 0 ||
-                          json_array_size(json_object_get(r, "failing_tasks")) > 0;
-            char tasks[512] = "", days_text[24], last[1024];
-            size_t k, o = 0;
-            json_t *t;
-            json_array_foreach(json_object_get(r, "owed_tasks"), k, t)
-                o += (size_t)snprintf(tasks + o, o < sizeof(tasks) ? sizeof(tasks) - o : 0,
-                                      "%s%s", k ? "," : "owed: ",
-                                      json_string_value(json_object_get(t, "task")));
-            json_array_foreach(json_object_get(r, "failing_tasks"), k, t)
-                o += (size_t)snprintf(tasks + o, o < sizeof(tasks) ? sizeof(tasks) - o : 0,
-                                      "%s%s", k ? "," : o ? "; failing: " : "failing: ",
-                                      json_string_value(t));
-            snprintf(days_text, sizeof(days_text), "%lld", (long long)days);
-            snprintf(last, sizeof(last), "%s%s%s", tasks, tasks[0] ? "; " : "",
-                     json_string_value(json_object_get(r, "why")));
-            table_add(table,
-                      (const char *const[]){json_string_value(json_object_get(r, "name")),
-                                            json_string_value(json_object_get(r, "domains")),
-                                            json_is_string(not_after) ? json_string_value(not_after)
-                                                                      : "-",
-                                            days_text,
-                                            json_string_value(json_object_get(r, "next_renewal")),
-                                            state, last},
-                      7, tty && (expired || failing) ? "\033[1;31m" : NULL);
-        }
-        table_print(table);
-        json_decref(rows);
+    /* The rows come from manage/status.h one at a time: JSON is printed as they come; the table
+     * (table.h) keeps only its cells. */
+    out.json = a.json;
+    if (!a.json)
+        out.table = table_new(status_columns, sizeof(status_columns) / sizeof(status_columns[0]));
+    req = (struct status_request){.names = (const char *const *)a.rest,
+                                  .name_count = (size_t)a.rest_count,
+                                  .now = out.now,
+                                  .with_runs = a.json};
+    if (status_each(&cfg, db, &req, status_print, &out, &err) != 0) {
+        if (out.rows)
+            fputs("\n  ]\n}\n", stdout); /* what was printed stays valid JSON */
+        if (out.table)
+            table_print(out.table);
+        fflush(stdout);
+        log_error("%s", err.msg);
+        goto out;
     }
+    if (a.json)
+        fputs(out.rows ? "\n  ]\n}\n" : "{\n  \"certificates\": []\n}\n", stdout);
+    else
+        table_print(out.table);
+    rc = 0;
+out:
     state_close(db);
     config_free(&cfg);
-    return 0;
+    return rc;
 }
 
 static int task_run(int argc, char **argv)
