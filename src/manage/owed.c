@@ -46,9 +46,9 @@ static void consider(const struct config_task *task, const struct task_record *r
     }
 }
 
-int owed_find_indexed(const struct config *cfg, const struct cert_tasks *ct, struct state_db *db,
-                      const struct config_certificate *cert, const char *live, time_t lifetime_s,
-                      struct owed_list *out, struct errbuf *err)
+int owed_find(const struct config *cfg, const struct cert_tasks *ct, struct state_db *db,
+              const struct config_certificate *cert, const char *live, time_t lifetime_s,
+              struct owed_list *out, struct errbuf *err)
 {
     struct task_record *records = NULL;
     size_t record_count = 0, mine = 0;
@@ -72,12 +72,6 @@ int owed_find_indexed(const struct config *cfg, const struct cert_tasks *ct, str
         consider(&cfg->tasks[t], records, record_count, live, lifetime_s, out);
     free(records);
     return 0;
-}
-
-int owed_find(const struct config *cfg, struct state_db *db, const struct config_certificate *cert,
-              const char *live, time_t lifetime_s, struct owed_list *out, struct errbuf *err)
-{
-    return owed_find_indexed(cfg, NULL, db, cert, live, lifetime_s, out, err);
 }
 
 const struct owed_task *owed_lookup(const struct owed_list *list, const struct config_task *task)

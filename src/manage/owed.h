@@ -41,16 +41,13 @@ int owed_applies(const struct config_task *task);
 
 /* The tasks of CERT owed the live certificate, whose thumbprint is LIVE (NULL or "": none is live,
  * nothing is owed). DB may be NULL (a dry run on a machine without state): then every task that
- * applies is owed. LIFETIME_S is the live certificate's, for the backoff. */
-int owed_find(const struct config *cfg, struct state_db *db, const struct config_certificate *cert,
-              const char *live, time_t lifetime_s, struct owed_list *out, struct errbuf *err);
-
-/* owed_find with CT (cert_tasks.h) for the certificate's tasks instead of a scan of every task:
- * for a run that looks at many certificates. CT may be NULL (then it scans). */
+ * applies is owed. LIFETIME_S is the live certificate's, for the backoff. CT (cert_tasks.h) gives
+ * the certificate's tasks without a scan of every task (a run looking at many certificates); NULL
+ * scans. */
 struct cert_tasks;
-int owed_find_indexed(const struct config *cfg, const struct cert_tasks *ct, struct state_db *db,
-                      const struct config_certificate *cert, const char *live, time_t lifetime_s,
-                      struct owed_list *out, struct errbuf *err);
+int owed_find(const struct config *cfg, const struct cert_tasks *ct, struct state_db *db,
+              const struct config_certificate *cert, const char *live, time_t lifetime_s,
+              struct owed_list *out, struct errbuf *err);
 
 /* TASK's entry in LIST, or NULL when it is not owed. */
 const struct owed_task *owed_lookup(const struct owed_list *list, const struct config_task *task);

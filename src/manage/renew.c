@@ -660,9 +660,8 @@ static void deliver_owed(struct cert_job *j)
 
     if (!j->live)
         return;
-    if (owed_find_indexed(r->cfg, &r->tasks, r->db, j->cert, j->sum.thumbprint,
-                          live_lifetime(&j->sum), &owed,
-                  &err) < 0) {
+    if (owed_find(r->cfg, &r->tasks, r->db, j->cert, j->sum.thumbprint, live_lifetime(&j->sum),
+                  &owed, &err) < 0) {
         log_warning("%s", err.msg);
         return;
     }
@@ -906,8 +905,8 @@ static void count_owed(struct cert_job *j)
 
     if (!j->live || j->r->opts->dry_run)
         return;
-    if (owed_find_indexed(j->r->cfg, &j->r->tasks, j->r->db, j->cert, j->env.thumbprint, 0,
-                          &owed, &err) < 0) {
+    if (owed_find(j->r->cfg, &j->r->tasks, j->r->db, j->cert, j->env.thumbprint, 0, &owed,
+                  &err) < 0) {
         log_warning("%s", err.msg);
         return;
     }
