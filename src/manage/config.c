@@ -276,6 +276,10 @@ void config_free(struct config *cfg)
     free(cfg->certificates);
     for (size_t i = 0; i < cfg->task_count; i++) {
         struct config_task *t = &cfg->tasks[i];
+        if (t->implied) { /* its strings are shared; its paths one block (config.h) */
+            free(t->cert_path);
+            continue;
+        }
         free(t->name);
         free(t->certificate);
         free(t->store);

@@ -127,7 +127,11 @@ struct config_task {
     char *program; /* required: an executable path */
     int timeout_s;
     /* set by config_check.c only, for a task the configuration implies */
-    int implied;       /* not written in the file: the store-only machine copy */
+    int implied;       /* not written in the file: the store-only machine copy. Its strings are
+                        * not its own: name and group are constants, certificate and
+                        * pfx_password_file the certificate's or the store's strings, and its
+                        * paths one allocation at cert_path, which config_free frees; change
+                        * none of them in place */
     unsigned dir_mode; /* export: make missing parent directories with this mode (0: they must
                         * exist, as for a task of the file) */
 };

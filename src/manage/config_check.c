@@ -421,8 +421,9 @@ static void finish_tasks(struct parser *p)
 
 /* The PFX password of a certificate's machine copy: its own pfx-password-file, else the password
  * file of the store of its first deploy-ccs task (as config.h has it for a PFX); NULL: none, and
- * the copy has no cert.pfx. */
-static const char *live_copy_pfx_password(struct parser *p, const struct config_certificate *c)
+ * the copy has no cert.pfx. The file's tasks are SHIFT places up in cfg->tasks. */
+static const char *live_copy_pfx_password(struct parser *p, const struct config_certificate *c,
+                                          size_t shift)
 {
     size_t first = certificate_meta(p, c)->link.cert.first_deploy;
     const struct config_store *s;
@@ -431,7 +432,7 @@ static const char *live_copy_pfx_password(struct parser *p, const struct config_
         return c->pfx_password_file;
     if (!first)
         return NULL;
-    s = config_find_store(p->cfg, p->cfg->tasks[first - 1].store);
+    s = config_find_store(p->cfg, p->cfg->tasks[first - 1 + shift].store);
     return s ? s->password_file : NULL;
 }
 
@@ -450,31 +451,31 @@ static int may_give_group(gid_t gid)
     return 0;
 }
 
-/* "DIR/NAME", allocated (flags out of memory). */
-static char *path_join(struct parser *p, const char *dir, const char *name)
-{
-    char *out = NULL;
+/* The files of a machine copy, in the order of their fields in struct config_task. */
+static const char *const live_copy_files[] = {"cert.pem", "chain.pem", "fullchain.pem",
+                                              "privkey.pem", "cert.pfx"};
 
-    if (asprintf(&out, "%s/%s", dir, name) < 0) {
-        p->out_of_memory = 1;
-        return NULL;
-    }
-    return out;
-}
-
-/* Fill T as the machine copy of C (LIVE_COPY_TASK in config.h). */
+/* Fill T as the machine copy of C (LIVE_COPY_TASK in config.h); the file's tasks are SHIFT places
+ * up in cfg->tasks already. Its strings are shared, not
+ * copied (config.h, `implied`): its name and group are constants, its certificate the
+ * certificate's name, its PFX password file the certificate's or the store's, and its paths one
+ * allocation (at cert_path) — 100,000 store-only certificates would otherwise cost nine
+ * allocations each. KEY_GROUP: whether the key and PFX go to LIVE_COPY_KEY_GROUP. */
 static void make_live_copy(struct parser *p, const struct config_certificate *c,
-                           struct config_task *t)
+                           struct config_task *t, int key_group, size_t shift)
 {
     const struct config *cfg = p->cfg;
-    const char *pfx_password = live_copy_pfx_password(p, c);
-    char *dir = path_join(p, cfg->live_dir, c->name);
-    struct errbuf no_group;
-    long key_gid;
+    const char *pfx_password = live_copy_pfx_password(p, c, shift);
+    char **paths[] = {&t->cert_path, &t->chain_path, &t->fullchain_path, &t->key_path,
+                      &t->pfx_path};
+    size_t files = pfx_password ? COUNT(live_copy_files) : COUNT(live_copy_files) - 1;
+    size_t dir_len = strlen(cfg->live_dir) + 1 + strlen(c->name) + 1, size = 0, used = 0;
+    char *block;
 
+    _Static_assert(COUNT(paths) == COUNT(live_copy_files), "a path per file");
     memset(t, 0, sizeof(*t));
-    t->name = conf_strdup(p, LIVE_COPY_TASK);
-    t->certificate = conf_strdup(p, c->name);
+    t->name = (char *)LIVE_COPY_TASK;
+    t->certificate = c->name;
     t->where = c->where;
     t->type = TASK_EXPORT;
     t->phase = TASK_PHASE_POST;
@@ -482,21 +483,35 @@ static void make_live_copy(struct parser *p, const struct config_certificate *c,
     t->timeout_s = CONFIG_DEFAULT_SCRIPT_TIMEOUT_S;
     t->implied = 1;
     t->dir_mode = LIVE_COPY_DIR_MODE;
-    if (!dir)
+    for (size_t f = 0; f < files; f++)
+        size += dir_len + strlen(live_copy_files[f]) + 1;
+    block = malloc(size);
+    if (!block) {
+        p->out_of_memory = 1;
         return;
-    t->cert_path = path_join(p, dir, "cert.pem");
-    t->chain_path = path_join(p, dir, "chain.pem");
-    t->fullchain_path = path_join(p, dir, "fullchain.pem");
-    t->key_path = path_join(p, dir, "privkey.pem");
-    if (pfx_password) {
-        t->pfx_path = path_join(p, dir, "cert.pfx");
-        t->pfx_password_file = conf_strdup(p, pfx_password);
     }
-    /* the reentrant lookup (ids.h): `ccs serve` reloads its configuration beside its threads */
-    if (ids_group(LIVE_COPY_KEY_GROUP, &key_gid, &no_group) == 0 && key_gid >= 0 &&
-        may_give_group((gid_t)key_gid))
-        t->group = conf_strdup(p, LIVE_COPY_KEY_GROUP);
-    free(dir);
+    for (size_t f = 0; f < files; f++) { /* LIVE_DIR/NAME/FILE */
+        *paths[f] = block + used;
+        used += (size_t)snprintf(block + used, size - used, "%s/%s/%s", cfg->live_dir, c->name,
+                                 live_copy_files[f]) +
+                1;
+    }
+    t->pfx_password_file = (char *)pfx_password;
+    if (key_group)
+        t->group = (char *)LIVE_COPY_KEY_GROUP;
+}
+
+/* Whether the machine copies' keys go to LIVE_COPY_KEY_GROUP: the system has it and this process
+ * may give files to it. Looked up once per load, not per certificate (each lookup reads
+ * /etc/group); the reentrant lookup (ids.h): `ccs serve` reloads its configuration beside its
+ * threads. */
+static int live_copy_key_group(void)
+{
+    struct errbuf no_group;
+    long key_gid;
+
+    return ids_group(LIVE_COPY_KEY_GROUP, &key_gid, &no_group) == 0 && key_gid >= 0 &&
+           may_give_group((gid_t)key_gid);
 }
 
 /* Every store-only certificate gets its machine copy, placed before the tasks of the file (the
@@ -507,6 +522,7 @@ static void add_live_copies(struct parser *p)
     struct config *cfg = p->cfg;
     struct config_task *tasks;
     size_t n = 0, k = 0;
+    int key_group;
 
     for (size_t i = 0; i < cfg->certificate_count; i++)
         n += cfg->certificates[i].deployment == DEPLOYMENT_STORE_ONLY;
@@ -523,19 +539,20 @@ static void add_live_copies(struct parser *p)
     }
     if (n == 0)
         return;
-    tasks = calloc(cfg->task_count + n, sizeof(*tasks));
-    if (!tasks) {
+    /* grown in place (no second array of every task), the file's tasks moved up behind the
+     * copies */
+    if (cfg->task_count + n > SIZE_MAX / sizeof(*tasks) ||
+        !(tasks = realloc(cfg->tasks, (cfg->task_count + n) * sizeof(*tasks)))) {
         p->out_of_memory = 1;
         return;
     }
-    for (size_t i = 0; i < cfg->certificate_count; i++)
-        if (cfg->certificates[i].deployment == DEPLOYMENT_STORE_ONLY)
-            make_live_copy(p, &cfg->certificates[i], &tasks[k++]);
-    if (cfg->task_count)
-        memcpy(tasks + k, cfg->tasks, cfg->task_count * sizeof(*tasks));
-    free(cfg->tasks);
+    memmove(tasks + n, tasks, cfg->task_count * sizeof(*tasks));
     cfg->tasks = tasks;
     cfg->task_count += n;
+    key_group = live_copy_key_group();
+    for (size_t i = 0; i < cfg->certificate_count; i++)
+        if (cfg->certificates[i].deployment == DEPLOYMENT_STORE_ONLY)
+            make_live_copy(p, &cfg->certificates[i], &tasks[k++], key_group, n);
 }
 
 /* ---- [serve] and [site]: cross-references ------------------------------------------------- */
