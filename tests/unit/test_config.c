@@ -533,12 +533,12 @@ static void test_crlf_and_paths_not_urls(void **state)
     (void)state;
 
     {
-        char text[1024], comment[400];
+        char text[6144], comment[5000]; /* longer than a line may be (4,096) */
         memset(comment, 'c', sizeof(comment) - 1);
         comment[0] = '#';
         comment[sizeof(comment) - 1] = '\0';
         snprintf(text, sizeof(text), "%s\n[ccs]\nhttp-port = 81\n", comment);
-        load_ok(text, &cfg); /* long comments are fine: only key lines meet inih's limit */
+        load_ok(text, &cfg); /* long comments are fine: only key lines meet the line limit */
         assert_int_equal(cfg.http_port, 81);
         config_free(&cfg);
     }
