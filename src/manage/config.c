@@ -100,7 +100,14 @@ int conf_key_line(const struct meta *m, int k)
 /* Record KEY (a key index or SEEN_DOMAIN) at the current line. */
 int conf_add_seen(struct parser *p, struct meta *m, int key)
 {
-    if (conf_grow_one(p, (void **)&m->seen, m->seen_count, sizeof(*m->seen)) < 0)
+    /* Room for SEEN_FIRST at once (a section sets two or three keys; a certificate's domains
+     * count too), then doubling, as conf_grow_one does from there. */
+    if (!m->seen && !(m->seen = calloc(SEEN_FIRST, sizeof(*m->seen)))) {
+        p->out_of_memory = 1;
+        return -1;
+    }
+    if (m->seen_count >= SEEN_FIRST &&
+        conf_grow_one(p, (void **)&m->seen, m->seen_count, sizeof(*m->seen)) < 0)
         return -1;
     m->seen[m->seen_count].line = p->line;
     m->seen[m->seen_count++].key = (unsigned char)key;

@@ -127,6 +127,8 @@ struct seen {
     unsigned char key; /* index in the section's key table */
 };
 #define SEEN_DOMAIN UCHAR_MAX
+/* The notes a section has room for at first (a power of two, for conf_grow_one's doubling). */
+#define SEEN_FIRST 4
 _Static_assert(SECTION_KEYS_MAX < SEEN_DOMAIN, "key indexes must not collide with SEEN_DOMAIN");
 
 /* What the parse learnt about one section beyond its struct: where each key was set. Only what

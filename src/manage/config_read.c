@@ -61,11 +61,17 @@ static void set_where(struct config_where *w, const struct parser *p)
     w->line = p->line;
 }
 
-/* Index entity INDEX under its NAME (NULL: its copy failed, already flagged). */
-static void index_name(struct parser *p, struct strmap *map, const char *name, size_t index)
+/* Index entity INDEX under its NAME (NULL: its copy failed, already flagged): 1 if the name was
+ * there already, with the first entity of that name in *FIRST (which stays the indexed one);
+ * else 0. One hash operation finds the duplicate and indexes the name. */
+static int index_name(struct parser *p, struct strmap *map, const char *name, size_t index,
+                      size_t *first)
 {
-    if (name && strmap_put(map, name, index, NULL) < 0)
+    int rc = name ? strmap_put(map, name, index, first) : 0;
+
+    if (rc < 0)
         p->out_of_memory = 1;
+    return rc == 1;
 }
 
 static void open_ccs(struct parser *p)
@@ -81,20 +87,19 @@ static void open_ccs(struct parser *p)
 static void open_store(struct parser *p, const char *name)
 {
     struct config *cfg = p->cfg;
-    const struct config_store *first = config_find_store(cfg, name);
     struct config_store *s;
+    size_t first;
 
     if (check_name(p, "store", name, 1) < 0)
         return;
-    if (first)
-        conf_error(p, p->line, "duplicate section [store \"%s\"] (first at line %d)", name,
-                   first->where.line);
     if (conf_grow_one(p, (void **)&cfg->stores, cfg->store_count, sizeof(*cfg->stores)) < 0 ||
         conf_grow_one(p, (void **)&p->store_meta, cfg->store_count, sizeof(*p->store_meta)) < 0)
         return;
     s = &cfg->stores[cfg->store_count];
     s->name = conf_strdup(p, name);
-    index_name(p, &cfg->index->stores, s->name, cfg->store_count);
+    if (index_name(p, &cfg->index->stores, s->name, cfg->store_count, &first))
+        conf_error(p, p->line, "duplicate section [store \"%s\"] (first at line %d)", name,
+                   cfg->stores[first].where.line);
     set_where(&s->where, p);
     s->format = PFX_FORMAT_COMPAT; /* imports on every Windows (pfx.h) */
     s->mode = STORE_MODE_DEFAULT;
@@ -106,14 +111,11 @@ static void open_store(struct parser *p, const char *name)
 static void open_certificate(struct parser *p, const char *name)
 {
     struct config *cfg = p->cfg;
-    const struct config_certificate *first = config_find_certificate(cfg, name);
     struct config_certificate *c;
+    size_t first;
 
     if (check_name(p, "certificate", name, 1) < 0)
         return;
-    if (first)
-        conf_error(p, p->line, "duplicate section [certificate \"%s\"] (first at line %d)", name,
-                   first->where.line);
     if (conf_grow_one(p, (void **)&cfg->certificates, cfg->certificate_count,
                       sizeof(*cfg->certificates)) < 0 ||
         conf_grow_one(p, (void **)&p->certificate_meta, cfg->certificate_count,
@@ -121,7 +123,9 @@ static void open_certificate(struct parser *p, const char *name)
         return;
     c = &cfg->certificates[cfg->certificate_count];
     c->name = conf_strdup(p, name);
-    index_name(p, &cfg->index->certificates, c->name, cfg->certificate_count);
+    if (index_name(p, &cfg->index->certificates, c->name, cfg->certificate_count, &first))
+        conf_error(p, p->line, "duplicate section [certificate \"%s\"] (first at line %d)", name,
+                   cfg->certificates[first].where.line);
     set_where(&c->where, p);
     c->hook_timeout_s = CONFIG_DEFAULT_HOOK_TIMEOUT_S;
     c->deployment = DEPLOYMENT_NONE;
@@ -201,15 +205,14 @@ static void open_site(struct parser *p, const char *name)
 
     if (check_name(p, "site", name, 1) < 0)
         return;
-    if (strmap_get(&p->site_names, name, &first))
-        conf_error(p, p->line, "duplicate section [site \"%s\"] (first at line %d)", name,
-                   cfg->sites[first].where.line);
     if (conf_grow_one(p, (void **)&cfg->sites, cfg->site_count, sizeof(*cfg->sites)) < 0 ||
         conf_grow_one(p, (void **)&p->site_meta, cfg->site_count, sizeof(*p->site_meta)) < 0)
         return;
     site = &cfg->sites[cfg->site_count];
     site->name = conf_strdup(p, name);
-    index_name(p, &p->site_names, site->name, cfg->site_count);
+    if (index_name(p, &p->site_names, site->name, cfg->site_count, &first))
+        conf_error(p, p->line, "duplicate section [site \"%s\"] (first at line %d)", name,
+                   cfg->sites[first].where.line);
     set_where(&site->where, p);
     p->index = cfg->site_count++;
     p->kind = SEC_SITE;
