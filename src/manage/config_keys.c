@@ -48,6 +48,7 @@ const char *task_trigger_name(enum task_trigger t)
 
 static const char *const proxy_protocol_names[] = {"off", "v1", "v2"};
 static const char *const tls_version_names[] = {"1.2", "1.3"};
+
 const char *proxy_protocol_mode_name(enum proxy_protocol_mode m)
 {
     return name_in(proxy_protocol_names, COUNT(proxy_protocol_names), (int)m);
