@@ -121,28 +121,27 @@ int cli_text_width(const char *s)
 
 int cli_fit(const char *s, int width, char *out, size_t out_size)
 {
-    int ell_width, shown = 0, w;
+    int ell_width, shown = 0, w, cut = cli_text_width(s) > width;
     const char *ell = ellipsis(&ell_width);
     size_t o = 0, len, ell_len = strlen(ell);
-    const char *p = s;
 
     if (out_size == 0)
         return 0;
-    if (cli_text_width(s) <= width) {
-        snprintf(out, out_size, "%s", s);
-        return cli_text_width(out);
-    }
-    if (width < ell_width) { /* no room for the ellipsis: as much of it as fits */
-        ell_len = (size_t)(width > 0 ? width : 0);
+    if (!cut) {
+        ell_len = 0;
+        ell_width = 0;
+    } else if (width < ell_width) { /* no room for the ellipsis: as much of it as fits */
         ell = "...";
         ell_width = width > 0 ? width : 0;
+        ell_len = (size_t)ell_width;
     }
-    while ((len = next_unit(p, &w)) > 0 && shown + w + ell_width <= width &&
+    /* Whole units only, also when OUT is what runs out: never half a character. */
+    while ((len = next_unit(s, &w)) > 0 && shown + w + ell_width <= width &&
            o + len + ell_len < out_size) {
-        memcpy(out + o, p, len);
+        memcpy(out + o, s, len);
         o += len;
         shown += w;
-        p += len;
+        s += len;
     }
     if (o + ell_len < out_size) {
         memcpy(out + o, ell, ell_len);
