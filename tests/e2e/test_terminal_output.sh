@@ -228,6 +228,10 @@ expect_contains rp.out "renew: 1/4 done, 1 failed: bravo" "renew on a terminal: 
 expect_contains rp.out "renew: 4/4 done, 4 failed" "renew on a terminal: the last count"
 # Cleared at the end: the last thing on the progress line is the erase, the table starts clean.
 expect_eq "$(tr '\r' '\n' <rp.out | grep -c '^CERTIFICATE')" 1 "renew on a terminal: the table after the line was cleared"
+# Four jobs at once: the line is drawn from their threads (scripts/test runs this under TSan).
+on_pty rp4.out "$CCS" renew --config renew.conf --jobs 4 --force || true
+expect_contains rp4.out "renew: 4/4 done, 4 failed" "renew --jobs 4 on a terminal: the last count"
+expect_eq "$(grep -c ': FAILED$' rp4.out)" 4 "renew --jobs 4 on a terminal: still one line per certificate"
 run_ccs_split 1 rpipe.out rpipe.err renew --config renew.conf --jobs 1 --force
 if grep -q "$(printf '\r')" rpipe.out rpipe.err; then
     fail "renew piped: a \\r in its output"
