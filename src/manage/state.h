@@ -15,7 +15,7 @@
 #include "util/err.h"
 
 #define STATE_DB_FILE "ccs.db"
-#define STATE_SCHEMA_VERSION 2
+#define STATE_SCHEMA_VERSION 3
 
 struct state_db;
 

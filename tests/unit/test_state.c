@@ -844,6 +844,7 @@ static void test_scans(void **state)
     run(f->db, "web", "ccs", 11, 0, NULL, "w2");
     run(f->db, "web", "ccs", 12, 1, "BBBB", "w3");
     run(f->db, "alpha", "ccs", 5, 0, NULL, "a1");
+    run(f->db, "web", "pem", 12, 1, "AAAA", "w4"); /* the same second as w3, recorded after it */
     must(state_cert_scan(f->db, scan_cert, &s, &err), &err);
     assert_int_equal(s.n, 3);
     assert_string_equal(s.names[0], "alpha"); /* by name */
@@ -859,10 +860,10 @@ static void test_scans(void **state)
     assert_string_equal(s.tasks[1], "web/ccs/BBBB/0");
     assert_string_equal(s.tasks[2], "web/pem/AAAA/0");
     must(state_recent_runs_scan(f->db, 2, scan_run, &s, &err), &err);
-    assert_int_equal(s.nruns, 3); /* web's two newest, alpha's one */
+    assert_int_equal(s.nruns, 3); /* web's two newest, alpha's one; none of mail, which has none */
     assert_string_equal(s.runs[0], "alpha/ccs/a1");
-    assert_string_equal(s.runs[1], "web/ccs/w3");
-    assert_string_equal(s.runs[2], "web/ccs/w2");
+    assert_string_equal(s.runs[1], "web/pem/w4"); /* a tie in time: the later recorded first */
+    assert_string_equal(s.runs[2], "web/ccs/w3");
     /* A callback that refuses a row stops the scan with its value. */
     memset(&s, 0, sizeof(s));
     s.stop_after = 2;
@@ -992,6 +993,11 @@ static void test_existing_v1_database_opens(void **state)
     raw = raw_open(path);
     assert_int_equal(raw_int(raw, "PRAGMA user_version"), STATE_SCHEMA_VERSION);
     assert_int_equal(raw_int(raw, "SELECT count(*) FROM renewals"), 2);
+    /* Version 3: the task runs' index newest first replaced the (cert, time) one. */
+    assert_int_equal(raw_int(raw, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND "
+                                  "name = 'task_runs_by_cert_newest'"), 1);
+    assert_int_equal(raw_int(raw, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND "
+                                  "name = 'task_runs_by_cert_time'"), 0);
     sqlite3_close(raw);
     testcert_rmdir(tmp);
 }
