@@ -177,12 +177,90 @@ static int check_a_labels_round_trip(const char *ace, const char *raw, size_t le
     }
 }
 
+static int ldh_or_underscore(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+}
+
+int store_name_is_plain_ascii(const char *name, size_t len)
+{
+    size_t start = 0;
+    int letters = 0;
+
+    if (len == 0)
+        return 0;
+    for (size_t i = 0; i <= len; i++) {
+        size_t n = i - start;
+        const char *label = name + start;
+
+        if (i < len && name[i] != '.') {
+            if (!ldh_or_underscore(name[i]))
+                return 0;
+            letters |= name[i] < '0' || name[i] > '9';
+            continue;
+        }
+        /* RFC 5891 §4.2.3.1 for an ASCII label; "--" in the third and fourth place also catches
+         * the "xn--" of A-labels, which need libidn2's checks. */
+        if (n == 0 || n > DNS_LABEL_MAX || label[0] == '-' || label[n - 1] == '-' ||
+            (n >= 4 && label[2] == '-' && label[3] == '-'))
+            return 0;
+        start = i + 1;
+    }
+    return letters;
+}
+
+/* The A-label (*ACE) and Unicode (*UNICODE) forms of REST (lower case, no "*."), both malloc'd.
+ * UTS #46 non-transitional mapping (folds case of non-ASCII too), NFC, then IDNA2008 rules: it
+ * accepts U-labels and A-labels alike. A plain ASCII name is both forms itself and skips libidn2,
+ * whose two calls were most of the time of loading a config of 100,000 names (test_names compares
+ * the two ways on such names). */
+static int idna_forms(const char *rest, int wildcard, char **ace, char **unicode, const char *raw,
+                      size_t raw_len, struct errbuf *err)
+{
+    char why[160];
+    int rc;
+
+    if (store_name_is_plain_ascii(rest, strlen(rest))) {
+        *ace = strdup(rest);
+        *unicode = strdup(rest);
+        if (!*ace || !*unicode)
+            return errbuf_set(err, "out of memory");
+    } else {
+        rc = idn2_lookup_u8((const uint8_t *)rest, (uint8_t **)ace,
+                            IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL);
+        if (rc == IDN2_TOO_BIG_LABEL) {
+            snprintf(why, sizeof(why), "label longer than %d octets", DNS_LABEL_MAX);
+            return reject(err, raw, raw_len, why);
+        }
+        if (rc == IDN2_TOO_BIG_DOMAIN) {
+            snprintf(why, sizeof(why), "longer than %d octets", DNS_NAME_MAX);
+            return reject(err, raw, raw_len, why);
+        }
+        if (rc != IDN2_OK) {
+            snprintf(why, sizeof(why), "refused by IDNA2008: %s", idn2_strerror(rc));
+            return reject(err, raw, raw_len, why);
+        }
+    }
+    if (strlen(*ace) + (wildcard ? 2 : 0) > DNS_NAME_MAX) {
+        snprintf(why, sizeof(why), "longer than %d octets", DNS_NAME_MAX);
+        return reject(err, raw, raw_len, why);
+    }
+    if (*unicode)
+        return 0;
+    rc = idn2_to_unicode_8z8z(*ace, unicode, 0);
+    if (rc != IDN2_OK) {
+        snprintf(why, sizeof(why), "refused by IDNA2008: %s", idn2_strerror(rc));
+        return reject(err, raw, raw_len, why);
+    }
+    return 0;
+}
+
 int store_name_normalise(const char *raw, size_t len, struct store_name *out, struct errbuf *err)
 {
     char lowered[RAW_NAME_MAX + 1];
     char *rest, *ace = NULL, *unicode = NULL;
     const size_t raw_len = len; /* messages quote the input as given */
-    int rc, ret = -1;
+    int ret = -1;
     char why[160];
 
     memset(out, 0, sizeof(*out));
@@ -210,34 +288,10 @@ int store_name_normalise(const char *raw, size_t len, struct store_name *out, st
     if (check_labels(rest, out->wildcard, raw, raw_len, NULL, err) < 0)
         return -1;
 
-    /* UTS #46 non-transitional mapping (folds case of non-ASCII too), NFC, then IDNA2008 rules. It
-     * accepts U-labels and A-labels alike and returns the A-label form. */
-    rc = idn2_lookup_u8((const uint8_t *)rest, (uint8_t **)&ace, IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL);
-    if (rc == IDN2_TOO_BIG_LABEL) {
-        snprintf(why, sizeof(why), "label longer than %d octets", DNS_LABEL_MAX);
-        return reject(err, raw, raw_len, why);
-    }
-    if (rc == IDN2_TOO_BIG_DOMAIN) {
-        snprintf(why, sizeof(why), "longer than %d octets", DNS_NAME_MAX);
-        return reject(err, raw, raw_len, why);
-    }
-    if (rc != IDN2_OK) {
-        snprintf(why, sizeof(why), "refused by IDNA2008: %s", idn2_strerror(rc));
-        return reject(err, raw, raw_len, why);
-    }
-    if (strlen(ace) + (out->wildcard ? 2 : 0) > DNS_NAME_MAX) {
-        snprintf(why, sizeof(why), "longer than %d octets", DNS_NAME_MAX);
-        reject(err, raw, raw_len, why);
+    if (idna_forms(rest, out->wildcard, &ace, &unicode, raw, raw_len, err) < 0)
         goto out;
-    }
     /* Every rule again, on what the name became: the structure of the final Unicode name first
      * (its messages are the clearest), then the A-label form's characters and lengths. */
-    rc = idn2_to_unicode_8z8z(ace, &unicode, 0);
-    if (rc != IDN2_OK) {
-        snprintf(why, sizeof(why), "refused by IDNA2008: %s", idn2_strerror(rc));
-        reject(err, raw, raw_len, why);
-        goto out;
-    }
     if (check_octets(unicode, strlen(unicode), raw, raw_len, unicode, err) < 0 ||
         check_labels(unicode, out->wildcard, raw, raw_len, unicode, err) < 0 ||
         check_ace_labels(ace, raw, raw_len, err) < 0 ||

@@ -38,6 +38,13 @@ struct store_name {
  * NULs). On error ERR names the value (escaped) and the rule it broke. */
 int store_name_normalise(const char *raw, size_t len, struct store_name *out, struct errbuf *err);
 
+/* Nonzero when NAME (LEN octets, already lower case, no trailing dot, no "*.") is plain ASCII that
+ * UTS #46 and IDNA2008 leave as it is: labels of letters, digits, '-' and '_', none empty or over
+ * DNS_LABEL_MAX, no hyphen first or last or in both the third and fourth place (so no "xn--"
+ * A-label), and at least one octet that is not a digit or dot (all-digit names may be IP
+ * literals). Such a name needs no libidn2 call: it is its own A-label and Unicode form. */
+int store_name_is_plain_ascii(const char *name, size_t len);
+
 /* Nonzero if RAW (LEN octets) is an IPv4 or IPv6 literal: IIS looks certificates up by host name, so
  * IP addresses never get a file. */
 int store_name_is_ip_literal(const char *raw, size_t len);

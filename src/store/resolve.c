@@ -31,31 +31,10 @@ const char *store_resolve_rule_name(enum store_resolve_rule rule)
  * ones (up to DNS_NAME_MAX) go to store_lookup_plan(), which says why it refuses them. */
 #define FAST_HOST_MAX (STORE_FILE_NAME_MAX - (sizeof(STORE_FILE_SUFFIX) - 1))
 
-static int ldh_or_underscore(unsigned char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
-}
-
-/* One lower-cased label of N octets, checked as IDNA2008 checks an ASCII label (RFC 5891 §4.2.3.1:
- * no hyphen first or last, none in both the third and fourth place — which also catches `xn--`,
- * whose A-labels need libidn2). */
-static int fast_label_ok(const char *label, size_t n)
-{
-    if (n == 0 || n > DNS_LABEL_MAX || label[0] == '-' || label[n - 1] == '-')
-        return 0;
-    if (n >= 4 && label[2] == '-' && label[3] == '-')
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if (!ldh_or_underscore((unsigned char)label[i]))
-            return 0;
-    return 1;
-}
-
 int store_resolve_plan_ascii(const char *host, size_t len, struct store_lookup_plan *out)
 {
     char lowered[FAST_HOST_MAX + 1];
-    size_t start = 0, n = len;
-    int letters = 0;
+    size_t n = len;
     const char *parent;
 
     if (n > 0 && host[n - 1] == '.')
@@ -66,20 +45,13 @@ int store_resolve_plan_ascii(const char *host, size_t len, struct store_lookup_p
         char c = host[i];
         if (c >= 'A' && c <= 'Z')
             c = (char)(c - 'A' + 'a');
-        letters |= c != '.' && (c < '0' || c > '9');
         lowered[i] = c;
     }
     lowered[n] = '\0';
-    /* All digits and dots may be an IP literal, which the slow path refuses with its own words. */
-    if (!letters)
+    /* All digits and dots may be an IP literal, which the slow path refuses with its own words:
+     * store_name_is_plain_ascii() leaves those out too. */
+    if (!store_name_is_plain_ascii(lowered, n))
         return 0;
-    for (size_t i = 0; i <= n; i++) {
-        if (i < n && lowered[i] != '.')
-            continue;
-        if (!fast_label_ok(lowered + start, i - start))
-            return 0;
-        start = i + 1;
-    }
     if (lowered[0] == '_' && (lowered[1] == '.' || lowered[1] == '\0'))
         return 0; /* reserved for wildcard file names: the slow path says so */
 
