@@ -1,6 +1,7 @@
 /* progress.c — the progress line of `ccs renew` (progress.h). */
 #include "cli/progress.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -14,7 +15,10 @@
 /* Erase the line the cursor is on, from its start (ECMA-48 EL, "erase in line"). */
 #define CLEAR_LINE "\r\033[K"
 
-/* The state of the line; written under flockfile(stderr). */
+/* The state of the line. Taken with stderr locked first (flockfile: whole lines on the terminal),
+ * then LINE_LOCK (a mutex the thread checkers see; the log hook runs with stderr locked already,
+ * so that order everywhere). */
+static pthread_mutex_t line_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct {
     int on, drawn;
     size_t total, done, failed;
@@ -37,7 +41,7 @@ static int line_width(void)
     return width > 1 ? width - 1 : 1;
 }
 
-/* Called with stderr locked. */
+/* Called with stderr and LINE_LOCK locked. */
 static void clear_locked(void)
 {
     if (!line.drawn)
@@ -63,7 +67,9 @@ static void draw_locked(void)
 /* util/log.h's line hook: a log line starts on a line of its own. */
 static void before_log_line(void)
 {
+    pthread_mutex_lock(&line_lock);
     clear_locked();
+    pthread_mutex_unlock(&line_lock);
 }
 
 int progress_start(size_t total)
@@ -84,6 +90,7 @@ void progress_event(void *arg, const char *name, const struct renew_outcome *don
     if (!line.on)
         return;
     flockfile(stderr);
+    pthread_mutex_lock(&line_lock);
     if (done) {
         line.done++;
         line.failed += done->status == RENEW_FAILED || done->tasks_failed;
@@ -93,6 +100,7 @@ void progress_event(void *arg, const char *name, const struct renew_outcome *don
     if (line.done == line.total)
         line.current[0] = '\0';
     draw_locked();
+    pthread_mutex_unlock(&line_lock);
     funlockfile(stderr);
 }
 
@@ -103,7 +111,9 @@ static ssize_t through_write(void *cookie, const char *buf, size_t size)
 
     (void)cookie;
     flockfile(stderr);
+    pthread_mutex_lock(&line_lock);
     clear_locked();
+    pthread_mutex_unlock(&line_lock);
     funlockfile(stderr);
     n = fwrite(buf, 1, size, stdout);
     fflush(stdout);
@@ -133,7 +143,9 @@ void progress_end(void)
     if (!line.on)
         return;
     flockfile(stderr);
+    pthread_mutex_lock(&line_lock);
     clear_locked();
+    pthread_mutex_unlock(&line_lock);
     funlockfile(stderr);
     log_set_line_hook(NULL);
     line.on = 0;
