@@ -81,8 +81,8 @@ static size_t next_unit(const char *s, int *width)
         return 0;
     if (s[0] == '\\') {
         len = s[1] == 'u' && s[2] == '{' ? strcspn(s, "}") + (s[strcspn(s, "}")] == '}')
-              : s[1] == 'x'             ? strnlen(s, 4)
-                                        : strnlen(s, 2);
+              : s[1] == 'x'              ? strnlen(s, 4)
+                                         : strnlen(s, 2);
         *width = (int)len;
         return len;
     }
@@ -195,7 +195,8 @@ static size_t row_line_size(const struct table *t, char *const *cells, size_t co
 
     for (size_t c = 0; c < t->column_count; c++) {
         const char *h = t->columns[c].header;
-        size += strlen(h ? h : "") + (size_t)(t->columns[c].width > 0 ? t->columns[c].width : 0) + 1;
+        size +=
+            strlen(h ? h : "") + (size_t)(t->columns[c].width > 0 ? t->columns[c].width : 0) + 1;
     }
     for (size_t c = 0; c < count; c++)
         size += strlen(cells[c]) + 1;
@@ -391,12 +392,8 @@ static void print_row(const struct table *t, char *const *cells, size_t count, c
 /* Octets enough for any line of T: every cell, header and padding of it. */
 static size_t line_size_for(const struct table *t)
 {
-    size_t size = 1;
+    size_t size = row_line_size(t, NULL, 0);
 
-    for (size_t c = 0; c < t->column_count; c++) {
-        const char *h = t->columns[c].header;
-        size += strlen(h ? h : "") + (size_t)(t->columns[c].width > 0 ? t->columns[c].width : 0) + 1;
-    }
     for (size_t r = 0; r < t->row_count; r++)
         for (size_t c = 0; c < t->rows[r].count; c++)
             size += strlen(t->rows[r].cells[c]) + 1;
@@ -445,8 +442,8 @@ void table_print(struct table *t)
         if (t->columns[0].header) /* the headers are ours: plain ASCII, nothing to escape */
             print_row(t, headers, n, NULL, widths, limit, line, size, cell, size);
         for (size_t r = 0; r < t->row_count; r++)
-            print_row(t, t->rows[r].cells, t->rows[r].count, t->rows[r].colour, widths, limit,
-                      line, size, cell, size);
+            print_row(t, t->rows[r].cells, t->rows[r].count, t->rows[r].colour, widths, limit, line,
+                      size, cell, size);
     }
     free(line);
     free(cell);

@@ -21,9 +21,9 @@ static void test_text_width(void **state)
         {"", 0},
         {"www.example.com", 15},
         {"bücher", 6},
-        {"例え.example", 12},         /* East Asian wide: two columns each */
-        {"e\xcc\x81tude", 5},          /* a combining acute accent takes none */
-        {"\\x1b[2J", 7},               /* escaped text: the escape is four columns as shown */
+        {"例え.example", 12}, /* East Asian wide: two columns each */
+        {"e\xcc\x81tude", 5}, /* a combining acute accent takes none */
+        {"\\x1b[2J", 7},      /* escaped text: the escape is four columns as shown */
         {"rlo\\u{202E}xfp", 14},
     };
 
@@ -41,19 +41,19 @@ static void test_fit(void **state)
         int width;
         const char *want;
     } cases[] = {
-        {"abcdef", 6, "abcdef"},          /* fits: whole, no ellipsis */
+        {"abcdef", 6, "abcdef"}, /* fits: whole, no ellipsis */
         {"abcdef", 9, "abcdef"},
         {"abcdef", 5, "abcd…"},
         {"abcdef", 1, "…"},
         {"abcdef", 0, ""},
-        {"例え例え", 5, "例え…"},         /* 2 + 2 + 1 */
-        {"例え例え", 4, "例…"},           /* 例え… would be 5: never half a character */
+        {"例え例え", 5, "例え…"}, /* 2 + 2 + 1 */
+        {"例え例え", 4, "例…"},   /* 例え… would be 5: never half a character */
         {"例え例え", 2, "…"},
         {"bücher.example", 4, "büc…"},
         {"e\xcc\x81tude", 3, "e\xcc\x81t…"}, /* the accent stays with its letter */
-        {"a\\x1bcd", 5, "a…"},          /* "\x1b" is one unit of four columns: whole or not at all */
+        {"a\\x1bcd", 5, "a…"}, /* "\x1b" is one unit of four columns: whole or not at all */
         {"a\\x1bcd", 6, "a\\x1b…"},
-        {"\\\\server", 3, "\\\\…"},       /* an escaped backslash is one unit of two */
+        {"\\\\server", 3, "\\\\…"}, /* an escaped backslash is one unit of two */
         {"x\\u{202E}y", 9, "x…"},
         {"x\\u{202E}y", 10, "x\\u{202E}y"},
     };
