@@ -474,6 +474,8 @@ struct cert_job {
     struct renew_outcome *out;
     struct cert_paths paths;
     struct cert_record rec;
+    struct cert_record loaded;   /* REC as the database has it (after settle_pending) */
+    int found;                   /* the database has a record */
     X509 *live;                  /* the certificate in use, or NULL */
     struct cert_summary sum;     /* of LIVE */
     struct cert_summary fresh;   /* of a certificate installed by this run (ENV points into it) */
@@ -617,6 +619,8 @@ static int job_load(struct cert_job *j)
         settle_pending(j->r, &j->paths, j->live, &j->rec);
         sweep_leftovers(j);
     }
+    j->found = found;
+    j->loaded = j->rec;
     j->out->not_after = j->live ? j->sum.not_after : 0;
     fill_env(&j->env, j->r->cfg, &j->r->tasks, j->cert, &j->paths, j->live, j->sum.thumbprint,
              j->sum.not_after, j->now);
@@ -914,6 +918,22 @@ static void count_owed(struct cert_job *j)
     owed_free(&owed);
 }
 
+/* The record describes the certificate in use: when it names another (a run killed between the
+ * switch and the record, or a database started anew), it takes the live one's serial, thumbprint
+ * and dates, so that the next run's plan (plan.h) can vouch for it again. */
+static void record_live(struct cert_job *j)
+{
+    struct cert_record *rec = &j->rec;
+
+    if (!j->live ||
+        (strcmp(rec->serial, j->sum.serial) == 0 && strcmp(rec->thumbprint, j->sum.thumbprint) == 0))
+        return;
+    snprintf(rec->serial, sizeof(rec->serial), "%s", j->sum.serial);
+    snprintf(rec->thumbprint, sizeof(rec->thumbprint), "%s", j->sum.thumbprint);
+    rec->not_before = j->sum.not_before;
+    rec->not_after = j->sum.not_after;
+}
+
 static void renew_one(struct run *r, struct acme_client **client,
                       const struct config_certificate *cert, struct renew_outcome *out)
 {
@@ -937,7 +957,11 @@ static void renew_one(struct run *r, struct acme_client **client,
         say(r, "%s: not due: %s", cert->name, d.why);
         if (!r->opts->dry_run) {
             j.rec.renew_at = d.renew_at;
-            if (state_cert_put(r->db, &j.rec, &err) < 0)
+            record_live(&j);
+            /* Written only when it changed: after a killed run every certificate is looked at,
+             * and an fsync'd transaction per unchanged record would be most of that run. */
+            if ((!j.found || memcmp(&j.rec, &j.loaded, sizeof(j.rec)) != 0) &&
+                state_cert_put(r->db, &j.rec, &err) < 0)
                 log_warning("%s", err.msg);
         }
     } else if (r->opts->dry_run) {
