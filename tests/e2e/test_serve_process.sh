@@ -186,7 +186,7 @@ run_ccs 0 check-ok.out serve --check --config "$T/ccs.conf"
 expect_contains check-ok.out "all 3 hosts get a valid certificate of their own" "--check: exit 0 when every host is good"
 mv pw pw.right && make_password pw 'wrong-password'
 run_ccs 1 check-pw.out serve --check --config "$T/ccs.conf"
-expect_contains check-pw.out "www.example.com.pfx: wrong password" "--check: a wrong store password is named"
+expect_contains check-pw.out "www.example.com.pfx: not served: wrong password" "--check: a wrong store password is named"
 mv pw.right pw
 
 serve_finish
