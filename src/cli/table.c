@@ -86,6 +86,10 @@ static size_t next_unit(const char *s, int *width)
         *width = (int)len;
         return len;
     }
+    if ((unsigned char)s[0] < 0x80) { /* ASCII: escaped text has no controls left, so printable */
+        *width = 1;
+        return 1;
+    }
     if (!utf8) { /* no C.UTF-8: one column per code point, as cli_common.c counts */
         len = 1;
         while (((unsigned char)s[len] & 0xc0) == 0x80)
