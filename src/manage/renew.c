@@ -55,6 +55,8 @@ struct run {
     unsigned char *look; /* per selected certificate: 0 quiet (plan.h), else looked at; NULL all */
     char unfinished[128]; /* the holder line a killed run left in renew.lock ("" none) */
     struct cert_tasks tasks; /* each certificate's tasks (cert_tasks.h), built once a run */
+    struct deferred *deferred; /* not-due records to write after the jobs (defer_record) */
+    size_t deferred_count, deferred_cap;
     struct renew_summary *summary;
     /* The CA's directory could not be fetched (after the client's own retries): later ARI checks
      * and orders of this run fail at once with this reason instead of waiting on it again. */
@@ -918,6 +920,86 @@ static void count_owed(struct cert_job *j)
     owed_free(&owed);
 }
 
+/* A not-due certificate's record (its renewal point, the ARI window asked for, the live
+ * certificate it names) is written with the others in one transaction when the jobs are done
+ * (write_deferred), not in one fsync'd transaction each: with ARI every certificate's window is
+ * asked for every few hours, so a run over 100,000 certificates writes thousands of them. Safe to
+ * defer: nothing waits on them — a run killed before they are written leaves its line in
+ * renew.lock, and the next run looks at every certificate and asks again. What must be on disk
+ * before the run goes on (an order's key and URL, an installed certificate) is still written at
+ * once. */
+struct deferred {
+    const struct config_certificate *cert;
+    time_t renew_at, ari_start, ari_end, ari_next_check, not_before, not_after;
+    char serial[130], thumbprint[41];
+};
+
+static void defer_record(struct run *r, const struct cert_record *rec)
+{
+    const struct config_certificate *cert = config_find_certificate(r->cfg, rec->name);
+    struct deferred *d;
+
+    pthread_mutex_lock(&r->lock);
+    if (r->deferred_count == r->deferred_cap) {
+        size_t cap = r->deferred_cap ? 2 * r->deferred_cap : 64;
+        struct deferred *grown = realloc(r->deferred, cap * sizeof(*grown));
+        if (!grown) {
+            pthread_mutex_unlock(&r->lock);
+            log_warning("%s: out of memory: its renewal point is not recorded", rec->name);
+            return;
+        }
+        r->deferred = grown;
+        r->deferred_cap = cap;
+    }
+    d = &r->deferred[r->deferred_count++];
+    d->cert = cert;
+    d->renew_at = rec->renew_at;
+    d->ari_start = rec->ari_start;
+    d->ari_end = rec->ari_end;
+    d->ari_next_check = rec->ari_next_check;
+    d->not_before = rec->not_before;
+    d->not_after = rec->not_after;
+    memcpy(d->serial, rec->serial, sizeof(d->serial));
+    memcpy(d->thumbprint, rec->thumbprint, sizeof(d->thumbprint));
+    pthread_mutex_unlock(&r->lock);
+}
+
+/* The deferred records, in one batch (state.h), after the jobs: each record is read again and
+ * only the fields above are set, so nothing else a job wrote is undone. */
+static void write_deferred(struct run *r)
+{
+    struct errbuf err;
+    int batch;
+
+    if (!r->deferred_count || !r->db)
+        return;
+    batch = state_batch_begin(r->db, &err) == 0;
+    if (!batch)
+        log_warning("%s; writing the records one by one", err.msg);
+    for (size_t i = 0; i < r->deferred_count; i++) {
+        const struct deferred *d = &r->deferred[i];
+        struct cert_record rec;
+        int found;
+        if (!d->cert || state_cert_get(r->db, d->cert->name, &rec, &found, &err) < 0) {
+            if (d->cert)
+                log_warning("%s", err.msg);
+            continue;
+        }
+        rec.renew_at = d->renew_at;
+        rec.ari_start = d->ari_start;
+        rec.ari_end = d->ari_end;
+        rec.ari_next_check = d->ari_next_check;
+        rec.not_before = d->not_before;
+        rec.not_after = d->not_after;
+        memcpy(rec.serial, d->serial, sizeof(rec.serial));
+        memcpy(rec.thumbprint, d->thumbprint, sizeof(rec.thumbprint));
+        if (state_cert_put(r->db, &rec, &err) < 0)
+            log_warning("%s", err.msg);
+    }
+    if (batch && state_batch_end(r->db, &err) < 0)
+        log_warning("%s", err.msg);
+}
+
 /* The record describes the certificate in use: when it names another (a run killed between the
  * switch and the record, or a database started anew), it takes the live one's serial, thumbprint
  * and dates, so that the next run's plan (plan.h) can vouch for it again. */
@@ -939,7 +1021,6 @@ static void renew_one(struct run *r, struct acme_client **client,
 {
     struct cert_job j = {.r = r, .client = client, .cert = cert, .out = out};
     struct policy_decision d;
-    struct errbuf err;
 
     j.now = r->opts->now ? r->opts->now : time(NULL);
     out->cert = cert;
@@ -960,9 +1041,8 @@ static void renew_one(struct run *r, struct acme_client **client,
             record_live(&j);
             /* Written only when it changed: after a killed run every certificate is looked at,
              * and an fsync'd transaction per unchanged record would be most of that run. */
-            if ((!j.found || memcmp(&j.rec, &j.loaded, sizeof(j.rec)) != 0) &&
-                state_cert_put(r->db, &j.rec, &err) < 0)
-                log_warning("%s", err.msg);
+            if (!j.found || memcmp(&j.rec, &j.loaded, sizeof(j.rec)) != 0)
+                defer_record(r, &j.rec);
         }
     } else if (r->opts->dry_run) {
         job_message(&j, RENEW_WOULD_RENEW, "would renew: %s", d.why);
@@ -1220,6 +1300,7 @@ int renew_run(const struct config *cfg, const struct renew_options *opts,
     if (http_global_init(err) < 0)
         goto out;
     run_jobs(&r);
+    write_deferred(&r);
     summarise(summary);
     rc = 0;
 out:
@@ -1233,6 +1314,7 @@ out:
     state_close(r.db);
     free(r.selected);
     free(r.look);
+    free(r.deferred);
     cert_tasks_free(&r.tasks);
     release_lock(lock_fd);
     if (watching)
