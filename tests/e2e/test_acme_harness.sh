@@ -124,7 +124,7 @@ expect_eq "$(challtest_txt _acme-challenge.dns.example)" "" "dns-01: nothing lef
 
 # === Pebble and unknown fields, IP identifiers (mini client, straight to Pebble) ===================
 $MINI --server "$ACME_URL" --ca "$ACME_CA_BUNDLE" --workdir "$T/mini" --order-only \
-    --profile shortlived --replaces aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE unknown.example >mini-unknown.json || true
+    --profile shortlived --replaces=aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE unknown.example >mini-unknown.json || true
 expect_eq "$(json_eval mini-unknown.json 'd.get("new_order_status")')" 201 \
     "Pebble 2.4 accepts newOrder with unknown fields (profile, replaces)"
 $MINI --server "$ACME_URL" --ca "$ACME_CA_BUNDLE" --workdir "$T/mini" --http-port "$HTTP01_PORT" \
@@ -196,7 +196,7 @@ expect_eq "$(fake_log_eval 'sum(x["endpoint"] == "renewalInfo" for x in r)')" 8 
 
 # profile and replaces, through the proxy (mini client)
 $MINI --server "$FAKE_ACME_URL" --ca "$ACME_CA_BUNDLE" --workdir "$T/mini-fake" --http-port "$HTTP01_PORT" \
-    --profile shortlived --replaces "$cid" --out prof.pem ari.example >mini-prof.json || true
+    --profile shortlived --replaces="$cid" --out prof.pem ari.example >mini-prof.json || true
 expect_eq "$(json_eval mini-prof.json 'd.get("final", {}).get("status")')" valid "profile + replaces: issued through the proxy"
 expect_eq "$(json_eval mini-prof.json 'd["order"].get("profile")')" shortlived "profile: echoed in the order"
 expect_eq "$(fake_log_eval '[(x["profile"], x["replaces"], x["replaces_known"]) for x in r if x["endpoint"] == "newOrder" and "profile" in x and x["status"] == 201]')" \
