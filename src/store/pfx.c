@@ -412,8 +412,21 @@ static enum pfx_status classify_unparsable(const unsigned char *data, size_t len
 /* ---- the cost of opening: iteration counts are attacker-chosen ------------------------------ */
 
 struct cost {
-    int64_t total; /* iterations spent (or about to be) on this file so far */
+    int64_t total;   /* iterations spent (or about to be) on this file so far */
+    int parts;       /* key derivations counted in total */
+    int defer_total; /* precount: sum every count first, compare the sum once at the end */
 };
+
+static enum pfx_status over_total(const struct cost *c, struct errbuf *err)
+{
+    errbuf_set(err,
+               "too costly to open: the iteration counts add up to %lld over %d key derivations, "
+               "above the %d ccs accepts for one file (each is under %d; together they cost as "
+               "much as one above it)",
+               (long long)c->total, c->parts, PFX_READ_ITERATIONS_TOTAL_MAX,
+               PFX_READ_ITERATIONS_MAX);
+    return PFX_TOO_COSTLY;
+}
 
 /* Account for one key derivation of ITER iterations for WHAT ("MAC", "private key", ...). Refuses
  * (PFX_TOO_COSTLY) above the per-count or the per-file limit, before anything is derived. */
@@ -429,13 +442,9 @@ static enum pfx_status spend(struct cost *c, const char *what, int64_t iter, str
         return PFX_TOO_COSTLY;
     }
     c->total += iter;
-    if (c->total > PFX_READ_ITERATIONS_TOTAL_MAX) {
-        errbuf_set(err,
-                   "too costly to open: the iteration counts add up to more than %d by the %s "
-                   "(too many encrypted parts)",
-                   PFX_READ_ITERATIONS_TOTAL_MAX, what);
-        return PFX_TOO_COSTLY;
-    }
+    c->parts++;
+    if (!c->defer_total && c->total > PFX_READ_ITERATIONS_TOTAL_MAX)
+        return over_total(c, err);
     return PFX_OK;
 }
 
@@ -496,6 +505,52 @@ static enum pfx_status spend_on_pbe(struct cost *c, const char *what, const X509
         return PFX_DAMAGED;
     }
     return spend(c, what, iter, err);
+}
+
+/* Before any key derivation, the counts that can be read without the password: the MAC's, every
+ * encrypted part's, and every key's in a part that is not encrypted (where writers put it). A
+ * file over a limit is refused here at no cost, naming its whole sum. A key inside an encrypted
+ * part is seen only once the part is decrypted: walk_safes counts that (and everything else again,
+ * from zero), so its running total stays the one that bounds the work. */
+static enum pfx_status precount(PKCS12 *p12, struct errbuf *err)
+{
+    struct cost c = {.defer_total = 1};
+    const ASN1_INTEGER *mac_iter = NULL;
+    STACK_OF(PKCS7) *safes;
+    enum pfx_status status = PFX_OK;
+
+    if (PKCS12_mac_present(p12)) {
+        PKCS12_get0_mac(NULL, NULL, NULL, &mac_iter, p12);
+        if ((status = spend(&c, "MAC", iteration_count(mac_iter), err)) != PFX_OK)
+            return status;
+    }
+    safes = PKCS12_unpack_authsafes(p12);
+    for (int i = 0; status == PFX_OK && i < sk_PKCS7_num(safes); i++) {
+        PKCS7 *p7 = sk_PKCS7_value(safes, i);
+        STACK_OF(PKCS12_SAFEBAG) *bags;
+        int nid = OBJ_obj2nid(p7->type);
+
+        if (nid == NID_pkcs7_encrypted) {
+            status = spend_on_pbe(&c, "certificates", p7->d.encrypted->enc_data->algorithm, err);
+            continue;
+        }
+        if (nid != NID_pkcs7_data || !(bags = PKCS12_unpack_p7data(p7)))
+            continue; /* what cannot be read here, walk_safes reports */
+        for (int j = 0; status == PFX_OK && j < sk_PKCS12_SAFEBAG_num(bags); j++) {
+            const PKCS12_SAFEBAG *bag = sk_PKCS12_SAFEBAG_value(bags, j);
+            const X509_ALGOR *alg;
+            if (PKCS12_SAFEBAG_get_nid(bag) != NID_pkcs8ShroudedKeyBag)
+                continue;
+            X509_SIG_get0(PKCS12_SAFEBAG_get0_pkcs8(bag), &alg, NULL);
+            status = spend_on_pbe(&c, "private key", alg, err);
+        }
+        sk_PKCS12_SAFEBAG_pop_free(bags, PKCS12_SAFEBAG_free);
+    }
+    sk_PKCS7_pop_free(safes, PKCS7_free);
+    ERR_clear_error();
+    if (status == PFX_OK && c.total > PFX_READ_ITERATIONS_TOTAL_MAX)
+        status = over_total(&c, err);
+    return status;
 }
 
 /* MAC check. *PASS_USED receives the form of the password that verified (NULL for the "no
@@ -832,6 +887,8 @@ enum pfx_status pfx_decode(const unsigned char *data, size_t len, const char *pa
     p12 = len > 0 && len < (size_t)0x7fffffff ? d2i_PKCS12(NULL, &p, (long)len) : NULL;
     if (!p12)
         return classify_unparsable(data, len, err);
+    if ((status = precount(p12, err)) != PFX_OK)
+        goto out;
     status = verify_mac(p12, password, &w.pass, &w.cost, mac_text, sizeof(mac_text), err);
     if (status != PFX_OK)
         goto out;

@@ -28,8 +28,10 @@
  * (Java) and at most 100,000 (some hardened exporters); .NET refuses files above 600,000. ccs
  * refuses any one count (the MAC, the key, one encrypted part) above PFX_READ_ITERATIONS_MAX, and
  * a file whose counts add up to more than PFX_READ_ITERATIONS_TOTAL_MAX (many parts, each under
- * the cap, cost as much). At the cap a compat file opens in about a second (measured: 0.9 s for
- * MAC, key and certificates at 1,000,000 each), so one parse is bounded. */
+ * the cap, cost as much). Both are checked before any key is derived, on the counts readable
+ * without the password (the MAC, every encrypted part, every key outside one); a key inside an
+ * encrypted part is counted as it is reached. At the cap a compat file opens in about a second
+ * (measured: 0.9 s for MAC, key and certificates at 1,000,000 each), so one parse is bounded. */
 #define PFX_READ_ITERATIONS_MAX 1000000
 #define PFX_READ_ITERATIONS_TOTAL_MAX (3 * PFX_READ_ITERATIONS_MAX)
 

@@ -2,10 +2,11 @@
  *
  *   pfx_forge --cert LEAF.pem --key LEAF.key [--chain CA.pem] --password-file PW --out F.pfx
  *             [--aes256] [--mac-iter N] [--key-iter N] [--cert-iter N]
- *             [--key-id leaf|none|chain] [--leaf-last] [--extra-key OTHER.key]
+ *             [--key-id leaf|none|chain] [--leaf-last] [--extra-key OTHER.key] [--uncomputed]
  *
  * Built with OpenSSL's PKCS#12 API by tests/unit/pfxforge.c (which says how a count too large to
- * compute is written). The password file's first line is the password. Exit 0 or 1. */
+ * compute is written; --uncomputed writes every count that way). The password file's first line is
+ * the password. Exit 0 or 1. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,6 +82,7 @@ int main(int argc, char **argv)
         {"key-id", required_argument, NULL, 'i'},
         {"leaf-last", no_argument, NULL, 'l'},
         {"extra-key", required_argument, NULL, 'x'},
+        {"uncomputed", no_argument, NULL, 'u'},
         {NULL, 0, NULL, 0},
     };
     const char *cert = NULL, *key = NULL, *chain = NULL, *pwfile = NULL, *outfile = NULL,
@@ -126,6 +128,9 @@ int main(int argc, char **argv)
             break;
         case 'x':
             extra = optarg;
+            break;
+        case 'u':
+            f.uncomputed = 1;
             break;
         case 'i':
             f.key_id = strcmp(optarg, "none") == 0    ? PFXFORGE_ID_NONE

@@ -38,23 +38,45 @@ for kind in mac key certs; do
 done
 expect_eq "$(store_files in-store)" "" "deploy --pfx of hostile input: nothing written"
 
+# ---- the per-file sum: four key derivations (MAC, certificates, two keys), each under the cap ------
+# 4 x 750,001 = 3,000,004 > 3,000,000: refused naming the file and the sum. The counts are written,
+# not computed (--uncomputed), so a reader that derived a key before refusing would report a wrong
+# password instead. 4 x 750,000, computed, is at the sum cap and opens.
+OVER=750001
+AT=750000
+"$PFX_FORGE" --cert www.pem --key www.key --chain ca.pem --password-file pw --out sum-over.pfx \
+    --extra-key api.key --uncomputed --mac-iter $OVER --key-iter $OVER --cert-iter $OVER
+"$PFX_FORGE" --cert www.pem --key www.key --chain ca.pem --password-file pw --out sum-at.pfx \
+    --extra-key api.key --mac-iter $AT --key-iter $AT --cert-iter $AT
+run_cmd 1 sum-over.out timeout $WITHIN "$CCS" deploy --store in-store --pfx sum-over.pfx \
+    --pfx-password-file pw --password-file pw
+expect_contains sum-over.out "sum-over.pfx" "deploy --pfx (sum over the cap): the error names the file"
+expect_contains sum-over.out "add up to 3000004" "deploy --pfx (sum over the cap): the error names the sum"
+expect_eq "$(store_files in-store)" "" "deploy --pfx (sum over the cap): nothing written"
+run_cmd 0 sum-at.out timeout $WITHIN "$CCS" deploy --store in-store --pfx sum-at.pfx \
+    --pfx-password-file pw --password-file pw
+expect_eq "$(store_files in-store)" "www.example.com.pfx" "deploy --pfx (at the sum cap): written"
+rm in-store/*.pfx
+
 # ---- a store holding hostile files ---------------------------------------------------------------
 mkdir s
 run_ccs 0 seed.out deploy --store s --cert api.pem --key api.key --chain ca.pem --password-file pw
 cp mac.pfx s/www.example.com.pfx
 cp certs.pfx s/certs.example.com.pfx
+cp sum-over.pfx s/sum.example.com.pfx
 chmod 0640 s/*.pfx
 
 run_cmd 0 list.out timeout $WITHIN "$CCS" store list --store s --password-file pw
 expect_contains list.out "www.example.com.pfx" "list: shows the hostile file"
 expect_contains list.out "refused: too costly to open: the MAC iteration count is $HOSTILE" "list: says why, with the count"
 expect_contains list.out "api.example.com.pfx" "list: the good file is still listed"
+expect_contains list.out "add up to 3000004" "list: the file over the sum cap, with the sum"
 
 run_cmd 1 check.out timeout $WITHIN "$CCS" store check --store s --password-file pw --json
 expect_json check.out "check --json parses"
 expect_eq "$(json_eval check.out '[f["file"] for f in d["findings"] if f["code"] == "too-costly"]' |
-    LC_ALL=C sort | tr '\n' ' ')" "certs.example.com.pfx www.example.com.pfx " \
-    "check: both hostile files are too-costly errors"
+    LC_ALL=C sort | tr '\n' ' ')" "certs.example.com.pfx sum.example.com.pfx www.example.com.pfx " \
+    "check: the three hostile files are too-costly errors"
 expect_eq "$(json_eval check.out '[f["message"] for f in d["findings"] if f["file"] == "www.example.com.pfx"]' |
     grep -c "$HOSTILE" || true)" 1 "check: the message gives the count"
 

@@ -21,22 +21,28 @@ static long long count_or_default(long long n)
     return n > 0 ? n : PFX_ITERATIONS;
 }
 
-/* The count to build with: the real one when it can be computed, else 1 (patched afterwards). */
-static int build_count(long long n)
+/* Whether a count is really used, or only claimed (built with 1, then patched). */
+static int computed(const struct pfxforge *f, long long n)
 {
-    return n <= PFXFORGE_COMPUTED_MAX ? (int)n : 1;
+    return n <= PFXFORGE_COMPUTED_MAX && !f->uncomputed;
+}
+
+/* The count to build with: the real one when it is computed, else 1 (patched afterwards). */
+static int build_count(const struct pfxforge *f, long long n)
+{
+    return computed(f, n) ? (int)n : 1;
 }
 
 /* Rewrite ALG's parameters to claim ITER iterations (the same algorithm, a fresh salt). */
-static void patch_pbe(X509_ALGOR *alg, int aes256, long long iter)
+static void patch_pbe(const struct pfxforge *f, X509_ALGOR *alg, long long iter)
 {
     X509_ALGOR *claimed;
 
-    if (iter <= PFXFORGE_COMPUTED_MAX)
+    if (computed(f, iter))
         return;
-    claimed = aes256 ? PKCS5_pbe2_set_iv(EVP_aes_256_cbc(), (int)iter, NULL, 0, NULL,
-                                         NID_hmacWithSHA256)
-                     : PKCS5_pbe_set(NID_pbe_WithSHA1And3_Key_TripleDES_CBC, (int)iter, NULL, 0);
+    claimed = f->aes256 ? PKCS5_pbe2_set_iv(EVP_aes_256_cbc(), (int)iter, NULL, 0, NULL,
+                                            NID_hmacWithSHA256)
+                        : PKCS5_pbe_set(NID_pbe_WithSHA1And3_Key_TripleDES_CBC, (int)iter, NULL, 0);
     if (!claimed || !X509_ALGOR_copy(alg, claimed))
         die("rewriting PBE parameters");
     X509_ALGOR_free(claimed);
@@ -60,13 +66,13 @@ static void add_cert(STACK_OF(PKCS12_SAFEBAG) **bags, X509 *cert, const char *id
 static void add_key(STACK_OF(PKCS12_SAFEBAG) **bags, const struct pfxforge *f, EVP_PKEY *key,
                     const char *id, int nid, long long iter)
 {
-    PKCS12_SAFEBAG *bag = PKCS12_add_key(bags, key, 0, build_count(iter), nid, f->password);
+    PKCS12_SAFEBAG *bag = PKCS12_add_key(bags, key, 0, build_count(f, iter), nid, f->password);
     X509_ALGOR *alg;
 
     if (!bag)
         die("PKCS12_add_key");
     X509_SIG_getm((X509_SIG *)PKCS12_SAFEBAG_get0_pkcs8(bag), &alg, NULL);
-    patch_pbe(alg, f->aes256, iter);
+    patch_pbe(f, alg, iter);
     if (id)
         add_id(bag, id);
 }
@@ -101,10 +107,10 @@ void pfxforge(const struct pfxforge *f, struct bytes *out)
     if (f->extra_key)
         add_key(&keys, f, f->extra_key, "decoy", nid, key_iter);
     add_key(&keys, f, f->bundle->key, f->key_id == PFXFORGE_ID_NONE ? NULL : "leaf", nid, key_iter);
-    p7 = PKCS12_pack_p7encdata(nid, f->password, -1, NULL, 0, build_count(cert_iter), certs);
+    p7 = PKCS12_pack_p7encdata(nid, f->password, -1, NULL, 0, build_count(f, cert_iter), certs);
     if (!p7)
         die("PKCS12_pack_p7encdata");
-    patch_pbe(p7->d.encrypted->enc_data->algorithm, f->aes256, cert_iter);
+    patch_pbe(f, p7->d.encrypted->enc_data->algorithm, cert_iter);
     safes = sk_PKCS7_new_null();
     if (!safes || !sk_PKCS7_push(safes, p7))
         die("safes");
@@ -116,10 +122,10 @@ void pfxforge(const struct pfxforge *f, struct bytes *out)
         die("PKCS12_add_safes");
     /* A MAC count too large to compute: MAC with 2 (1 would omit the field), then claim more. */
     if (!PKCS12_set_mac(p12, f->password, -1, NULL, 0,
-                        mac_iter <= PFXFORGE_COMPUTED_MAX ? (int)mac_iter : 2,
+                        computed(f, mac_iter) ? (int)mac_iter : 2,
                         f->aes256 ? EVP_sha256() : EVP_sha1()))
         die("PKCS12_set_mac");
-    if (mac_iter > PFXFORGE_COMPUTED_MAX) {
+    if (!computed(f, mac_iter)) {
         const ASN1_INTEGER *iter;
         PKCS12_get0_mac(NULL, NULL, NULL, &iter, p12);
         if (!iter || !ASN1_INTEGER_set((ASN1_INTEGER *)iter, (long)mac_iter))

@@ -13,8 +13,9 @@
 #include "store/pfx.h"
 #include "util/bytes.h"
 
-/* Counts up to this are really used to build the file (and a reader can open it). */
-#define PFXFORGE_COMPUTED_MAX 100000
+/* Counts up to this are really used to build the file (and a reader can open it): every count a
+ * reader accepts, so a file at the per-file sum is a real file. */
+#define PFXFORGE_COMPUTED_MAX PFX_READ_ITERATIONS_MAX
 
 /* Where the key's localKeyID points. */
 enum pfxforge_key_id {
@@ -32,6 +33,9 @@ struct pfxforge {
     int leaf_last;       /* the chain first, the leaf last */
     EVP_PKEY *extra_key; /* a second key, placed before the bundle's, with a localKeyID that
                             names no certificate */
+    int uncomputed;      /* write every count without computing it, as above the limit: the
+                            file cannot be opened, so a reader that opens it before refusing it
+                            fails differently (wrong password) than one that refuses first */
 };
 
 /* Build the PFX described by F into OUT (free with bytes_free). Aborts on failure. */

@@ -380,6 +380,66 @@ static void test_pairing_by_local_key_id(void **state)
     EVP_PKEY_free(decoy);
 }
 
+/* The per-file sum: a file of four key derivations (the MAC, the certificates, two keys), each
+ * well under the per-count cap, whose counts add up to just over the sum cap is refused from its
+ * counts alone, naming the sum. Its counts are claimed, not computed: a reader that derived a key
+ * before refusing would find a wrong password instead. The same file at the sum cap, computed,
+ * opens. */
+#define SPLIT_OVER (PFX_READ_ITERATIONS_TOTAL_MAX / 4 + 1LL) /* 750,001: 4 x = 3,000,004 */
+#define SPLIT_AT (PFX_READ_ITERATIONS_TOTAL_MAX / 4 + 0LL)   /* 750,000: 4 x = 3,000,000 */
+
+static void test_iteration_total(void **state)
+{
+    struct fixture *f = *state;
+    EVP_PKEY *decoy = testcert_key(0);
+    struct bytes der;
+    struct pfx_decoded dec;
+    struct errbuf err = {""};
+    enum pfx_status st;
+    char needle[64];
+
+    for (int aes = 0; aes <= 1; aes++) {
+        pfxforge(&(struct pfxforge){.bundle = &f->leaf,
+                                    .password = "pw",
+                                    .aes256 = aes,
+                                    .extra_key = decoy,
+                                    .uncomputed = 1,
+                                    .mac_iter = SPLIT_OVER,
+                                    .key_iter = SPLIT_OVER,
+                                    .cert_iter = SPLIT_OVER},
+                 &der);
+        alarm(WATCHDOG_SECONDS);
+        st = pfx_decode(der.data, der.len, "pw", &dec, &err);
+        alarm(0);
+        if (st != PFX_TOO_COSTLY)
+            fail_msg("4 x %lld: status %s (%s), expected refused", SPLIT_OVER, pfx_status_text(st),
+                     err.msg);
+        snprintf(needle, sizeof(needle), "add up to %lld over 4 key derivations", 4 * SPLIT_OVER);
+        if (!strstr(err.msg, needle))
+            fail_msg("\"%s\" lacks \"%s\"", err.msg, needle);
+        bytes_free(&der);
+
+        pfxforge(&(struct pfxforge){.bundle = &f->leaf,
+                                    .password = "pw",
+                                    .aes256 = aes,
+                                    .extra_key = decoy,
+                                    .mac_iter = SPLIT_AT,
+                                    .key_iter = SPLIT_AT,
+                                    .cert_iter = SPLIT_AT},
+                 &der);
+        alarm(WATCHDOG_SECONDS);
+        st = pfx_decode(der.data, der.len, "pw", &dec, &err);
+        alarm(0);
+        if (st != PFX_OK)
+            fail_msg("4 x %lld (the sum cap): %s", SPLIT_AT, err.msg);
+        assert_int_equal(dec.key_count, 2);
+        expect_leaf_and_key(f, &dec);
+        pfx_decoded_free(&dec);
+        bytes_free(&der);
+    }
+    EVP_PKEY_free(decoy);
+}
+
 static void test_format_names(void **state)
 {
     enum pfx_format fmt;
@@ -405,6 +465,7 @@ int main(void)
         cmocka_unit_test(test_format_names),
         cmocka_unit_test(test_hostile_iteration_counts),
         cmocka_unit_test(test_iteration_limit_edges),
+        cmocka_unit_test(test_iteration_total),
         cmocka_unit_test(test_pairing_by_local_key_id),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
