@@ -16,6 +16,7 @@
 
 #include <cmocka.h>
 
+#include "pfxforge.h"
 #include "store/cache.h"
 #include "teststore.h"
 
@@ -270,7 +271,7 @@ static void test_rescan_reloads_and_forgets_absent(void **state)
 /* Replace a.example.com.pfx with DATA, apply CHANGED: the old certificate stays served, the new
  * result is what the last load found, and the report names the file. */
 static void check_last_good(struct fixture *f, const unsigned char *data, size_t len,
-                            enum pfx_status want_status)
+                            enum store_cert_verdict want_verdict, enum pfx_status want_status)
 {
     char t1[THUMBPRINT_HEX_LEN + 1];
     struct store_cache_answer a;
@@ -287,7 +288,7 @@ static void check_last_good(struct fixture *f, const unsigned char *data, size_t
     assert_non_null(a.serve);
     assert_string_equal(a.serve->insp.summary.thumbprint, t1);
     assert_ptr_not_equal(a.latest, a.serve);
-    assert_int_equal(a.latest->verdict, STORE_CERT_DOES_NOT_OPEN);
+    assert_int_equal(a.latest->verdict, want_verdict);
     assert_int_equal(a.latest->insp.status, want_status);
     assert_non_null(strstr(a.latest->why, "a.example.com.pfx"));
     store_cache_answer_release(&a);
@@ -311,7 +312,7 @@ static void test_last_good_on_truncated_replacement(void **state)
     struct fixture *f = *state;
     struct bytes data = leaf_pfx(f, "DNS:a.example.com", PASSWORD, NULL);
 
-    check_last_good(f, data.data, data.len / 2, PFX_TRUNCATED);
+    check_last_good(f, data.data, data.len / 2, STORE_CERT_DOES_NOT_OPEN, PFX_TRUNCATED);
     bytes_free(&data);
 }
 
@@ -320,7 +321,32 @@ static void test_last_good_on_wrong_password_replacement(void **state)
     struct fixture *f = *state;
     struct bytes data = leaf_pfx(f, "DNS:a.example.com", "another password", NULL);
 
-    check_last_good(f, data.data, data.len, PFX_WRONG_PASSWORD);
+    check_last_good(f, data.data, data.len, STORE_CERT_DOES_NOT_OPEN, PFX_WRONG_PASSWORD);
+    bytes_free(&data);
+}
+
+/* A replacement that opens, under the right password, but whose private key belongs to another
+ * certificate (a writer that paired the wrong files): the previous certificate stays in service.
+ * Built with pfxforge, since ccs's own encoder refuses such a pair. */
+static void test_last_good_on_key_mismatch_replacement(void **state)
+{
+    struct fixture *f = *state;
+    struct pfx_bundle leaf, other;
+    struct pfxforge forge = {.bundle = &leaf, .password = PASSWORD};
+    struct bytes data;
+    EVP_PKEY *key;
+
+    testcert_leaf(&leaf, &f->s.ca, "store test", "DNS:a.example.com", f->s.now - 3600,
+                  f->s.now + 90 * 86400L);
+    testcert_leaf(&other, &f->s.ca, "store test", "DNS:a.example.com", f->s.now - 3600,
+                  f->s.now + 90 * 86400L);
+    key = leaf.key;
+    leaf.key = other.key;
+    other.key = key;
+    pfxforge(&forge, &data);
+    pfx_bundle_free(&leaf);
+    pfx_bundle_free(&other);
+    check_last_good(f, data.data, data.len, STORE_CERT_KEY_MISMATCH, PFX_OK);
     bytes_free(&data);
 }
 
@@ -613,6 +639,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rescan_reloads_and_forgets_absent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_last_good_on_truncated_replacement, setup, teardown),
         cmocka_unit_test_setup_teardown(test_last_good_on_wrong_password_replacement, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_last_good_on_key_mismatch_replacement, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_unusable_first_load_is_reported_and_cached, setup,
                                         teardown),
