@@ -14,8 +14,10 @@
  * saw a temp file), so a case cannot pass by not racing at all. */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -532,6 +534,69 @@ static void assert_read_fails(struct fixture *f, const char *name, const char *w
     print_message("%s: %s: %s\n", f->row->name, name, err.msg);
 }
 
+/* What a child process made of reading a file (it cannot call cmocka's assertions). */
+struct child_read {
+    int rc;        /* store_read's; -2: the child could not get as far as reading */
+    int missing;   /* store_read's *missing */
+    int reachable; /* 0: the store's directory is out of the child's reach (skip, saying so) */
+    char msg[ERRBUF_SIZE];
+};
+
+/* Read NAME as the user nobody, in a child process: root reads a mode-000 file anyway, so when
+ * this runs as root the reader the mode applies to must be someone else. The store's directory is
+ * made searchable and readable for the child; the result comes back through a pipe. */
+static void read_as_nobody(struct fixture *f, const char *name, struct child_read *out)
+{
+    const struct passwd *pw = getpwnam("nobody");
+    uid_t uid = pw ? pw->pw_uid : 65534;
+    gid_t gid = pw ? pw->pw_gid : 65534;
+    int p[2], status = 0;
+    size_t got = 0;
+    pid_t pid;
+
+    assert_int_equal(chmod(f->loc.backing_dir, 0755), 0);
+    assert_int_equal(pipe(p), 0);
+    fflush(NULL); /* the child shares our stdio buffers */
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct child_read r = {.rc = -2, .missing = -1, .reachable = 1};
+        struct bytes data = {NULL, 0};
+        struct errbuf err = {""};
+        struct store *st;
+
+        close(p[0]);
+        if (setgroups(0, NULL) < 0 || setgid(gid) < 0 || setuid(uid) < 0) {
+            snprintf(r.msg, sizeof(r.msg), "cannot become nobody: %s", strerror(errno));
+        } else if (access(f->loc.backing_dir, R_OK | X_OK) < 0) {
+            r.reachable = 0;
+            snprintf(r.msg, sizeof(r.msg), "%s: %s", f->loc.backing_dir, strerror(errno));
+        } else if (store_open(f->loc.location, &f->loc.opts, &st, &err) < 0) {
+            snprintf(r.msg, sizeof(r.msg), "store_open as nobody: %s", err.msg);
+        } else {
+            r.rc = store_read(st, name, READ_MAX, &data, &r.missing, &err);
+            snprintf(r.msg, sizeof(r.msg), "%s", err.msg);
+            if (r.rc == 0)
+                snprintf(r.msg, sizeof(r.msg), "read %zu octets", data.len);
+            bytes_free(&data);
+            store_close(st);
+        }
+        _exit(write(p[1], &r, sizeof(r)) == (ssize_t)sizeof(r) ? 0 : 1);
+    }
+    close(p[1]);
+    while (got < sizeof(*out)) {
+        ssize_t n = read(p[0], (char *)out + got, sizeof(*out) - got);
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    close(p[0]);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_int_equal(chmod(f->loc.backing_dir, 0700), 0);
+    if (got != sizeof(*out) || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        fail_msg("the reader running as nobody died (status %#x)", status);
+}
+
 static void test_missing_vs_unreadable(void **state)
 {
     struct fixture *f = *state;
@@ -560,19 +625,36 @@ static void test_missing_vs_unreadable(void **state)
         assert_int_equal(e.type, STORE_ENTRY_DIR);
     }
 
-    /* A file its owner made unreadable (mode 000): an error naming it. */
-    if (!store_has(f->st, STORE_CAP_POSIX_MODE)) {
-        skip_because(f, "a mode-000 file", "the backend has no POSIX modes");
-    } else if (geteuid() == 0) {
-        skip_because(f, "a mode-000 file",
-                     "running as root, which reads a mode-000 file anyway (run as a normal user "
-                     "to cover it)");
-    } else if (!backing_path(f, "locked.pfx", path, sizeof(path))) {
+    /* A file its owner made unreadable (mode 000, set behind the store's back as an administrator
+     * would): an error naming it and saying why, never "missing". Who reads matters: a local
+     * store's files are opened by the reading process, which as root would read the file anyway,
+     * so as root a child running as nobody reads it; a share's files are opened by the server as
+     * the share's user, whom the mode stops whoever the client is. */
+    if (!backing_path(f, "locked.pfx", path, sizeof(path))) {
         skip_because(f, "a mode-000 file", "the row has no backing directory");
     } else {
+        const char *why =
+            store_has(f->st, STORE_CAP_POSIX_MODE) ? "permission denied" : "access denied";
+
         write_ok(f->st, "locked.pfx", &data, NULL);
         assert_int_equal(chmod(path, 0), 0);
-        assert_read_fails(f, "locked.pfx", NULL);
+        if (geteuid() != 0 || store_location_kind(f->loc.location) != STORE_LOCATION_LOCAL) {
+            assert_read_fails(f, "locked.pfx", why);
+        } else {
+            struct child_read r;
+
+            read_as_nobody(f, "locked.pfx", &r);
+            if (!r.reachable) {
+                skip_because(f, "a mode-000 file read as nobody", r.msg);
+            } else {
+                print_message("%s: locked.pfx read as nobody: %s\n", f->row->name, r.msg);
+                if (r.rc != -1)
+                    fail_msg("locked.pfx read as nobody: rc %d: %s", r.rc, r.msg);
+                assert_int_equal(r.missing, 0);
+                snprintf(err.msg, sizeof(err.msg), "%s", r.msg);
+                assert_names(&err, "locked.pfx", why);
+            }
+        }
     }
     bytes_free(&data);
 }
