@@ -284,9 +284,21 @@ int smb_probe(const char *host, unsigned port, unsigned timeout_ms, struct smb_s
     if (fd < 0)
         return fail_errno(e, host, port, timeout_ms, why, err);
     req_len = build_request(req);
-    if (io_all(fd, req, req_len, 1, deadline) < 0 ||
-        io_all(fd, head, sizeof(head), 0, deadline) < 0)
+    if (io_all(fd, req, req_len, 1, deadline) < 0)
         goto io_fail;
+    if (io_all(fd, head, sizeof(head), 0, deadline) < 0) {
+        e = errno;
+        close(fd);
+        /* The server took the connection and closed it on our SMB2 NEGOTIATE without a word:
+         * what smbd with "server max protocol = NT1" does (it drops any SMB2 packet). */
+        if (e == ECONNRESET || e == EPIPE)
+            return errbuf_set(err,
+                              "%s port %u: the server closed the connection when asked for "
+                              "SMB2 or later (a server that speaks SMB1 only does that; ccs "
+                              "requires SMB2 or later)",
+                              host, port);
+        return fail_errno(e, host, port, timeout_ms, why, err);
+    }
     resp_len = ((size_t)head[1] << 16) | ((size_t)head[2] << 8) | head[3];
     if (head[0] != 0 || resp_len > sizeof(resp)) {
         close(fd);
