@@ -4,6 +4,13 @@
 # the store and saying SMB2 or later is required, no password shown, the share left as it was —
 # while the smbclient command still reaches that server over SMB1 (the scenario happened: the
 # server was up and serving, only not in a dialect ccs accepts).
+#
+# Signing required by default: smbd cannot be made to leave unsigned a session its client asked
+# to sign, so a FAKE stands in for the attacker — tests/e2e/smb_strip_signatures.py relays to a
+# real smbd (one that cannot encrypt, so the messages are visible) and strips the signature from
+# the server's responses. ccs must refuse the session; through the same relay the smbclient command
+# (which does not insist on signing, and so gets an unsigned session) still works, and with the
+# relay passing messages unchanged ccs works too: what ccs refuses is the missing signatures.
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
 . "$HERE/smb_lib.sh"
@@ -69,5 +76,64 @@ expect_smb1_refusal smb1-encrypt store list --store "$STORE" --credentials-file 
     --password-file pw --encrypt
 expect_eq "$(cd "$SMB_RW/certs" && ls -A | sort && cat ./* | sha256sum)" "$before" \
     "the share is as it was: nothing written, no temp or lock file"
+
+# ---- signing required: a relay that strips the server's signatures ----------------------------
+SMB_SERVER_ENCRYPT=off smb_start plain
+smb_mkdir "$SMB_RW/certs"
+PLAIN_STORE=$SMB_URL/rw/certs
+run_ccs 0 plain-deploy.out deploy --store "$PLAIN_STORE" --credentials-file "$SMB_CREDS" \
+    --cert leaf.pem --key leaf.key --chain ca.pem --password-file pw
+plain_before=$(cd "$SMB_RW/certs" && ls -A | sort && cat ./* | sha256sum)
+RELAY_PIDS=""
+stop_relays() {
+    for relay_pid in $RELAY_PIDS; do kill "$relay_pid" 2>/dev/null || true; done
+}
+trap 'stop_relays; smb_stop_all; touch "${STOP:-$T/.stop}"' EXIT
+# relay MODE: start the relay (strip or pass) to the plain server; sets RELAY_PORT, RELAY_COUNT.
+relay() {
+    rm -f "relay-$1.port"
+    python3 "$HERE/smb_strip_signatures.py" "$SMB_PORT" "relay-$1.port" "relay-$1.count" "$1" \
+        2>"relay-$1.err" &
+    RELAY_PIDS="$RELAY_PIDS $!"
+    i=0
+    while [ ! -s "relay-$1.port" ] && [ $i -lt 100 ]; do
+        sleep 0.05
+        i=$((i + 1))
+    done
+    [ -s "relay-$1.port" ] || fail "the $1 relay did not start: $(cat "relay-$1.err")"
+    RELAY_PORT=$(cat "relay-$1.port")
+    RELAY_COUNT=relay-$1.count
+}
+
+relay pass
+run_ccs 0 relay-pass.out store list --store "smb://127.0.0.1:$RELAY_PORT/rw/certs" \
+    --credentials-file "$SMB_CREDS" --password-file pw
+expect_contains relay-pass.out "www.example.com.pfx" "through the relay passing messages unchanged, ccs lists the share"
+
+relay strip
+TAMPERED=smb://127.0.0.1:$RELAY_PORT/rw/certs
+if smbclient -s "$SMB_DIR/smb.conf" -p "$RELAY_PORT" -A "$SMB_CREDS" -m SMB3 //127.0.0.1/rw \
+    -c 'ls certs/*' >relay-smbclient.out 2>&1 && grep -q www.example.com.pfx relay-smbclient.out; then
+    ok "through the stripping relay smbclient (not insisting on signing) still lists the share"
+else
+    fail "smbclient through the stripping relay failed: the relay breaks more than signatures:"
+    sed 's/^/    /' relay-smbclient.out >&2
+fi
+stripped_by_smbclient=$(cat "$RELAY_COUNT")
+run_ccs 1 unsigned-list.out store list --store "$TAMPERED" --credentials-file "$SMB_CREDS" \
+    --password-file pw
+expect_not_contains unsigned-list.out "www.example.com.pfx" "unsigned responses: ccs lists nothing"
+expect_contains unsigned-list.out "$TAMPERED" "unsigned responses: the error names the store"
+expect_not_contains unsigned-list.out "$PASSWORD" "unsigned responses: the share password is not in the output"
+run_ccs 1 unsigned-deploy.out deploy --store "$TAMPERED" --credentials-file "$SMB_CREDS" \
+    --cert other.pem --key other.key --chain ca.pem --password-file pw --force
+expect_not_contains unsigned-deploy.out "$PASSWORD" "unsigned responses, deploy: the share password is not in the output"
+echo "ccs refusing unsigned responses says: $(grep -m1 error unsigned-list.out)"
+stripped=$(cat "$RELAY_COUNT")
+[ "$stripped" -gt "$stripped_by_smbclient" ] &&
+    ok "ccs's session was signed and the relay stripped $((stripped - stripped_by_smbclient)) of its responses (the scenario happened)" ||
+    fail "the relay stripped nothing from ccs's session: ccs did not ask for signing"
+expect_eq "$(cd "$SMB_RW/certs" && ls -A | sort && cat ./* | sha256sum)" "$plain_before" \
+    "unsigned responses: the share is as it was"
 
 finish
