@@ -17,6 +17,9 @@
 #   SMB_DIR      DIR
 # SMB_SERVER_ENCRYPT in the environment sets smbd's global "server smb encrypt" (default
 # if_required: offered, not forced; "off" makes a server that cannot encrypt at all).
+# SMB_SERVER_GUEST="bad user" (or "bad password", "never") adds share "guest" (DIR/guest, guest
+# ok, guest only, read-write, served as SMB_USER, the guest account) and sets "map to guest" to
+# it; SMB_GUEST is then DIR/guest. Unset: no guest share, map to guest = never.
 # The password is never printed; it is in DIR/credentials only. Used by tests/e2e/smb_lib.sh, the
 # backend conformance suite (its SMB row) and bench/deploy-smb.
 set -eu
@@ -64,7 +67,7 @@ PATH=$PATH:/usr/sbin
 
 mkdir -p "$dir"
 chmod 0755 "$dir"
-for d in private lock state cache pid ncalrpc rw ro; do mkdir -p "$dir/$d"; done
+for d in private lock state cache pid ncalrpc rw ro guest; do mkdir -p "$dir/$d"; done
 chmod 0700 "$dir/private"
 
 if [ "$(id -u)" -eq 0 ]; then
@@ -73,11 +76,11 @@ if [ "$(id -u)" -eq 0 ]; then
         useradd --system --no-create-home --shell /usr/sbin/nologin "$user" 2>/dev/null ||
             id "$user" >/dev/null 2>&1 || die "cannot create the test user $user"
     fi
-    chown "$user" "$dir/rw" "$dir/ro"
+    chown "$user" "$dir/rw" "$dir/ro" "$dir/guest"
 else
     user=$(id -un)
 fi
-chmod 0755 "$dir/rw" "$dir/ro"
+chmod 0755 "$dir/rw" "$dir/ro" "$dir/guest"
 
 password=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
 umask 077
@@ -108,7 +111,8 @@ write_conf() {
     log level = 1
     max log size = 0
     server min protocol = SMB2_02
-    map to guest = never
+    map to guest = ${SMB_SERVER_GUEST:-never}
+    guest account = $user
     load printers = no
     printing = bsd
     printcap name = /dev/null
@@ -133,6 +137,16 @@ write_conf() {
     read only = no
     valid users = $user
     server smb encrypt = off
+EOF
+    [ -z "${SMB_SERVER_GUEST:-}" ] || cat >>"$dir/smb.conf" <<EOF
+
+[guest]
+    path = $dir/guest
+    read only = no
+    guest ok = yes
+    guest only = yes
+    create mask = 0600
+    directory mask = 0700
 EOF
 }
 
@@ -176,6 +190,7 @@ SMB_CREDS=$dir/credentials
 SMB_RW=$dir/rw
 SMB_RO=$dir/ro
 SMB_NOENC=noenc
+SMB_GUEST=${SMB_SERVER_GUEST:+$dir/guest}
 SMB_PID=$pid
 SMB_DIR=$dir
 EOF
