@@ -3,7 +3,8 @@
 # file under the old password is rewritten under the new one (OpenSSL opens it with the new one,
 # not the old), in its own format; a file under a third password is left alone, byte for byte, and
 # makes the exit 1; a rekey killed after its first write (test point rekey-written:1) leaves a
-# mixed store that a rerun finishes; a rerun after that has nothing to do (exit 2).
+# mixed store that a rerun finishes; a rekey waits while another writer holds the store lock; a
+# rerun after that has nothing to do (exit 2).
 . "$(dirname "$0")/lib.sh"
 
 make_ca ca
@@ -73,8 +74,28 @@ expect_eq "$(pfx_thumbprint s/a.example.pfx new)" "$(thumbprint a.pem)" "a.examp
 expect_same_file s/x.example.pfx other/x.example.pfx "the third-password file is byte-identical"
 expect_eq "$(file_mode s/a.example.pfx)" 640 "mode kept"
 
-# Nothing left to do, once the odd file is gone.
+# Under the store lock: while another writer holds it (flock on the directory, as a deploy does),
+# the rekey writes nothing and waits; released, it finishes.
 rm s/x.example.pfx
+make_password newer 'newer-store-password'
+exec 9<s
+flock -n 9 || fail "could not take the store lock for the test"
+snapshot s >held
+timeout 60 "$CCS" store rekey --store s --password-file new --new-password-file newer >held.out 2>&1 9<&- &
+pid=$!
+sleep 1
+if kill -0 "$pid" 2>/dev/null; then ok "the rekey waits for the store lock"; else fail "the rekey did not wait for the store lock"; fi
+expect_snapshot_unchanged held s "nothing written while another writer holds the lock"
+exec 9<&-
+set +e
+wait "$pid"
+rc=$?
+set -e
+expect_eq "$rc" 0 "the lock released, the rekey finishes (exit 0)"
+expect_eq "$(pfx_thumbprint s/a.example.pfx newer)" "$(thumbprint a.pem)" "a.example.pfx under the newer password"
+cp newer new
+
+# Nothing left to do, once the odd file is gone.
 snapshot s >after
 run_ccs 2 again.out store rekey --store s --password-file old --new-password-file new
 expect_snapshot_unchanged after s "rerun with nothing to do: store untouched"
