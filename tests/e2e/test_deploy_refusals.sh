@@ -1,9 +1,9 @@
 #!/bin/sh
 # test_deploy_refusals.sh — deploy refuses what `store check` would call an error, unless forced,
 # and says what it did to the chain: a certificate not valid for another day is refused (the valid
-# file stays); a mode that makes files world-readable or group-writable is refused; a chain without
-# the issuer is deployed with a warning in the report; chain certificates off the leaf's issuing
-# path are dropped with a warning and not shipped.
+# file stays), one valid in two minutes (clock skew) is not; a mode that makes files world-readable
+# or group-writable is refused; a chain without the issuer is deployed with a warning in the
+# report; chain certificates off the leaf's issuing path are dropped with a warning and not shipped.
 . "$(dirname "$0")/lib.sh"
 
 make_ca ca
@@ -34,6 +34,10 @@ printf 'subjectAltName=DNS:www.example.com\nbasicConstraints=CA:FALSE\n' >future
 openssl ca -batch -config .ca/conf -cert ca.pem -keyfile ca.key -in future.csr -out future.pem \
     -startdate "$(date -u -d '1 day' +%Y%m%d%H%M%SZ)" -enddate "$(date -u -d '120 days' +%Y%m%d%H%M%SZ)" \
     -extfile future.ext -notext 2>/dev/null
+# One valid from two minutes from now: within the clock-skew allowance (5 minutes), deployed.
+openssl ca -batch -config .ca/conf -cert ca.pem -keyfile ca.key -in future.csr -out soon.pem \
+    -startdate "$(date -u -d '2 minutes' +%Y%m%d%H%M%SZ)" -enddate "$(date -u -d '120 days' +%Y%m%d%H%M%SZ)" \
+    -extfile future.ext -notext 2>/dev/null
 
 mkdir s
 run_ccs 0 valid.out deploy --store s --cert www.pem --key www.key --chain ca.pem --password-file pw
@@ -42,6 +46,10 @@ run_ccs 1 future.out deploy --store s --cert future.pem --key future.key --chain
 expect_contains future.out "is not valid before" "not yet valid: refused, saying why"
 expect_contains future.out "--force" "not yet valid: says how to force it"
 expect_snapshot_unchanged before s "not yet valid: the valid file stays"
+mkdir soon
+run_ccs 0 soon.out deploy --store soon --cert soon.pem --key future.key --chain ca.pem --password-file pw
+expect_eq "$(pfx_thumbprint soon/www.example.com.pfx pw)" "$(thumbprint soon.pem)" \
+    "valid in two minutes (within the clock-skew allowance): deployed"
 run_ccs 0 future-forced.out deploy --store s --cert future.pem --key future.key --chain ca.pem \
     --password-file pw --force
 expect_eq "$(pfx_thumbprint s/www.example.com.pfx pw)" "$(thumbprint future.pem)" "--force deploys it"
