@@ -12,10 +12,12 @@
  * main thread's stack): they count what they saw, and the main thread asserts. Each concurrency
  * case also checks that its scenario really happened (the reader saw both contents, the lister
  * saw a temp file), so a case cannot pass by not racing at all. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <pwd.h>
 #include <setjmp.h>
@@ -26,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -1311,6 +1314,49 @@ static void test_smb_credentials_never_shown(void **state)
     testcert_rmdir(dir);
 }
 
+/* A server that takes the connection and never answers (a hung file server, a firewall that
+ * swallows the traffic): the open gives up after the store's timeout with "timed out", naming the
+ * store, never waiting for ever. The listening socket is never accepted from: the kernel completes
+ * the handshake and keeps what ccs sends, and nothing comes back. */
+#define SILENT_TIMEOUT_MS 300
+
+static void test_smb_silent_server_times_out(void **state)
+{
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(addr);
+    char *dir = testcert_tmpdir(), creds[PATH_MAX + 32], location[128], what[192];
+    struct store_open_options opts = {.smb = {.timeout_ms = SILENT_TIMEOUT_MS}};
+    struct store *st = NULL;
+    struct errbuf err = {""};
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    (void)state;
+
+    assert_true(fd >= 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
+    assert_int_equal(listen(fd, 4), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&addr, &len), 0);
+    snprintf(location, sizeof(location), "smb://127.0.0.1:%u/share/dir", ntohs(addr.sin_port));
+    snprintf(creds, sizeof(creds), "%s/credentials", dir);
+    posix_write(creds, "username = alice\npassword = silent-secret-9\n");
+    assert_int_equal(chmod(creds, 0600), 0);
+    opts.smb.credentials_file = creds;
+
+    assert_int_equal(store_open(location, &opts, &st, &err), -1);
+    assert_null(st);
+    print_message("silent server -> %s\n", err.msg);
+    /* the kind right after the store's name: "...: timed out", never "server unreachable" (whose
+     * detail, strerror(ETIMEDOUT), would also say "timed out") */
+    snprintf(what, sizeof(what), "store %s: timed out", location);
+    assert_non_null(strstr(err.msg, what));
+    assert_null(strstr(err.msg, "unreachable"));
+    assert_null(strstr(err.msg, "silent-secret-9"));
+    assert_null(strstr(err.msg, "alice"));
+    /* what a renewer's deploy-ccs task retries */
+    assert_true(store_error_is_transient(&err));
+    close(fd);
+    testcert_rmdir(dir);
+}
+
 /* ---- the matrix ------------------------------------------------------------------------------ */
 
 struct conformance_case {
@@ -1335,7 +1381,7 @@ static const struct conformance_case CASES[] = {
 
 int main(void)
 {
-    static struct CMUnitTest tests[ROW_COUNT * CASE_COUNT + 2];
+    static struct CMUnitTest tests[ROW_COUNT * CASE_COUNT + 3];
     static char names[ROW_COUNT * CASE_COUNT][128];
     size_t n = 0;
 
@@ -1349,5 +1395,7 @@ int main(void)
                                      test_smb_location_display, NULL, NULL, NULL};
     tests[n++] = (struct CMUnitTest){"smb credentials never shown (real server)",
                                      test_smb_credentials_never_shown, NULL, NULL, NULL};
+    tests[n++] = (struct CMUnitTest){"smb server that never answers: timed out",
+                                     test_smb_silent_server_times_out, NULL, NULL, NULL};
     return _cmocka_run_group_tests("backend_conformance", tests, n, NULL, NULL);
 }
