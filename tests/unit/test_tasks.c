@@ -4,6 +4,7 @@
  * built in memory; certificates are made in-process (testcert.h) and written as PEM files in a
  * temp directory, as the renewer leaves them. */
 #include <dirent.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pthread.h>
 #include <signal.h>
@@ -629,6 +630,106 @@ static void test_deploy_smb_retries_only_transient(void **state)
     assert_true(time(NULL) - t0 < 2);
     f->store.location = f->store_dir;
     f->store.credentials_file = NULL;
+}
+
+/* tests/e2e/smb_server.sh, found from this file's own path (CMake compiles it by full path). */
+static void smb_server_script(char *out, size_t size)
+{
+    const char *slash = strrchr(__FILE__, '/');
+    snprintf(out, size, "%.*s/../e2e/smb_server.sh", slash ? (int)(slash - __FILE__) : 1,
+             slash ? __FILE__ : ".");
+}
+
+/* KEY's value in the env file smb_server.sh writes into DIR ("" when absent). */
+static void smb_fact(const char *dir, const char *key, char *out, size_t size)
+{
+    char path[600], *text;
+    const char *at;
+
+    snprintf(path, sizeof(path), "%s/env", dir);
+    text = read_text(path);
+    out[0] = '\0';
+    if (text && (at = strstr(text, key)) && at[strlen(key)] == '=')
+        snprintf(out, size, "%.*s", (int)strcspn(at + strlen(key) + 1, "\n"), at + strlen(key) + 1);
+    free(text);
+}
+
+/* A share that is down when the task starts and back a second later, inside the first wait (2 s):
+ * the task's second attempt deploys, and its outcome says it took two. A real smbd
+ * (tests/e2e/smb_server.sh), stopped, then started again on the same port by a child process. */
+static void test_deploy_smb_retry_succeeds_when_the_share_returns(void **state)
+{
+    struct fixture *f = *state;
+    struct config_task *t = add_task(f, "iis", TASK_DEPLOY_CCS);
+    char dir[] = "/tmp/ccs-smbd-tasks.XXXXXX", script[600], cmd[1600], port[16], creds[600],
+         rw[600], certs[700], conf[600], location[128], pidfile[600], pidtext[32], pfx[800];
+    struct task_result r = {0};
+    struct stat share;
+    pid_t smbd;
+    int written;
+
+    smb_server_script(script, sizeof(script));
+    assert_non_null(mkdtemp(dir));
+    snprintf(cmd, sizeof(cmd), "sh '%s' start '%s' >/dev/null", script, dir);
+    if (system(cmd) != 0)
+        fail_msg("cannot start the test smbd (see %s/log.smbd)", dir);
+    smb_fact(dir, "SMB_PORT", port, sizeof(port));
+    smb_fact(dir, "SMB_CREDS", creds, sizeof(creds));
+    smb_fact(dir, "SMB_RW", rw, sizeof(rw));
+    snprintf(cmd, sizeof(cmd), "sh '%s' stop '%s'", script, dir);
+    assert_int_equal(system(cmd), 0);
+    snprintf(certs, sizeof(certs), "%s/certs", rw);
+    assert_int_equal(stat(rw, &share), 0);
+    assert_int_equal(mkdir(certs, 0700), 0);
+    assert_int_equal(chown(certs, share.st_uid, share.st_gid), 0);
+
+    snprintf(conf, sizeof(conf), "%s/smb.conf", dir);
+    fflush(NULL);
+    smbd = fork();
+    assert_true(smbd >= 0);
+    if (smbd == 0) { /* back in a second, in a session of its own as smb_server.sh starts it */
+        int null = open("/dev/null", O_RDWR);
+        sleep(1);
+        setsid();
+        if (null >= 0) {
+            dup2(null, 0);
+            dup2(null, 1);
+            dup2(null, 2);
+        }
+        execlp("smbd", "smbd", "-F", "--no-process-group", "-s", conf, (char *)NULL);
+        execl("/usr/sbin/smbd", "smbd", "-F", "--no-process-group", "-s", conf, (char *)NULL);
+        _exit(127);
+    }
+    /* so that smb_server.sh stop stops it */
+    snprintf(pidfile, sizeof(pidfile), "%s/smbd.pid.ours", dir);
+    snprintf(pidtext, sizeof(pidtext), "%ld\n", (long)smbd);
+    write_text(pidfile, pidtext, 0644);
+
+    t->store = "iis";
+    snprintf(location, sizeof(location), "smb://127.0.0.1:%s/rw/certs", port);
+    f->store.location = location;
+    f->store.credentials_file = creds;
+    task_run(t, &f->env, &r);
+    snprintf(pfx, sizeof(pfx), "%s/a.example.pfx", certs);
+    f->store.location = f->store_dir;
+    f->store.credentials_file = NULL;
+    print_message("share back after a second: ok=%d %s\n", r.ok, r.message);
+    /* the checks after the server is gone, so that a failed one leaves no smbd behind */
+    snprintf(cmd, sizeof(cmd), "sh '%s' stop '%s'", script, dir);
+    assert_int_equal(system(cmd), 0);
+    written = exists(pfx);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+
+    if (!r.ok)
+        fail_msg("the deploy did not succeed once the share was back: %s", r.message);
+    /* "attempt N of 4: store iis (...): 2 written, ..." with N at least 2: the first found none */
+    assert_int_equal(strncmp(r.message, "attempt ", 8), 0);
+    assert_true(r.message[8] >= '2' && r.message[8] <= '4');
+    assert_contains(r.message, " of 4: store iis (smb://127.0.0.1:");
+    assert_contains(r.message, "2 written");
+    assert_null(strstr(r.message, "store unreachable or timing out"));
+    assert_int_equal(written, 1);
 }
 
 static void test_deploy_errors(void **state)
@@ -1354,6 +1455,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_deploy_skipped_newer_is_mentioned, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deploy_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deploy_smb_retries_only_transient, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deploy_smb_retry_succeeds_when_the_share_returns,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_export_writes_files_with_modes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_export_owner_group, setup, teardown),
         cmocka_unit_test_setup_teardown(test_export_pfx_password_sources, setup, teardown),
