@@ -74,8 +74,10 @@ run_ccs_split 0 nochain.json nochain.err deploy --store c1 --cert www.pem --key 
     --password-file pw --json
 expect_eq "$(json_eval nochain.json 'd["chain_complete"]')" false "no chain: the report says the chain is incomplete"
 expect_contains nochain.err "lacks the issuer" "no chain: a warning"
-run_ccs 0 nochain.out deploy --store c1 --cert www.pem --key www.key --password-file pw --force
-expect_contains nochain.out "the chain lacks the issuer" "no chain: the text report says so"
+run_ccs_split 0 nochain.out nochain-text.err deploy --store c1 --cert www.pem --key www.key \
+    --password-file pw --force
+expect_contains nochain.out "failed; the chain lacks the issuer" "no chain: the text report's summary says so"
+expect_contains nochain.out "warning   the chain lacks the issuer of" "no chain: the text report lists the warning"
 
 # Chain certificates off the issuing path: an unrelated CA and an unrelated leaf.
 cat ca.pem other.pem stranger.pem >mixed-chain.pem
