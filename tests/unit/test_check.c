@@ -99,7 +99,7 @@ static int count_for(const struct check_report *r, const char *file)
 static void test_seeded_defects(void **state)
 {
     struct fixture f;
-    struct pfx_bundle good, wild, expired, soon, selfsigned;
+    struct pfx_bundle good, wild, expired, future, soon, selfsigned;
     struct check_report r;
     struct check_options o;
     struct store *st;
@@ -116,6 +116,9 @@ static void test_seeded_defects(void **state)
     testcert_leaf(&wild, &f.ca, "wild cert", "DNS:*.wild.example", f.now - 60, f.now + 90 * 86400L);
     testcert_leaf(&expired, &f.ca, "old cert", "DNS:expired.example", f.now - 90 * 86400L,
                   f.now - 86400);
+    /* Valid from tomorrow: what deploy refuses unless forced (issue 12, item 3). */
+    testcert_leaf(&future, &f.ca, "future cert", "DNS:future.example", f.now + 86400,
+                  f.now + 90 * 86400L);
     testcert_leaf(&soon, &f.ca, "soon cert", "DNS:soon.example", f.now - 60, f.now + 5 * 86400L);
     testcert_leaf(&selfsigned, NULL, "self", "DNS:self.example", f.now - 60, f.now + 90 * 86400L);
 
@@ -128,6 +131,7 @@ static void test_seeded_defects(void **state)
     write_pfx(&f, "mismatch.example.pfx", &good, PFX_FORMAT_COMPAT, PASSWORD, 0640, 0);
     write_mismatched_pfx(&f, "other.example.pfx", &good);
     write_pfx(&f, "expired.example.pfx", &expired, PFX_FORMAT_COMPAT, PASSWORD, 0640, 0);
+    write_pfx(&f, "future.example.pfx", &future, PFX_FORMAT_COMPAT, PASSWORD, 0640, 0);
     write_pfx(&f, "soon.example.pfx", &soon, PFX_FORMAT_COMPAT, PASSWORD, 0640, 0);
     write_pfx(&f, "aes.good.example.pfx", &good, PFX_FORMAT_AES256, PASSWORD, 0640, 0);
     write_pfx(&f, "Good.Example.pfx", &good, PFX_FORMAT_COMPAT, PASSWORD, 0640, 0);
@@ -158,6 +162,8 @@ static void test_seeded_defects(void **state)
     find(&r, "mismatch.example.pfx", "name-mismatch");
     find(&r, "other.example.pfx", "key-mismatch");
     find(&r, "expired.example.pfx", "expired");
+    assert_int_equal(find(&r, "future.example.pfx", "not-yet-valid")->severity, CHECK_ERROR);
+    assert_int_equal(count_for(&r, "future.example.pfx"), 1);
     assert_int_equal(find(&r, "soon.example.pfx", "expiring")->severity, CHECK_WARNING);
     find(&r, "aes.good.example.pfx", "aes-format");
     find(&r, "aes.good.example.pfx", "name-mismatch");
@@ -168,7 +174,7 @@ static void test_seeded_defects(void **state)
     find(&r, "notes.txt", "not-pfx");
     assert_non_null(strstr(find(&r, "link.example.pfx", "symlink")->message, "/etc/passwd"));
     find(&r, "nochain.example.pfx", "chain-incomplete");
-    assert_true(r.errors >= 13);
+    assert_true(r.errors >= 14);
 
     /* --warn-days 3: "soon" (5 days) no longer warns. */
     check_report_free(&r);
@@ -181,6 +187,7 @@ static void test_seeded_defects(void **state)
     pfx_bundle_free(&good);
     pfx_bundle_free(&wild);
     pfx_bundle_free(&expired);
+    pfx_bundle_free(&future);
     pfx_bundle_free(&soon);
     pfx_bundle_free(&selfsigned);
     testcert_ca_free(&f.ca);
