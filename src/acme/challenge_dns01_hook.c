@@ -134,7 +134,11 @@ static int hook_run(const struct hook *h, const char *method, const struct acme_
                     (char *)c->token,
                     (char *)auth_of(c),
                     NULL};
-    struct spawn_options opts = {.program = h->program, .argv = argv, .timeout_s = h->timeout_s};
+    /* done/failed withdraws what begin published: it runs even when ccs is stopping (spawn.h). */
+    struct spawn_options opts = {.program = h->program,
+                                 .argv = argv,
+                                 .timeout_s = h->timeout_s,
+                                 .cleanup = strcmp(method, "begin") != 0};
     struct spawn_result res;
     int rc = -1;
 

@@ -24,6 +24,10 @@ struct acme_options {
     long timeout_s;          /* per HTTP request; 0: ACME_DEFAULT_TIMEOUT_S */
     long max_retry_wait_s;   /* longest Retry-After we sleep through; 0: the default */
     int max_attempts;        /* for 5xx and transport errors; 0: the default */
+    /* NULL, or asked before every wait and during it: once it returns non-zero, no wait goes on
+     * and no request is retried or polled again — the caller is stopping, and the work is
+     * abandoned at that step with an error saying so (an order stays at the CA as it is). */
+    int (*stop_asked)(void);
 };
 
 #define ACME_DEFAULT_TIMEOUT_S 30
@@ -46,6 +50,7 @@ struct acme_client {
     unsigned bad_nonce_retries, rate_limit_waits, server_error_retries;
     /* Set when a request failed because of a rate limit too long to wait for. */
     time_t retry_not_before;
+    int (*stop_asked)(void); /* acme_options */
 };
 
 int acme_client_open(const struct acme_options *opts, struct acme_client **out, struct errbuf *err);
@@ -66,8 +71,14 @@ int acme_post(struct acme_client *c, const char *url, const char *payload, int u
 int acme_get(struct acme_client *c, const char *url, struct http_response *resp,
              struct errbuf *err);
 
-/* Sleep for SECONDS / MILLISECONDS: the only places the engine waits. */
+/* Sleep for SECONDS / MILLISECONDS. */
 void acme_sleep(long seconds);
 void acme_sleep_ms(long milliseconds);
+
+/* Whether C's caller asked to stop (acme_options.stop_asked). */
+int acme_stop_asked(const struct acme_client *c);
+/* The only way the engine waits: MILLISECONDS, cut short when the caller asks to stop. Returns
+ * -1 (ERR: "WHAT: abandoned: asked to stop") when it was asked, before or during the wait. */
+int acme_wait_ms(struct acme_client *c, long milliseconds, const char *what, struct errbuf *err);
 
 #endif

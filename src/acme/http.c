@@ -16,7 +16,23 @@ struct http_client {
     CURL *curl;
     char *ca_bundle;
     long timeout_s;
+    int (*stop_asked)(void);
 };
+
+void http_client_set_stop(struct http_client *c, int (*stop_asked)(void))
+{
+    c->stop_asked = stop_asked;
+}
+
+/* libcurl's progress callback: non-zero abandons the transfer (CURLE_ABORTED_BY_CALLBACK). */
+static int on_progress(void *clientp, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    const struct http_client *c = clientp;
+
+    (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+    return c->stop_asked() ? 1 : 0;
+}
 
 /* libcurl's global setup, once per process (http.h). The once-guard is what keeps a second call
  * from running curl_global_init again; the call before any thread is the caller's (the renewer
@@ -282,6 +298,11 @@ int http_request(struct http_client *c, const char *method, const char *url, con
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink);
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, &sink);
+    if (c->stop_asked) {
+        curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+        curl_easy_setopt(h, CURLOPT_XFERINFODATA, c);
+        curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+    }
     headers = curl_slist_append(headers, "Accept-Language: en");
     if (strcmp(method, "HEAD") == 0) {
         curl_easy_setopt(h, CURLOPT_NOBODY, 1L);

@@ -40,6 +40,11 @@ int http_client_new(const char *ca_bundle, long timeout_s, struct http_client **
                     struct errbuf *err);
 void http_client_free(struct http_client *c);
 
+/* NULL, or asked while a request is in flight (libcurl's progress callback, about once a second
+ * at least): once it returns non-zero the request is abandoned with an error, so that a stop
+ * does not wait out a slow server's timeout. */
+void http_client_set_stop(struct http_client *c, int (*stop_asked)(void));
+
 /* METHOD is "GET", "HEAD" or "POST"; BODY (POST only) is sent as application/jose+json. A
  * transport failure (DNS, connect, TLS, timeout) returns -1; any HTTP status returns 0. */
 int http_request(struct http_client *c, const char *method, const char *url, const char *body,

@@ -14,6 +14,7 @@
 #include "acme/csr.h"
 #include "acme/jws.h"
 #include "util/log.h"
+#include "util/testpoint.h"
 
 /* Polling: first look after POLL_FIRST_MS, doubling to POLL_CAP_MS, unless the CA sends
  * Retry-After (honoured up to the client's maximum wait). */
@@ -55,13 +56,16 @@ int acme_check_profile(const struct acme_client *c, const char *profile, struct 
                       c->directory_url, offered);
 }
 
-/* POST-as-GET URL until PARSE's status is not one of the WAITING ones, or the limit passes. */
+/* POST-as-GET URL until PARSE's status is not one of the WAITING ones, or the limit passes, or
+ * the caller asks to stop (acme_options.stop_asked): then the poll is abandoned at once, before
+ * its next look or during the wait, and the order stays at the CA as it is. KIND names the
+ * resource ("authorization", "order") for the test point before each look. */
 typedef int (*status_parser)(const struct http_response *resp, void *out, const char **status,
                              struct errbuf *err);
 
-static int poll_resource(struct acme_client *c, const char *url, const char *const *waiting,
-                         status_parser parse, void *out, void (*free_out)(void *), long limit_s,
-                         struct errbuf *err)
+static int poll_resource(struct acme_client *c, const char *kind, const char *url,
+                         const char *const *waiting, status_parser parse, void *out,
+                         void (*free_out)(void *), long limit_s, struct errbuf *err)
 {
     time_t deadline = time(NULL) + limit_s;
     long delay_ms = POLL_FIRST_MS;
@@ -72,6 +76,10 @@ static int poll_resource(struct acme_client *c, const char *url, const char *con
         int still_waiting = 0;
         long ra;
 
+        /* A stop is seen before every look, and during the wait between two (acme_wait_ms). */
+        test_point("acme-poll:%s", kind); /* KIND: "authorization", "order" */
+        if (acme_stop_asked(c))
+            return errbuf_set(err, "%s: abandoned: asked to stop", url);
         if (acme_post(c, url, NULL, 0, &resp, NULL, err) < 0)
             return -1;
         if (parse(&resp, out, &status, err) < 0) {
@@ -92,9 +100,12 @@ static int poll_resource(struct acme_client *c, const char *url, const char *con
         http_response_free(&resp);
         free_out(out);
         if (ra > 0) {
-            acme_sleep(ra < c->max_retry_wait_s ? ra : c->max_retry_wait_s);
+            if (acme_wait_ms(c, (ra < c->max_retry_wait_s ? ra : c->max_retry_wait_s) * 1000, url,
+                             err) < 0)
+                return -1;
         } else {
-            acme_sleep_ms(delay_ms);
+            if (acme_wait_ms(c, delay_ms, url, err) < 0)
+                return -1;
             delay_ms = delay_ms * 2 < POLL_CAP_MS ? delay_ms * 2 : POLL_CAP_MS;
         }
     }
@@ -314,8 +325,12 @@ static int authorize(struct acme_client *c, const struct acme_order *order,
         if (choose_challenge(&work[i], req, thumbprint, err) < 0)
             goto out;
         data = challenge_data(&work[i]);
-        if (work[i].solver->ops->begin(work[i].solver, &data, err) < 0)
+        if (work[i].solver->ops->begin(work[i].solver, &data, err) < 0) {
+            /* A begin cut short by a stop (its hook stopped half-way) may have published: it is
+             * withdrawn as any other. A begin that failed on its own published nothing. */
+            work[i].begun = acme_stop_asked(c);
             goto out;
+        }
         work[i].begun = 1;
     }
     for (size_t i = 0; i < n; i++) {
@@ -331,8 +346,8 @@ static int authorize(struct acme_client *c, const struct acme_order *order,
         char why[ERRBUF_SIZE];
         if (work[i].valid)
             continue;
-        if (poll_resource(c, work[i].url, waiting, parse_authz, &polled, free_authz, limit_s,
-                          err) < 0)
+        if (poll_resource(c, "authorization", work[i].url, waiting, parse_authz, &polled,
+                          free_authz, limit_s, err) < 0)
             goto out;
         if (strcmp(polled.status, "valid") == 0) {
             work[i].valid = 1;
@@ -528,7 +543,8 @@ static int finalize(struct acme_client *c, const struct acme_order *order, const
     int rc;
 
     (void)order;
-    if (poll_resource(c, order_url, until_ready, parse_order, &polled, free_order, limit_s, err) < 0)
+    if (poll_resource(c, "order", order_url, until_ready, parse_order, &polled, free_order,
+                      limit_s, err) < 0)
         return -1;
     if (strcmp(polled.status, "ready") != 0 && strcmp(polled.status, "valid") != 0) {
         char why[ERRBUF_SIZE] = "";
@@ -554,8 +570,8 @@ static int finalize(struct acme_client *c, const struct acme_order *order, const
         if (rc < 0)
             return errbuf_prefix(err, "finalize");
         http_response_free(&resp);
-        if (poll_resource(c, order_url, until_done, parse_order, &polled, free_order, limit_s,
-                          err) < 0)
+        if (poll_resource(c, "order", order_url, until_done, parse_order, &polled, free_order,
+                          limit_s, err) < 0)
             return -1;
     }
     if (strcmp(polled.status, "valid") != 0 || !polled.certificate) {

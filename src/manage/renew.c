@@ -312,7 +312,11 @@ static void fill_env(struct task_env *env, const struct config *cfg,
 /* A thread's client: the CA's directory (enough for ARI), without an account. */
 static int open_client(struct run *r, struct acme_client **client, struct errbuf *err)
 {
-    struct acme_options o = {.directory_url = r->cfg->server, .ca_bundle = r->cfg->ca_bundle};
+    /* stop_asked: a stop abandons an order at its next step (a poll, a wait), not at the end of
+     * its poll limit, so that it fits the unit's TimeoutStopSec (stop.h). */
+    struct acme_options o = {.directory_url = r->cfg->server,
+                             .ca_bundle = r->cfg->ca_bundle,
+                             .stop_asked = stop_requested};
     int down;
 
     if (*client)
@@ -826,7 +830,8 @@ out:
 }
 
 /* Order the certificate and install it. Returns 1 installed, 0 failed (recorded as a failed
- * attempt), -1 cut short by a stop (no failure: the next run starts afresh). */
+ * attempt), -1 cut short by a stop: no failure, and not over — the pending key and the order's
+ * record are kept, as after a kill, so the next run finishes the renewal with that key (decide). */
 static int order_and_install(struct cert_job *j)
 {
     struct run *r = j->r;
@@ -837,18 +842,22 @@ static int order_and_install(struct cert_job *j)
 
     if (open_client(r, j->client, &err) < 0 || use_account(r, *j->client, &err) < 0 ||
         issue(r, *j->client, j->cert, &j->paths, &j->rec, j->live, &issued, &key, &err) < 0) {
+        if (stop_requested()) {
+            job_message(j, RENEW_STOPPED, "stopped during the order%s: %s",
+                        access(j->paths.pending_key, F_OK) == 0
+                            ? " (the next run finishes it with the same key)"
+                            : "",
+                        err.msg);
+            rc = -1;
+            goto out;
+        }
         /* The order failed and we know it: not an interrupted run for the next one to finish
          * (that would also skip the backoff). The next attempt starts afresh. */
         certfiles_clear_pending(&j->paths);
         j->rec.pending_order[0] = j->rec.pending_key[0] = '\0';
         j->rec.pending_since = 0;
-        if (stop_requested()) {
-            job_message(j, RENEW_STOPPED, "stopped during the order: %s", err.msg);
-            rc = -1;
-        } else {
-            job_message(j, RENEW_FAILED, "%s", err.msg);
-            note_failure(r, &j->rec, *j->client, err.msg);
-        }
+        job_message(j, RENEW_FAILED, "%s", err.msg);
+        note_failure(r, &j->rec, *j->client, err.msg);
         goto out;
     }
     if (install(j, &issued, key, &err) < 0) {

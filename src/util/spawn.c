@@ -282,17 +282,25 @@ static void kill_group(pid_t pid, int *status)
         ;
 }
 
-/* Collect output from FD until the program exits or TIMEOUT_S passes (then kill it). */
-static void wait_for(pid_t pid, int fd, int timeout_s, struct spawn_result *res)
+/* Collect output from FD until the program exits or TIMEOUT_S passes (then kill it). A stop
+ * kills it too, unless it is a CLEANUP: that gets at most SPAWN_STOP_CLEANUP_S from then on. */
+static void wait_for(pid_t pid, int fd, int timeout_s, int cleanup, struct spawn_result *res)
 {
     long long deadline = now_ms() + timeout_s * MS_PER_S;
     struct pollfd pfd = {.fd = fd, .events = POLLIN};
+    int stop_seen = 0;
 
     for (;;) {
-        long long left = deadline - now_ms();
+        long long left;
         pid_t done;
 
-        if (left <= 0 || spawn_stopping()) {
+        if (cleanup && !stop_seen && spawn_stopping()) {
+            long long cap = now_ms() + SPAWN_STOP_CLEANUP_S * MS_PER_S;
+            stop_seen = 1;
+            deadline = cap < deadline ? cap : deadline;
+        }
+        left = deadline - now_ms();
+        if (left <= 0 || (!cleanup && spawn_stopping())) {
             res->timed_out = left <= 0;
             res->stopped = !res->timed_out;
             kill_group(pid, &res->status);
@@ -317,7 +325,7 @@ enum spawn_start spawn_run(const struct spawn_options *opts, struct spawn_result
     pid_t pid;
 
     memset(result, 0, sizeof(*result));
-    if (spawn_stopping()) {
+    if (spawn_stopping() && !opts->cleanup) {
         errno = ECANCELED;
         return SPAWN_NOT_RUN;
     }
@@ -333,7 +341,7 @@ enum spawn_start spawn_run(const struct spawn_options *opts, struct spawn_result
         outcome = SPAWN_NOT_RUN;
         goto out;
     }
-    wait_for(pid, pipefd[0], opts->timeout_s, result);
+    wait_for(pid, pipefd[0], opts->timeout_s, opts->cleanup, result);
 out:
     saved = errno;
     for (int i = 0; i < 2; i++)

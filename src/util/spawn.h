@@ -10,7 +10,10 @@
  * still holds the pipe is done when it exits: we do not wait for that.
  *
  * When ccs is asked to stop (spawn_stop_all, from manage/stop.c's signal handler), a running
- * program gets the same treatment at once, and no new one is started. */
+ * program gets the same treatment at once, and no new one is started — except a clean-up
+ * (spawn_options.cleanup): what undoes an earlier run's work (a dns-01 hook withdrawing the TXT
+ * record its "begin" published) still runs and is not stopped, with at most
+ * SPAWN_STOP_CLEANUP_S, so that a stop leaves nothing published behind it. */
 #ifndef CCS_UTIL_SPAWN_H
 #define CCS_UTIL_SPAWN_H
 
@@ -21,6 +24,11 @@
 /* Between SIGTERM and SIGKILL for a program past its timeout, or running when ccs is asked to
  * stop: time to clean up, not to go on. (systemd/ccs-renew.service's TimeoutStopSec allows for it.) */
 #define SPAWN_KILL_GRACE_MS 2000
+
+/* The most a clean-up gets once ccs is stopping (its own timeout when shorter): time for a DNS
+ * API call or two, and short enough that several fit systemd's stop timeout
+ * (systemd/ccs-renew.service's TimeoutStopSec allows for it). */
+#define SPAWN_STOP_CLEANUP_S 15
 
 /* Kept from the program's output to quote in a message; the end is what explains a failure. */
 #define SPAWN_TAIL_MAX 2048
@@ -53,6 +61,7 @@ struct spawn_options {
     char *const *envp;
     int timeout_s;      /* > 0 */
     int capture_stdout; /* 1: stdout into the tail with stderr; 0: stdout to /dev/null */
+    int cleanup;        /* 1: undoes earlier work: runs, and runs on, when ccs is stopping */
 };
 
 /* What one run did. */

@@ -26,6 +26,7 @@
 #include <cmocka.h>
 
 #include "acme/challenge.h"
+#include "util/spawn.h"
 #include "testcert.h"
 
 #define TOKEN_A "evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA"
@@ -1157,6 +1158,41 @@ static void test_hook_done_and_failed(void **state)
     assert_file_text(f, "args.failed", "failed\ndns-01\nexample.com\n" TOKEN_A "\n" TXT_VALUE "\n");
 }
 
+/* Once ccs is stopping (spawn_stop_all, as SIGTERM does), no begin starts, but done and failed
+ * still run — they withdraw what a begin published — and are not stopped: a slow one finishes. */
+static void test_hook_cleanup_when_stopping(void **state)
+{
+    struct hook_fixture *f = *state;
+
+    hook_start(f, "sleep 0.3\nprintf '%s\\n' \"$@\" > @DIR@/args.$1\n", 10);
+    spawn_stop_all();
+    assert_int_equal(hook_begin(f), -1);
+    assert_null(read_in(f, "args.begin"));
+    finish_ok(&f->solver, &f->c, 0);
+    assert_file_text(f, "args.failed",
+                     "failed\ndns-01\nexample.com\n" TOKEN_A "\n" TXT_VALUE "\n");
+    finish_ok(&f->solver, &f->c, 1);
+    assert_file_text(f, "args.done", "done\ndns-01\nexample.com\n" TOKEN_A "\n" TXT_VALUE "\n");
+    spawn_stop_reset();
+}
+
+/* A clean-up that hangs once ccs is stopping is cut at SPAWN_STOP_CLEANUP_S, not its own timeout. */
+static void test_hook_cleanup_bounded_when_stopping(void **state)
+{
+    struct hook_fixture *f = *state;
+    struct timespec start;
+    double elapsed;
+
+    hook_start(f, "sleep 300\n", 300);
+    spawn_stop_all();
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    assert_int_equal(f->solver.ops->finish(&f->solver, &f->c, 0, &f->err), -1);
+    elapsed = seconds_since(&start);
+    spawn_stop_reset();
+    assert_true(elapsed >= SPAWN_STOP_CLEANUP_S - 0.5 &&
+                elapsed < SPAWN_STOP_CLEANUP_S + SPAWN_KILL_GRACE_MS / 1000.0 + 2);
+}
+
 /* An identifier that still carries "*." reaches the hook as its base name, marked wildcard. */
 static void test_hook_strips_wildcard_prefix(void **state)
 {
@@ -1437,6 +1473,10 @@ int main(void)
         cmocka_unit_test(test_webroot_missing),
         cmocka_unit_test_setup_teardown(test_hook_argv_and_env, hook_setup, hook_teardown),
         cmocka_unit_test_setup_teardown(test_hook_done_and_failed, hook_setup, hook_teardown),
+        cmocka_unit_test_setup_teardown(test_hook_cleanup_when_stopping, hook_setup,
+                                        hook_teardown),
+        cmocka_unit_test_setup_teardown(test_hook_cleanup_bounded_when_stopping, hook_setup,
+                                        hook_teardown),
         cmocka_unit_test_setup_teardown(test_hook_type_from_challenge, hook_setup, hook_teardown),
         cmocka_unit_test_setup_teardown(test_hook_strips_wildcard_prefix, hook_setup,
                                         hook_teardown),

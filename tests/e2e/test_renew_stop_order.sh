@@ -1,0 +1,214 @@
+#!/bin/sh
+# test_renew_stop_order.sh — a stop during an order (issue 8, item 3): SIGTERM or SIGINT while an
+# order polls the CA abandons it at that step instead of polling on to the end (up to 5 minutes,
+# past what systemd's TimeoutStopSec should have to allow), and still reaches a safe point: every
+# challenge set is withdrawn (a dns-01 hook's "failed" runs although ccs is stopping, and its TXT
+# record is gone from the DNS Pebble asks; a webroot's token file is removed), the run exits 3, and
+# the order's key is kept, so the next run — with nothing due — finishes the renewal with that very
+# key. ccs is paused at the poll with a test point (CCS_TEST_STOP_AT=acme-poll:authorization, before
+# its first look at the authorization; renew_lib.sh), signalled, then let go: Pebble validates at
+# once, so an order not abandoned goes on to a new certificate, which the test catches.
+E2E=$(cd "$(dirname "$0")" && pwd)
+. "$E2E/lib.sh"
+. "$E2E/acme_lib.sh"
+. "$E2E/renew_lib.sh"
+
+challtestsrv_start
+# No authorization reused from an earlier order: every order of the test has authorizations to
+# poll (Pebble reuses half of the valid ones by default, at random).
+PEBBLE_AUTHZREUSE=0 pebble_start
+renew_setup
+
+mkdir -p "$T/webroot"
+cat >certs.conf <<CONF
+
+[certificate "dns"]
+domains = stop.dns.test, api.stop.dns.test
+challenge = dns-01
+hook = $ACME_HOOK
+
+[task "dns.ccs"]
+type = deploy-ccs
+store = main
+
+[certificate "web"]
+domains = web.stop.test
+webroot = $T/webroot
+CONF
+write_config ccs.conf certs.conf
+run_ccs 0 check.out config check --config "$T/ccs.conf"
+
+run_ccs 0 r0.out renew dns --config "$T/ccs.conf"
+expect_contains r0.out "1 renewed, 0 failed" "first run: dns issued"
+
+pubkey_of() { # pubkey_of PEM: a hash of the public key in a certificate or a private key
+    case $(head -n 1 "$1") in
+    *CERTIFICATE*) openssl x509 -in "$1" -noout -pubkey | openssl sha256 ;;
+    *) openssl pkey -in "$1" -pubout | openssl sha256 ;;
+    esac
+}
+txt_records() { # every TXT value the DNS serves for dns's two names, one a line
+    for n in stop.dns.test api.stop.dns.test; do challtest_txt "_acme-challenge.$n"; done
+}
+
+# stop_in_poll WHAT SIGNAL OUT CCS-ARGS... — run ccs paused before its first look at WHAT
+# (authorization, order), run scenario_check, send SIGNAL and let it go; sets rc and took_ms.
+stop_in_poll() {
+    what=$1 sig=$2 out=$3
+    shift 3
+    CCS_TEST_STOP_AT=acme-poll:$what "$CCS" "$@" >"$out" 2>&1 &
+    pid=$!
+    if ! wait_stopped "$pid"; then
+        fail "$sig: ccs did not stop at its first poll of the $what"
+        sed 's/^/    /' "$out" >&2
+        kill -KILL "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+        rc=-1 took_ms=0
+        return 0
+    fi
+    scenario_check
+    start=$(date +%s%N)
+    kill "-$sig" "$pid"
+    kill -CONT "$pid"
+    # A run that did not see the stop polls on and reaches the point again: caught, not waited on.
+    i=0
+    while [ $i -lt 600 ]; do
+        case $(proc_state "$pid") in
+        '' | Z) break ;;
+        T) fail "$sig: ccs polled again after the stop (stopped at the point again)"
+           kill -KILL "$pid"; break ;;
+        esac
+        sleep 0.05
+        i=$((i + 1))
+    done
+    set +e
+    wait "$pid"
+    rc=$?
+    set -e
+    took_ms=$((($(date +%s%N) - start) / 1000000))
+}
+
+# ---- dns-01: stopped while polling the authorizations ---------------------------------------------------
+live_before=$(thumbprint "$T/state/certs/dns/live/cert.pem")
+: >"$HOOK_LOG"
+scenario_check() {
+    # The test proves something only if the hook had published both records when the stop came.
+    expect_eq "$(txt_records | wc -l)" 2 "TERM: both TXT records published when the stop comes"
+}
+stop_in_poll authorization TERM term.out renew dns --config "$T/ccs.conf" --force
+expect_eq "$rc" 3 "TERM during the poll: exit 3"
+expect_contains term.out "stopped during the order (the next run finishes it with the same key)" \
+    "TERM during the poll: the order is abandoned, and the run says what happens next"
+expect_contains term.out "abandoned: asked to stop" "... at the poll"
+[ "$took_ms" -lt 10000 ] && ok "TERM during the poll: ended in ${took_ms} ms" ||
+    fail "TERM during the poll: took ${took_ms} ms"
+expect_eq "$(txt_records | tr '\n' ' ')" "" "TERM during the poll: no TXT record is left in the DNS"
+expect_eq "$(grep -c '^failed dns-01 ' "$HOOK_LOG")" 2 \
+    "TERM during the poll: the hook withdrew both records (failed, although ccs was stopping)"
+expect_eq "$(thumbprint "$T/state/certs/dns/live/cert.pem")" "$live_before" \
+    "TERM during the poll: no new certificate (the order was not carried on)"
+pending=$T/state/certs/dns/pending/privkey.pem
+if [ -s "$pending" ]; then
+    ok "TERM during the poll: the order's key is kept"
+    pending_pub=$(pubkey_of "$pending")
+else
+    fail "TERM during the poll: the pending key is gone"
+    pending_pub=none
+fi
+expect_eq "$(db_query "select failure_count from certificates where name = 'dns'")" 0 \
+    "a stopped order is no failure"
+
+# The next run, with nothing due, finishes the renewal with the kept key.
+run_ccs 0 next.out renew dns --config "$T/ccs.conf"
+expect_contains next.out "dns: renewing: finishing a renewal interrupted" \
+    "the next run finishes the interrupted renewal"
+expect_contains next.out "an earlier run stopped during order" "... ordering again"
+[ "$(thumbprint "$T/state/certs/dns/live/cert.pem")" != "$live_before" ] &&
+    ok "the next run: a new certificate is live" || fail "the next run: no new certificate"
+expect_eq "$(pubkey_of "$T/state/certs/dns/live/cert.pem")" "$pending_pub" \
+    "the next run: the new certificate carries the kept key"
+[ ! -e "$pending" ] && ok "the next run: the pending key is settled" ||
+    fail "the next run: the pending key is still there"
+expect_eq "$(txt_records | tr '\n' ' ')" "" "the next run: no TXT record left"
+
+# ---- dns-01: stopped while polling the order (the authorizations valid, finalize next) ---------------
+live_before=$(thumbprint "$T/state/certs/dns/live/cert.pem")
+: >"$HOOK_LOG"
+scenario_check() {
+    expect_eq "$(grep -c '^done dns-01 ' "$HOOK_LOG")" 2 \
+        "TERM at the order: the authorizations were done (their records withdrawn) when the stop comes"
+}
+stop_in_poll order TERM order.out renew dns --config "$T/ccs.conf" --force
+expect_eq "$rc" 3 "TERM at the order: exit 3"
+expect_contains order.out "stopped during the order (the next run finishes it with the same key)" \
+    "TERM at the order: the order is abandoned"
+expect_eq "$(thumbprint "$T/state/certs/dns/live/cert.pem")" "$live_before" \
+    "TERM at the order: no new certificate"
+if [ -s "$pending" ]; then
+    ok "TERM at the order: the order's key is kept"
+    pending_pub=$(pubkey_of "$pending")
+else
+    fail "TERM at the order: the pending key is gone"
+    pending_pub=none
+fi
+run_ccs 0 next2.out renew dns --config "$T/ccs.conf"
+expect_contains next2.out "dns: renewing: finishing a renewal interrupted" \
+    "after TERM at the order: the next run finishes the renewal"
+expect_eq "$(pubkey_of "$T/state/certs/dns/live/cert.pem")" "$pending_pub" \
+    "after TERM at the order: the new certificate carries the kept key"
+expect_eq "$(txt_records | tr '\n' ' ')" "" "after TERM at the order: no TXT record left"
+
+# ---- a webroot: stopped while polling (SIGINT) -----------------------------------------------------------
+# No web server serves this webroot: only the stop and its clean-up matter here.
+scenario_check() {
+    expect_eq "$(find "$T/webroot/.well-known/acme-challenge" -type f | wc -l)" 1 \
+        "INT: the token file is in the webroot when the stop comes"
+}
+stop_in_poll authorization INT int.out renew web --config "$T/ccs.conf"
+expect_eq "$rc" 3 "INT during the poll: exit 3"
+expect_eq "$(find "$T/webroot" -type f | wc -l)" 0 "INT during the poll: the token file is removed"
+[ "$took_ms" -lt 10000 ] && ok "INT during the poll: ended in ${took_ms} ms" ||
+    fail "INT during the poll: took ${took_ms} ms"
+
+# ---- a CA that does not answer: a stop does not wait out the request's timeout (30 s) ---------------
+# A fake, named as such: a listener that accepts connections and never answers, not even the TLS
+# handshake (no real CA hangs on demand). ccs asks it for the directory; SIGTERM a second later
+# ends the request at once.
+python3 - "$T/hang.port" <<'PY' &
+import socket, sys, time
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen(16)
+open(sys.argv[1] + ".tmp", "w").write(str(s.getsockname()[1]))
+__import__("os").rename(sys.argv[1] + ".tmp", sys.argv[1])
+held = []
+s.settimeout(60)
+try:
+    while True:
+        held.append(s.accept()[0])
+except OSError:
+    pass
+PY
+hang_pid=$!
+i=0
+while [ ! -s "$T/hang.port" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+mkdir -p "$T/state-hang"
+sed -e "s|^server = .*|server = https://127.0.0.1:$(cat "$T/hang.port")/dir|" \
+    -e "s|^state-dir = .*|state-dir = $T/state-hang|" ccs.conf >hang.conf
+"$CCS" renew dns --config "$T/hang.conf" >hang.out 2>&1 &
+pid=$!
+sleep 1
+start=$(date +%s%N)
+kill -TERM "$pid"
+set +e
+wait "$pid"
+rc=$?
+set -e
+took_ms=$((($(date +%s%N) - start) / 1000000))
+kill "$hang_pid" 2>/dev/null || true
+wait "$hang_pid" 2>/dev/null || true
+expect_eq "$rc" 3 "TERM while the CA does not answer: exit 3"
+[ "$took_ms" -lt 5000 ] && ok "TERM while the CA does not answer: ended in ${took_ms} ms" ||
+    fail "TERM while the CA does not answer: took ${took_ms} ms (the request's timeout is 30 s)"
+
+finish
