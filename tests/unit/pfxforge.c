@@ -114,9 +114,16 @@ void pfxforge(const struct pfxforge *f, struct bytes *out)
     safes = sk_PKCS7_new_null();
     if (!safes || !sk_PKCS7_push(safes, p7))
         die("safes");
-    p7 = PKCS12_pack_p7data(keys);
+    if (f->keys_encrypted) {
+        /* The key bags inside an encrypted part of their own, under the certificates' count. */
+        p7 = PKCS12_pack_p7encdata(nid, f->password, -1, NULL, 0, build_count(f, cert_iter), keys);
+        if (p7)
+            patch_pbe(f, p7->d.encrypted->enc_data->algorithm, cert_iter);
+    } else {
+        p7 = PKCS12_pack_p7data(keys);
+    }
     if (!p7 || !sk_PKCS7_push(safes, p7))
-        die("PKCS12_pack_p7data");
+        die("packing the keys");
     p12 = PKCS12_add_safes(safes, 0);
     if (!p12)
         die("PKCS12_add_safes");

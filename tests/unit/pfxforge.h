@@ -33,6 +33,8 @@ struct pfxforge {
     int leaf_last;       /* the chain first, the leaf last */
     EVP_PKEY *extra_key; /* a second key, placed before the bundle's, with a localKeyID that
                             names no certificate */
+    int keys_encrypted;  /* the key bags in an encrypted part of their own (cert_iter), not in a
+                            plain one: their counts are seen only once the part is decrypted */
     int uncomputed;      /* write every count without computing it, as above the limit: the
                             file cannot be opened, so a reader that opens it before refusing it
                             fails differently (wrong password) than one that refuses first */

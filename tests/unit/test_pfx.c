@@ -440,6 +440,37 @@ static void test_iteration_total(void **state)
     EVP_PKEY_free(decoy);
 }
 
+/* Keys inside an encrypted part are seen only once it is decrypted: the MAC and the two parts
+ * (3 x 750,001) pass the count made before any derivation, and the sum is refused when the walk
+ * reaches the first key inside (4 x 750,001), before deriving it. A real file: opened whole, it
+ * would succeed. */
+static void test_iteration_total_hidden_keys(void **state)
+{
+    struct fixture *f = *state;
+    EVP_PKEY *decoy = testcert_key(0);
+    struct bytes der;
+    struct pfx_decoded dec;
+    struct errbuf err = {""};
+    enum pfx_status st;
+    char needle[64];
+
+    pfxforge(&(struct pfxforge){.bundle = &f->leaf, .password = "pw", .extra_key = decoy,
+                                .keys_encrypted = 1, .mac_iter = SPLIT_OVER,
+                                .key_iter = SPLIT_OVER, .cert_iter = SPLIT_OVER},
+             &der);
+    alarm(WATCHDOG_SECONDS);
+    st = pfx_decode(der.data, der.len, "pw", &dec, &err);
+    alarm(0);
+    if (st != PFX_TOO_COSTLY)
+        fail_msg("keys in an encrypted part, 5 x %lld: status %s (%s), expected refused",
+                 SPLIT_OVER, pfx_status_text(st), err.msg);
+    snprintf(needle, sizeof(needle), "add up to %lld over 4 key derivations", 4 * SPLIT_OVER);
+    if (!strstr(err.msg, needle))
+        fail_msg("\"%s\" lacks \"%s\"", err.msg, needle);
+    bytes_free(&der);
+    EVP_PKEY_free(decoy);
+}
+
 static void test_format_names(void **state)
 {
     enum pfx_format fmt;
@@ -466,6 +497,7 @@ int main(void)
         cmocka_unit_test(test_hostile_iteration_counts),
         cmocka_unit_test(test_iteration_limit_edges),
         cmocka_unit_test(test_iteration_total),
+        cmocka_unit_test(test_iteration_total_hidden_keys),
         cmocka_unit_test(test_pairing_by_local_key_id),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
