@@ -1,8 +1,9 @@
 #!/bin/sh
 # test_password_files.sh — what a password file means (README, Secrets): the first line without its
 # \n or \r\n; CRLF gives the same password as LF (unlike `openssl -passin file:`, which keeps the
-# \r); a second line, a NUL, a control character are refused naming the file and never showing the
-# password; a non-ASCII password works with a warning about Java; an empty one with a warning.
+# \r), and empty lines may follow; a second line (or text after an empty first line), a NUL, a
+# control character are refused naming the file and never showing the password; a non-ASCII
+# password works with a warning about Java; an empty one with a warning.
 . "$(dirname "$0")/lib.sh"
 
 make_ca ca
@@ -15,6 +16,8 @@ write() {
 write lf 'hunter2x\n'
 write crlf 'hunter2x\r\n'
 write two 'hunter2x\nsecond-line\n'
+write blankfirst '\nhunter2x\n'
+write trailing 'hunter2x\r\n\r\n\n'
 write nul 'hunter\0002x\n'
 write tab 'hunter\t2x\n'
 write lonecr 'hunter2x\r'
@@ -36,17 +39,20 @@ else
     ok "openssl -passin file: keeps the \\r of a CRLF file, as the README says"
 fi
 run_ccs 0 check-lf.out store check --store s1 --password-file lf
+# Empty lines after the password (CRLF or LF) are allowed.
+run_ccs 0 check-trailing.out store check --store s1 --password-file trailing
 
 # Refused: a second line, a NUL, a tab, a lone CR; the store untouched, the file named, the password
 # never shown.
 snapshot s1 >before
-for f in two nul tab lonecr; do
+for f in two blankfirst nul tab lonecr; do
     run_ccs 1 "$f.out" deploy --store s1 --cert www.pem --key www.key --chain ca.pem \
         --password-file "$f" --force
     expect_contains "$f.out" "password file $f" "$f: the error names the file"
     expect_not_contains "$f.out" "hunter" "$f: the error does not show the password"
 done
 expect_contains two.out "more than one line" "two lines: says why"
+expect_contains blankfirst.out "more than one line" "an empty first line, then text: says why"
 expect_contains nul.out "NUL" "NUL: says why"
 expect_contains tab.out "control character (a tab)" "tab: says why"
 expect_contains lonecr.out "control character (a carriage return)" "lone CR: says why"
