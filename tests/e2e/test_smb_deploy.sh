@@ -49,6 +49,18 @@ run_ccs 0 check.json store check --store "$STORE" --credentials-file "$SMB_CREDS
     --password-file pw --json
 expect_json check.json "store check --json is valid JSON"
 expect_not_contains check.json "$PASSWORD" "store check --json: no password"
+run_ccs 2 deploy.json deploy --store "$STORE" --credentials-file "$SMB_CREDS" --cert leaf.pem \
+    --key leaf.key --chain ca.pem --password-file pw --json
+expect_json deploy.json "deploy --json is valid JSON"
+expect_contains deploy.json "$STORE" "deploy --json names the store by its display name"
+run_ccs_split 0 lookup.json lookup.err store lookup api.example.com --store "$STORE" \
+    --credentials-file "$SMB_CREDS" --password-file pw --json
+expect_json lookup.json "store lookup --json is valid JSON"
+# Credentials never in --json output: neither the password nor the user name, in any verb's.
+for f in list.json check.json deploy.json lookup.json; do
+    expect_not_contains "$f" "$PASSWORD" "$f: no share password"
+    expect_not_contains "$f" "$SMB_USER" "$f: no share user name"
+done
 
 # The forms without a port name port 445; the URL form with the test port is what reaches this
 # smbd. A replacement through the share: another certificate, --force.
