@@ -288,7 +288,7 @@ static void wait_for(pid_t pid, int fd, int timeout_s, int cleanup, struct spawn
 {
     long long deadline = now_ms() + timeout_s * MS_PER_S;
     struct pollfd pfd = {.fd = fd, .events = POLLIN};
-    int stop_seen = 0;
+    int stop_seen = 0, capped = 0;
 
     for (;;) {
         long long left;
@@ -297,11 +297,13 @@ static void wait_for(pid_t pid, int fd, int timeout_s, int cleanup, struct spawn
         if (cleanup && !stop_seen && spawn_stopping()) {
             long long cap = now_ms() + SPAWN_STOP_CLEANUP_S * MS_PER_S;
             stop_seen = 1;
-            deadline = cap < deadline ? cap : deadline;
+            capped = cap < deadline;
+            deadline = capped ? cap : deadline;
         }
         left = deadline - now_ms();
         if (left <= 0 || (!cleanup && spawn_stopping())) {
-            res->timed_out = left <= 0;
+            /* A clean-up cut at the stop's cap was stopped, not past its own timeout. */
+            res->timed_out = left <= 0 && !capped;
             res->stopped = !res->timed_out;
             kill_group(pid, &res->status);
             break;
