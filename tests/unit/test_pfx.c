@@ -380,62 +380,63 @@ static void test_pairing_by_local_key_id(void **state)
     EVP_PKEY_free(decoy);
 }
 
-/* The per-file sum: a file of four key derivations (the MAC, the certificates, two keys), each
- * well under the per-count cap, whose counts add up to just over the sum cap is refused from its
- * counts alone, naming the sum. Its counts are claimed, not computed: a reader that derived a key
- * before refusing would find a wrong password instead. The same file at the sum cap, computed,
- * opens. */
+/* The per-file sum: four key derivations (the MAC, the certificates, two keys), each well under the
+ * per-count cap. 4 x SPLIT_OVER is just over the sum cap, 4 x SPLIT_AT at it. */
 #define SPLIT_OVER (PFX_READ_ITERATIONS_TOTAL_MAX / 4 + 1LL) /* 750,001: 4 x = 3,000,004 */
 #define SPLIT_AT (PFX_READ_ITERATIONS_TOTAL_MAX / 4 + 0LL)   /* 750,000: 4 x = 3,000,000 */
 
+/* Decode the file SPEC describes (the leaf, "pw", a decoy key, every count COUNT) under the
+ * watchdog: its status, and the message in ERR. */
+static enum pfx_status decode_split(struct fixture *f, struct pfxforge spec, EVP_PKEY *decoy,
+                                    long long count, struct pfx_decoded *dec, struct errbuf *err)
+{
+    struct bytes der;
+    enum pfx_status st;
+
+    spec.bundle = &f->leaf;
+    spec.password = "pw";
+    spec.extra_key = decoy;
+    spec.mac_iter = spec.key_iter = spec.cert_iter = count;
+    pfxforge(&spec, &der);
+    alarm(WATCHDOG_SECONDS);
+    st = pfx_decode(der.data, der.len, "pw", dec, err);
+    alarm(0);
+    bytes_free(&der);
+    return st;
+}
+
+static void expect_sum_refused(enum pfx_status st, const struct errbuf *err, const char *what)
+{
+    char needle[64];
+
+    if (st != PFX_TOO_COSTLY)
+        fail_msg("%s: status %s (%s), expected refused", what, pfx_status_text(st), err->msg);
+    snprintf(needle, sizeof(needle), "add up to %lld over 4 key derivations", 4 * SPLIT_OVER);
+    if (!strstr(err->msg, needle))
+        fail_msg("%s: \"%s\" lacks \"%s\"", what, err->msg, needle);
+}
+
+/* Over the sum cap: refused from the counts alone, naming the sum. The counts are claimed, not
+ * computed: a reader that derived a key before refusing would find a wrong password instead. At
+ * the sum cap (computed): opens. */
 static void test_iteration_total(void **state)
 {
     struct fixture *f = *state;
     EVP_PKEY *decoy = testcert_key(0);
-    struct bytes der;
     struct pfx_decoded dec;
     struct errbuf err = {""};
     enum pfx_status st;
-    char needle[64];
 
     for (int aes = 0; aes <= 1; aes++) {
-        pfxforge(&(struct pfxforge){.bundle = &f->leaf,
-                                    .password = "pw",
-                                    .aes256 = aes,
-                                    .extra_key = decoy,
-                                    .uncomputed = 1,
-                                    .mac_iter = SPLIT_OVER,
-                                    .key_iter = SPLIT_OVER,
-                                    .cert_iter = SPLIT_OVER},
-                 &der);
-        alarm(WATCHDOG_SECONDS);
-        st = pfx_decode(der.data, der.len, "pw", &dec, &err);
-        alarm(0);
-        if (st != PFX_TOO_COSTLY)
-            fail_msg("4 x %lld: status %s (%s), expected refused", SPLIT_OVER, pfx_status_text(st),
-                     err.msg);
-        snprintf(needle, sizeof(needle), "add up to %lld over 4 key derivations", 4 * SPLIT_OVER);
-        if (!strstr(err.msg, needle))
-            fail_msg("\"%s\" lacks \"%s\"", err.msg, needle);
-        bytes_free(&der);
-
-        pfxforge(&(struct pfxforge){.bundle = &f->leaf,
-                                    .password = "pw",
-                                    .aes256 = aes,
-                                    .extra_key = decoy,
-                                    .mac_iter = SPLIT_AT,
-                                    .key_iter = SPLIT_AT,
-                                    .cert_iter = SPLIT_AT},
-                 &der);
-        alarm(WATCHDOG_SECONDS);
-        st = pfx_decode(der.data, der.len, "pw", &dec, &err);
-        alarm(0);
+        st = decode_split(f, (struct pfxforge){.aes256 = aes, .uncomputed = 1}, decoy, SPLIT_OVER,
+                          &dec, &err);
+        expect_sum_refused(st, &err, aes ? "aes256, 4 x 750,001" : "compat, 4 x 750,001");
+        st = decode_split(f, (struct pfxforge){.aes256 = aes}, decoy, SPLIT_AT, &dec, &err);
         if (st != PFX_OK)
             fail_msg("4 x %lld (the sum cap): %s", SPLIT_AT, err.msg);
         assert_int_equal(dec.key_count, 2);
         expect_leaf_and_key(f, &dec);
         pfx_decoded_free(&dec);
-        bytes_free(&der);
     }
     EVP_PKEY_free(decoy);
 }
@@ -448,26 +449,12 @@ static void test_iteration_total_hidden_keys(void **state)
 {
     struct fixture *f = *state;
     EVP_PKEY *decoy = testcert_key(0);
-    struct bytes der;
     struct pfx_decoded dec;
     struct errbuf err = {""};
     enum pfx_status st;
-    char needle[64];
 
-    pfxforge(&(struct pfxforge){.bundle = &f->leaf, .password = "pw", .extra_key = decoy,
-                                .keys_encrypted = 1, .mac_iter = SPLIT_OVER,
-                                .key_iter = SPLIT_OVER, .cert_iter = SPLIT_OVER},
-             &der);
-    alarm(WATCHDOG_SECONDS);
-    st = pfx_decode(der.data, der.len, "pw", &dec, &err);
-    alarm(0);
-    if (st != PFX_TOO_COSTLY)
-        fail_msg("keys in an encrypted part, 5 x %lld: status %s (%s), expected refused",
-                 SPLIT_OVER, pfx_status_text(st), err.msg);
-    snprintf(needle, sizeof(needle), "add up to %lld over 4 key derivations", 4 * SPLIT_OVER);
-    if (!strstr(err.msg, needle))
-        fail_msg("\"%s\" lacks \"%s\"", err.msg, needle);
-    bytes_free(&der);
+    st = decode_split(f, (struct pfxforge){.keys_encrypted = 1}, decoy, SPLIT_OVER, &dec, &err);
+    expect_sum_refused(st, &err, "keys in an encrypted part, 5 x 750,001");
     EVP_PKEY_free(decoy);
 }
 
