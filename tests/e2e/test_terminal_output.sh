@@ -58,6 +58,25 @@ run_ccs_split 1 check.json check-json.err store check --store s --password-file 
 expect_eq "$(json_eval check.json '[ascii(f["file"]) for f in d["findings"] if f["file"].startswith("\x1b")]')" \
     "'\\x1b[2J\\x1b[31mred.example.pfx'" "check --json: the file name is exact"
 
+# Certificate fields: an organisation holding an escape sequence (OpenSSL's RFC 2253 form already
+# writes it \1B) and a right-to-left override (kept raw by it: ccs must escape it) in deploy's
+# report, list and lookup.
+RLO=$(printf '\342\200\256')
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out evil.key
+openssl req -new -utf8 -key evil.key -subj "/CN=evil.example/O=Evil${ESC}[2J${RLO}gro" -out evil.csr
+printf 'subjectAltName=DNS:evil.example\nbasicConstraints=CA:FALSE\n' >evil.ext
+openssl x509 -req -in evil.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out evil.pem -days 90 \
+    -extfile evil.ext 2>/dev/null
+mkdir f
+run_ccs_split 0 fd.out fd.err deploy --store f --cert evil.pem --key evil.key --chain ca.pem \
+    --password-file pw
+run_ccs_split 0 fl.out fl.err store list --store f --password-file pw
+run_ccs_split 0 fk.out fk.err store lookup evil.example --store f --password-file pw
+for out in fd fl fk; do
+    no_raw_controls "$out.out" "certificate fields ($out.out)"
+    expect_contains "$out.out" 'O=Evil\\1B[2J\u{202E}gro' "certificate fields ($out.out): shown escaped"
+done
+
 # ---- columns by display width -------------------------------------------------------------------
 # col FILE PREFIX MARKER — the display column (wcwidth: East Asian wide = 2, combining = 0) at
 # which MARKER starts on the line of FILE that starts with PREFIX.
