@@ -531,7 +531,10 @@ static enum pfx_status precount(PKCS12 *p12, struct errbuf *err)
         int nid = OBJ_obj2nid(p7->type);
 
         if (nid == NID_pkcs7_encrypted) {
-            status = spend_on_pbe(&c, "certificates", p7->d.encrypted->enc_data->algorithm, err);
+            /* The content is OPTIONAL in the DER: when absent, walk_safes reports it. */
+            if (p7->d.encrypted)
+                status = spend_on_pbe(&c, "certificates", p7->d.encrypted->enc_data->algorithm,
+                                      err);
             continue;
         }
         if (nid != NID_pkcs7_data || !(bags = PKCS12_unpack_p7data(p7)))
@@ -618,6 +621,7 @@ struct walk {
     int passlen;
     struct cost cost;
     enum pfx_status status; /* why walk_safes failed */
+    int malformed;          /* it failed on structure, not on decryption */
     STACK_OF(X509) *certs;
     ASN1_OCTET_STRING **cert_ids; /* localKeyID of certs[i], or NULL */
     int cert_id_count;            /* entries in cert_ids */
@@ -740,7 +744,13 @@ static int walk_safes(PKCS12 *p12, struct walk *w, struct errbuf *err)
         if (nid == NID_pkcs7_data) {
             bags = PKCS12_unpack_p7data(p7);
         } else if (nid == NID_pkcs7_encrypted) {
-            const X509_ALGOR *alg = p7->d.encrypted->enc_data->algorithm;
+            const X509_ALGOR *alg;
+            if (!p7->d.encrypted) {
+                w->malformed = 1;
+                errbuf_set(err, "damaged: an encrypted part of the PFX has no content");
+                goto out;
+            }
+            alg = p7->d.encrypted->enc_data->algorithm;
             describe_protection(alg, &w->cert_prot);
             if ((w->status = spend_on_pbe(&w->cost, "certificates", alg, err)) != PFX_OK)
                 goto out;
@@ -904,7 +914,7 @@ enum pfx_status pfx_decode(const unsigned char *data, size_t len, const char *pa
     if (walk_safes(p12, &w, err) < 0) {
         status = w.status;
         /* Without a MAC, a wrong password only shows as a decryption failure. */
-        if (status == PFX_DAMAGED && !PKCS12_mac_present(p12)) {
+        if (status == PFX_DAMAGED && !w.malformed && !PKCS12_mac_present(p12)) {
             errbuf_set(err, "wrong password (cannot decrypt the PFX with the password given)");
             status = PFX_WRONG_PASSWORD;
         }

@@ -458,6 +458,25 @@ static void test_iteration_total_hidden_keys(void **state)
     EVP_PKEY_free(decoy);
 }
 
+/* An encrypted part whose content is absent (OPTIONAL in the DER), in a file without a MAC:
+ * damaged, said so — not a crash (it dereferenced the absent content), not "wrong password". */
+static void test_encrypted_part_without_content(void **state)
+{
+    static const unsigned char der[] = {
+        /* PFX, version 3; its authSafe: ContentInfo data, holding an AuthenticatedSafe */
+        0x30, 0x23, 0x02, 0x01, 0x03, 0x30, 0x1e, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d,
+        0x01, 0x07, 0x01, 0xa0, 0x11, 0x04, 0x0f, 0x30, 0x0d,
+        /* whose one part is a ContentInfo encryptedData with no content */
+        0x30, 0x0b, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x06,
+    };
+    struct pfx_decoded dec;
+    struct errbuf err = {""};
+    (void)state;
+
+    assert_int_equal(pfx_decode(der, sizeof(der), "pw", &dec, &err), PFX_DAMAGED);
+    assert_non_null(strstr(err.msg, "an encrypted part of the PFX has no content"));
+}
+
 static void test_format_names(void **state)
 {
     enum pfx_format fmt;
@@ -478,6 +497,7 @@ int main(void)
         cmocka_unit_test(test_round_trip_empty_password),
         cmocka_unit_test(test_reads_legacy_rc2),
         cmocka_unit_test(test_truncated_and_garbage),
+        cmocka_unit_test(test_encrypted_part_without_content),
         cmocka_unit_test(test_pem_full_chain_split),
         cmocka_unit_test(test_pem_errors),
         cmocka_unit_test(test_format_names),
