@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <jansson.h>
@@ -58,8 +59,8 @@ int acme_check_profile(const struct acme_client *c, const char *profile, struct 
 
 /* POST-as-GET URL until PARSE's status is not one of the WAITING ones, or the limit passes, or
  * the caller asks to stop (acme_options.stop_asked): then the poll is abandoned at once, before
- * its next look or during the wait, and the order stays at the CA as it is. KIND names the
- * resource ("authorization", "order") for the test point before each look. */
+ * its next look or during the wait, and the order stays at the CA as it is. KIND names what
+ * is polled ("authorization", "order", "finalized-order") for the test point before each look. */
 typedef int (*status_parser)(const struct http_response *resp, void *out, const char **status,
                              struct errbuf *err);
 
@@ -77,7 +78,8 @@ static int poll_resource(struct acme_client *c, const char *kind, const char *ur
         long ra;
 
         /* A stop is seen before every look, and during the wait between two (acme_wait_ms). */
-        test_point("acme-poll:%s", kind); /* KIND: "authorization", "order" */
+        /* KIND: "authorization", "order", "finalized-order" */
+        test_point("acme-poll:%s", kind);
         if (acme_stop_asked(c))
             return errbuf_set(err, "%s: abandoned: asked to stop", url);
         if (acme_post(c, url, NULL, 0, &resp, NULL, err) < 0)
@@ -186,6 +188,53 @@ static int new_order(struct acme_client *c, const struct acme_issue_request *req
     *order_url = resp.location;
     resp.location = NULL;
     http_response_free(&resp);
+    return 0;
+}
+
+/* Whether ORDER is for exactly the identifiers of REQ (in any order; DNS names ignoring case). */
+static int same_identifiers(const struct acme_order *order, const struct acme_issue_request *req)
+{
+    if (order->identifier_count != req->identifier_count)
+        return 0;
+    for (size_t i = 0; i < req->identifier_count; i++) {
+        int found = 0;
+        for (size_t j = 0; j < order->identifier_count && !found; j++)
+            found = order->identifiers[j].type && order->identifiers[j].value &&
+                    strcmp(order->identifiers[j].type, req->identifiers[i].type) == 0 &&
+                    strcasecmp(order->identifiers[j].value, req->identifiers[i].value) == 0;
+        if (!found)
+            return 0;
+    }
+    return 1;
+}
+
+/* Take up REQ->resume_order when the CA still has it for these identifiers and it can still end
+ * in a certificate. Returns -1 (nothing set, the reason logged) when a new order is needed. */
+static int resume_order(struct acme_client *c, const struct acme_issue_request *req,
+                        struct acme_order *order, char **order_url)
+{
+    struct http_response resp;
+    struct errbuf err;
+    const char *why = NULL;
+
+    if (acme_post(c, req->resume_order, NULL, 0, &resp, NULL, &err) < 0) {
+        log_info("order %s cannot be taken up (%s): placing a new one", req->resume_order, err.msg);
+        return -1;
+    }
+    if (acme_parse_order(resp.body, resp.body_len, order, &err) < 0)
+        why = err.msg;
+    else if (strcmp(order->status, "invalid") == 0)
+        why = "it is invalid";
+    else if (!same_identifiers(order, req))
+        why = "it is for other identifiers";
+    http_response_free(&resp);
+    if (why || !(*order_url = strdup(req->resume_order))) {
+        log_info("order %s cannot be taken up (%s): placing a new one", req->resume_order,
+                 why ? why : "out of memory");
+        acme_order_free(order);
+        return -1;
+    }
+    log_info("taking up order %s where it stands (%s)", req->resume_order, order->status);
     return 0;
 }
 
@@ -546,6 +595,12 @@ static int finalize(struct acme_client *c, const struct acme_order *order, const
     if (poll_resource(c, "order", order_url, until_ready, parse_order, &polled, free_order,
                       limit_s, err) < 0)
         return -1;
+    if (strcmp(polled.status, "processing") == 0) { /* taken up after its finalize was sent */
+        acme_order_free(&polled);
+        if (poll_resource(c, "finalized-order", order_url, until_done, parse_order, &polled,
+                          free_order, limit_s, err) < 0)
+            return -1;
+    }
     if (strcmp(polled.status, "ready") != 0 && strcmp(polled.status, "valid") != 0) {
         char why[ERRBUF_SIZE] = "";
         if (polled.error)
@@ -570,8 +625,8 @@ static int finalize(struct acme_client *c, const struct acme_order *order, const
         if (rc < 0)
             return errbuf_prefix(err, "finalize");
         http_response_free(&resp);
-        if (poll_resource(c, "order", order_url, until_done, parse_order, &polled, free_order,
-                          limit_s, err) < 0)
+        if (poll_resource(c, "finalized-order", order_url, until_done, parse_order, &polled,
+                          free_order, limit_s, err) < 0)
             return -1;
     }
     if (strcmp(polled.status, "valid") != 0 || !polled.certificate) {
@@ -604,7 +659,8 @@ int acme_issue(struct acme_client *c, const struct acme_issue_request *req, stru
         return -1;
     if (req->replaces && !c->dir.renewal_info)
         log_info("%s has no renewal information (ARI): not sending \"replaces\"", c->directory_url);
-    if (new_order(c, req, &order, &out->order_url, err) < 0)
+    if ((!req->resume_order || resume_order(c, req, &order, &out->order_url) < 0) &&
+        new_order(c, req, &order, &out->order_url, err) < 0)
         return -1;
     if (req->on_order)
         req->on_order(req->on_order_ctx, out->order_url);

@@ -29,6 +29,11 @@ struct acme_issue_request {
      * so a caller can record it (crash safety). May be NULL. */
     void (*on_order)(void *ctx, const char *order_url);
     void *on_order_ctx;
+    /* NULL, or the URL of an order an earlier run placed with the same key and left unfinished
+     * (stopped or killed): it is taken up where it stands when the CA still has it, for exactly
+     * these identifiers, and not invalid — a certificate the CA issued meanwhile is downloaded,
+     * not ordered again. Otherwise a new order is placed. */
+    const char *resume_order;
 };
 
 struct acme_issued {

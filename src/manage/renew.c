@@ -406,7 +406,7 @@ static int issue(struct run *r, struct acme_client *client, const struct config_
     struct acme_identifier ids[ACME_MAX_LIST < 256 ? ACME_MAX_LIST : 256];
     char values[256][DNS_NAME_MAX + 1];
     struct challenge_solver own, *use;
-    char *replaces = NULL;
+    char *replaces = NULL, resume[sizeof(rec->pending_order)] = "";
     int reused = 0, rc = -1;
     void *ctx[2] = {rec, r};
 
@@ -425,9 +425,13 @@ static int issue(struct run *r, struct acme_client *client, const struct config_
     } else if (certfiles_pending_key(paths, cert->key_type, key, &reused, err) < 0) {
         return -1;
     }
-    if (reused && rec->pending_order[0])
-        log_info("%s: an earlier run stopped during order %s; ordering again with its key",
-                 cert->name, rec->pending_order);
+    /* An order an earlier run left (stopped or killed) with this key is taken up where it stands
+     * (acme_issue_request.resume_order): a certificate issued meanwhile is not ordered again. */
+    if (reused && rec->pending_order[0]) {
+        snprintf(resume, sizeof(resume), "%s", rec->pending_order);
+        log_info("%s: an earlier run stopped during order %s; finishing it with its key",
+                 cert->name, resume);
+    }
     if (solver_for(r, cert, &own, &use, err) < 0)
         return -1;
     if (live && client->dir.renewal_info)
@@ -444,6 +448,7 @@ static int issue(struct run *r, struct acme_client *client, const struct config_
         .preferred_chain = cert->preferred_chain,
         .on_order = on_order,
         .on_order_ctx = ctx,
+        .resume_order = resume[0] ? resume : NULL,
     };
     rc = acme_issue(client, &req, issued, err);
     if (own.ops)

@@ -45,6 +45,8 @@ db_query() {
 #   task-done:CERT.TASK         just after it returned, before its run is recorded
 #   store-written:N             in a deploy-ccs task, after its Nth store file was renamed into place
 #   export-renamed:CERT.TASK:N  in an export task, after its Nth rename
+#   acme-poll:WHAT              before each look at an order's authorization (WHAT authorization),
+#                               at the order before its finalize (order), after it (finalized-order)
 
 # proc_state PID — the state letter of /proc/PID/stat (R, S, T, Z...), empty when PID is gone.
 proc_state() {

@@ -5,9 +5,11 @@
 # challenge set is withdrawn (a dns-01 hook's "failed" runs although ccs is stopping, and its TXT
 # record is gone from the DNS Pebble asks; a webroot's token file is removed), the run exits 3, and
 # the order's key is kept, so the next run — with nothing due — finishes the renewal with that very
-# key. ccs is paused at the poll with a test point (CCS_TEST_STOP_AT=acme-poll:authorization, before
-# its first look at the authorization; renew_lib.sh), signalled, then let go: Pebble validates at
-# once, so an order not abandoned goes on to a new certificate, which the test catches.
+# key, taking up the order where it stands (no new order at the CA; a certificate issued after the
+# stop is downloaded, not ordered again). ccs is paused at a poll with a test point
+# (CCS_TEST_STOP_AT=acme-poll:WHAT, before a look at the authorization or the order; renew_lib.sh),
+# signalled, then let go: Pebble validates at once, so an order not abandoned goes on to a new
+# certificate, which the test catches.
 E2E=$(cd "$(dirname "$0")" && pwd)
 . "$E2E/lib.sh"
 . "$E2E/acme_lib.sh"
@@ -122,7 +124,9 @@ expect_eq "$(db_query "select failure_count from certificates where name = 'dns'
 run_ccs 0 next.out renew dns --config "$T/ccs.conf"
 expect_contains next.out "dns: renewing: finishing a renewal interrupted" \
     "the next run finishes the interrupted renewal"
-expect_contains next.out "an earlier run stopped during order" "... ordering again"
+expect_contains next.out "an earlier run stopped during order" "... saying so"
+expect_contains next.out "where it stands (ready)" \
+    "... taking up the order (its authorizations validated before the stop)"
 [ "$(thumbprint "$T/state/certs/dns/live/cert.pem")" != "$live_before" ] &&
     ok "the next run: a new certificate is live" || fail "the next run: no new certificate"
 expect_eq "$(pubkey_of "$T/state/certs/dns/live/cert.pem")" "$pending_pub" \
@@ -158,6 +162,22 @@ expect_eq "$(pubkey_of "$T/state/certs/dns/live/cert.pem")" "$pending_pub" \
     "after TERM at the order: the new certificate carries the kept key"
 expect_eq "$(txt_records | tr '\n' ' ')" "" "after TERM at the order: no TXT record left"
 
+# ---- dns-01: stopped after the finalize: the certificate the CA issued is fetched, not ordered again ---
+orders() { grep -c 'POST /order-plz' "$PEBBLE_LOG"; }
+live_before=$(thumbprint "$T/state/certs/dns/live/cert.pem")
+scenario_check() { :; }
+stop_in_poll finalized-order TERM fin.out renew dns --config "$T/ccs.conf" --force
+expect_eq "$rc" 3 "TERM after the finalize: exit 3"
+expect_eq "$(thumbprint "$T/state/certs/dns/live/cert.pem")" "$live_before" \
+    "TERM after the finalize: nothing installed"
+pending_pub=$(pubkey_of "$pending" 2>/dev/null || echo none)
+o=$(orders)
+run_ccs 0 next3.out renew dns --config "$T/ccs.conf"
+expect_contains next3.out "where it stands (valid)" "after the finalize: the next run takes up the order (valid)"
+expect_eq "$(orders)" "$o" "after the finalize: no new order placed"
+expect_eq "$(pubkey_of "$T/state/certs/dns/live/cert.pem")" "$pending_pub" \
+    "after the finalize: the certificate issued for the kept key is live"
+
 # ---- a webroot: stopped while polling (SIGINT) -----------------------------------------------------------
 # No web server serves this webroot: only the stop and its clean-up matter here.
 scenario_check() {
@@ -169,6 +189,11 @@ expect_eq "$rc" 3 "INT during the poll: exit 3"
 expect_eq "$(find "$T/webroot" -type f | wc -l)" 0 "INT during the poll: the token file is removed"
 [ "$took_ms" -lt 10000 ] && ok "INT during the poll: ended in ${took_ms} ms" ||
     fail "INT during the poll: took ${took_ms} ms"
+# Its order then failed at the CA (nothing serves the webroot): the next run does not take up an
+# invalid order, it places a new one (which fails the same way here).
+run_ccs 1 web-next.out renew web --config "$T/ccs.conf"
+expect_contains web-next.out "cannot be taken up (it is invalid): placing a new one" \
+    "an invalid order left by a stop: the next run places a new one"
 
 # ---- a CA that does not answer: a stop does not wait out the request's timeout (30 s) ---------------
 # A fake, named as such: a listener that accepts connections and never answers, not even the TLS
