@@ -12,8 +12,9 @@ A client that requires signing must refuse those responses; a client that does n
     smb_strip_signatures.py SMBD_PORT PORT_FILE COUNT_FILE [pass]
 
 Listens on a free loopback port and writes it to PORT_FILE; relays every connection to
-127.0.0.1:SMBD_PORT; writes the number of responses stripped so far to COUNT_FILE. With "pass"
-it relays without changing anything (the control: the relay itself breaks nothing).
+127.0.0.1:SMBD_PORT; writes to COUNT_FILE two numbers: the responses stripped so far, and the
+encrypted messages (SMB2 TRANSFORM) the server sent. With "pass" it relays without changing
+anything (the control: the relay itself breaks nothing; and a witness of encryption).
 """
 import os
 import socket
@@ -21,6 +22,7 @@ import sys
 import threading
 
 SMB2_MAGIC = b"\xfeSMB"
+SMB2_TRANSFORM_MAGIC = b"\xfdSMB"
 SMB2_HEADER_LEN = 64
 SMB2_NEGOTIATE = 0x0000
 SMB2_SESSION_SETUP = 0x0001
@@ -37,6 +39,7 @@ port_file, count_file = sys.argv[2], sys.argv[3]
 strip = len(sys.argv) < 5 or sys.argv[4] != "pass"
 count_lock = threading.Lock()
 stripped = 0
+encrypted = 0
 
 
 def read_exact(sock, n):
@@ -83,8 +86,14 @@ def upstream(client, server):
             pass
 
 
+def write_counts():
+    with open(count_file + ".tmp", "w") as f:
+        f.write("%d %d\n" % (stripped, encrypted))
+    os.rename(count_file + ".tmp", count_file)
+
+
 def downstream(server, client):
-    global stripped
+    global stripped, encrypted
     try:
         while True:
             head = read_exact(server, 4)  # direct TCP transport: a zero, then a 24-bit length
@@ -93,13 +102,12 @@ def downstream(server, client):
             msg = read_exact(server, int.from_bytes(head[1:4], "big"))
             if msg is None:
                 break
-            if strip:
-                n = tamper(msg)
-                if n:
-                    with count_lock:
-                        stripped += n
-                        with open(count_file, "w") as f:
-                            f.write("%d\n" % stripped)
+            n = tamper(msg) if strip else 0
+            if n or msg[:4] == SMB2_TRANSFORM_MAGIC:
+                with count_lock:
+                    stripped += n
+                    encrypted += msg[:4] == SMB2_TRANSFORM_MAGIC
+                    write_counts()
             client.sendall(head + msg)
     except OSError:
         pass
@@ -115,8 +123,7 @@ def serve():
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind(("127.0.0.1", 0))
     listener.listen(16)
-    with open(count_file, "w") as f:
-        f.write("0\n")
+    write_counts()
     with open(port_file + ".tmp", "w") as f:
         f.write("%d\n" % listener.getsockname()[1])
     os.rename(port_file + ".tmp", port_file)

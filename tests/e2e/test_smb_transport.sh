@@ -11,6 +11,10 @@
 # the server's responses. ccs must refuse the session; through the same relay the smbclient command
 # (which does not insist on signing, and so gets an unsigned session) still works, and with the
 # relay passing messages unchanged ccs works too: what ccs refuses is the missing signatures.
+#
+# Encryption on request: the same relay, passing everything to a server that can encrypt, counts
+# the encrypted messages the server sends — some with --encrypt (and by default: ccs asks for
+# encryption to get signing), none for smbclient told not to encrypt (the control).
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
 . "$HERE/smb_lib.sh"
@@ -28,6 +32,59 @@ make_password pw 'smb transport password'
 run_ccs 0 deploy.out deploy --store "$STORE" --credentials-file "$SMB_CREDS" --cert leaf.pem \
     --key leaf.key --chain ca.pem --password-file pw
 before=$(cd "$SMB_RW/certs" && ls -A | sort && cat ./* | sha256sum)
+
+RELAY_PIDS=""
+stop_relays() {
+    for relay_pid in $RELAY_PIDS; do kill "$relay_pid" 2>/dev/null || true; done
+}
+# smb_start sets its own EXIT trap: set this one again after each
+set_trap() {
+    trap 'stop_relays; smb_stop_all; touch "${STOP:-$T/.stop}"' EXIT
+}
+set_trap
+# relay MODE [NAME]: start tests/e2e/smb_strip_signatures.py (MODE strip or pass) to the smbd on
+# SMB_PORT; sets RELAY_PORT and RELAY_COUNT (its count file: stripped responses, encrypted ones).
+relay() {
+    set -- "$1" "${2:-$1}"
+    rm -f "relay-$2.port"
+    python3 "$HERE/smb_strip_signatures.py" "$SMB_PORT" "relay-$2.port" "relay-$2.count" "$1" \
+        2>"relay-$2.err" &
+    RELAY_PIDS="$RELAY_PIDS $!"
+    i=0
+    while [ ! -s "relay-$2.port" ] && [ $i -lt 100 ]; do
+        sleep 0.05
+        i=$((i + 1))
+    done
+    [ -s "relay-$2.port" ] || fail "the $2 relay did not start: $(cat "relay-$2.err")"
+    RELAY_PORT=$(cat "relay-$2.port")
+    RELAY_COUNT=relay-$2.count
+}
+stripped_count() { cut -d' ' -f1 "$RELAY_COUNT"; }
+encrypted_count() { cut -d' ' -f2 "$RELAY_COUNT"; }
+
+# ---- encryption: asked for, the session really is encrypted ----------------------------------
+# The relay passes everything and counts the server's SMB2 TRANSFORM (encrypted) messages: with
+# --encrypt, and by default against a server that offers it (ccs asks for encryption to get
+# signing), the session is encrypted; the smbclient command told not to encrypt is the control
+# that the count is not always positive.
+relay pass enc
+run_ccs 0 enc-list.out store list --store "smb://127.0.0.1:$RELAY_PORT/rw/certs" \
+    --credentials-file "$SMB_CREDS" --password-file pw --encrypt
+expect_contains enc-list.out "www.example.com.pfx" "--encrypt through the relay lists the share"
+enc_encrypt=$(encrypted_count)
+run_ccs 0 enc-default.out store list --store "smb://127.0.0.1:$RELAY_PORT/rw/certs" \
+    --credentials-file "$SMB_CREDS" --password-file pw
+enc_default=$(($(encrypted_count) - enc_encrypt))
+smbclient -s "$SMB_DIR/smb.conf" -p "$RELAY_PORT" -A "$SMB_CREDS" -m SMB3 \
+    --option='client smb encrypt = off' //127.0.0.1/rw -c 'ls certs/*' >enc-smbclient.out 2>&1 ||
+    fail "smbclient without encryption through the relay failed"
+enc_control=$(($(encrypted_count) - enc_encrypt - enc_default))
+echo "encrypted messages from the server: --encrypt $enc_encrypt, default $enc_default, smbclient without encryption $enc_control"
+[ "$enc_encrypt" -gt 0 ] && ok "--encrypt: the server's answers were encrypted ($enc_encrypt messages)" ||
+    fail "--encrypt: not one encrypted message came from the server"
+[ "$enc_default" -gt 0 ] && ok "by default, against a server that offers it: encrypted ($enc_default messages)" ||
+    fail "by default ccs did not encrypt against a server that offers encryption"
+expect_eq "$enc_control" 0 "control: smbclient told not to encrypt gets no encrypted message"
 
 # ---- the same server, the same port, SMB1 only ------------------------------------------------
 sh "$SMB_SERVER_SH" stop "$SMB_DIR"
@@ -79,31 +136,12 @@ expect_eq "$(cd "$SMB_RW/certs" && ls -A | sort && cat ./* | sha256sum)" "$befor
 
 # ---- signing required: a relay that strips the server's signatures ----------------------------
 SMB_SERVER_ENCRYPT=off smb_start plain
+set_trap
 smb_mkdir "$SMB_RW/certs"
 PLAIN_STORE=$SMB_URL/rw/certs
 run_ccs 0 plain-deploy.out deploy --store "$PLAIN_STORE" --credentials-file "$SMB_CREDS" \
     --cert leaf.pem --key leaf.key --chain ca.pem --password-file pw
 plain_before=$(cd "$SMB_RW/certs" && ls -A | sort && cat ./* | sha256sum)
-RELAY_PIDS=""
-stop_relays() {
-    for relay_pid in $RELAY_PIDS; do kill "$relay_pid" 2>/dev/null || true; done
-}
-trap 'stop_relays; smb_stop_all; touch "${STOP:-$T/.stop}"' EXIT
-# relay MODE: start the relay (strip or pass) to the plain server; sets RELAY_PORT, RELAY_COUNT.
-relay() {
-    rm -f "relay-$1.port"
-    python3 "$HERE/smb_strip_signatures.py" "$SMB_PORT" "relay-$1.port" "relay-$1.count" "$1" \
-        2>"relay-$1.err" &
-    RELAY_PIDS="$RELAY_PIDS $!"
-    i=0
-    while [ ! -s "relay-$1.port" ] && [ $i -lt 100 ]; do
-        sleep 0.05
-        i=$((i + 1))
-    done
-    [ -s "relay-$1.port" ] || fail "the $1 relay did not start: $(cat "relay-$1.err")"
-    RELAY_PORT=$(cat "relay-$1.port")
-    RELAY_COUNT=relay-$1.count
-}
 
 relay pass
 run_ccs 0 relay-pass.out store list --store "smb://127.0.0.1:$RELAY_PORT/rw/certs" \
@@ -119,7 +157,7 @@ else
     fail "smbclient through the stripping relay failed: the relay breaks more than signatures:"
     sed 's/^/    /' relay-smbclient.out >&2
 fi
-stripped_by_smbclient=$(cat "$RELAY_COUNT")
+stripped_by_smbclient=$(stripped_count)
 run_ccs 1 unsigned-list.out store list --store "$TAMPERED" --credentials-file "$SMB_CREDS" \
     --password-file pw
 expect_not_contains unsigned-list.out "www.example.com.pfx" "unsigned responses: ccs lists nothing"
@@ -129,7 +167,7 @@ run_ccs 1 unsigned-deploy.out deploy --store "$TAMPERED" --credentials-file "$SM
     --cert other.pem --key other.key --chain ca.pem --password-file pw --force
 expect_not_contains unsigned-deploy.out "$PASSWORD" "unsigned responses, deploy: the share password is not in the output"
 echo "ccs refusing unsigned responses says: $(grep -m1 error unsigned-list.out)"
-stripped=$(cat "$RELAY_COUNT")
+stripped=$(stripped_count)
 [ "$stripped" -gt "$stripped_by_smbclient" ] &&
     ok "ccs's session was signed and the relay stripped $((stripped - stripped_by_smbclient)) of its responses (the scenario happened)" ||
     fail "the relay stripped nothing from ccs's session: ccs did not ask for signing"
