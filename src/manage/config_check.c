@@ -134,6 +134,13 @@ static void check_store_kind(struct parser *p, const struct config_store *s, con
         conf_error(
             p, good_line(m, SEC_STORE, "guest") ? good_line(m, SEC_STORE, "guest") : s->where.line,
             "%s: give one of credentials-file, kerberos = yes and guest = yes", label);
+    if (smb && s->guest && s->encrypt)
+        conf_error(p,
+                   good_line(m, SEC_STORE, "encrypt") ? good_line(m, SEC_STORE, "encrypt")
+                                                      : s->where.line,
+                   "%s: guest = yes cannot be encrypted or signed (a guest session has no key): "
+                   "give encrypt = yes or guest = yes, not both",
+                   label);
 }
 
 static void finish_stores(struct parser *p)

@@ -33,6 +33,7 @@
  * found, directory not found, access denied, disk full, timed out (SMB_FAILURE_TEXT). */
 #include "store/backend.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -744,7 +745,14 @@ static void helper_main(struct smb_store *ss, int fd, pid_t parent)
     const uint32_t filter = SMBC_NOTIFY_CHANGE_FILE_NAME | SMBC_NOTIFY_CHANGE_DIR_NAME |
                             SMBC_NOTIFY_CHANGE_SIZE | SMBC_NOTIFY_CHANGE_LAST_WRITE |
                             SMBC_NOTIFY_CHANGE_CREATION;
+    sigset_t none;
 
+    /* The fork copied the calling thread's signal mask: `ccs serve` blocks SIGTERM in every
+     * thread (it takes it with sigwait), so without this the SIGTERM of watch_close never arrives
+     * and watch_close waits for a helper that waits for its parent to go away. */
+    sigemptyset(&none);
+    pthread_sigmask(SIG_SETMASK, &none, NULL);
+    signal(SIGTERM, SIG_DFL);
     signal(SIGPIPE, SIG_IGN);
     while (getppid() == parent) {
         SMBCCTX *ctx = new_context(ss);
@@ -961,6 +969,21 @@ static int load_credentials(struct store *st, const struct store_smb_options *op
 
     ss->kerberos = opts->kerberos;
     ss->guest = opts->guest;
+    /* Guest access is asked for alone: with credentials or Kerberos it would silently drop them
+     * (and signing), with encryption it would silently go unencrypted (a guest session has no
+     * key to sign or encrypt with). The systemd credential is not read for it either. */
+    if (ss->guest && (opts->credentials_file || ss->kerberos))
+        return errbuf_set(err,
+                          "store %s: guest access takes no credentials: give one of a "
+                          "credentials file, Kerberos and guest",
+                          st->display);
+    if (ss->guest && opts->encrypt)
+        return errbuf_set(err,
+                          "store %s: guest access cannot be encrypted or signed (a guest session "
+                          "has no key): give encryption or guest, not both",
+                          st->display);
+    if (ss->guest)
+        return 0;
     if (opts->credentials_file)
         return credfile_load(opts->credentials_file, &ss->creds, err) < 0
                    ? errbuf_prefix(err, "store %s", st->display)
@@ -972,12 +995,28 @@ static int load_credentials(struct store *st, const struct store_smb_options *op
                        ? errbuf_prefix(err, "store %s", st->display)
                        : 0;
     }
-    if (ss->kerberos || ss->guest)
+    if (ss->kerberos)
         return 0;
     return errbuf_set(err,
                       "store %s: no credentials for the share: a credentials file (or the systemd "
                       "credential %s), Kerberos or guest access is needed",
                       st->display, SMB_CREDENTIAL_NAME);
+}
+
+/* Kerberos tickets are for a service name (cifs/HOST): libsmbclient will not ask for one for an
+ * address, and would fail as a bad password does. Say why instead. */
+static int check_kerberos_host(struct store *st, const struct smb_store *ss, struct errbuf *err)
+{
+    unsigned char addr[sizeof(struct in6_addr)];
+
+    if (!ss->kerberos || (inet_pton(AF_INET, ss->loc.host, addr) != 1 &&
+                          inet_pton(AF_INET6, ss->loc.host, addr) != 1))
+        return 0;
+    return errbuf_set(err,
+                      "store %s: authentication failed (with Kerberos the server must be named by "
+                      "its host name, as in its service principal cifs/NAME, not by the address "
+                      "%s)",
+                      st->display, ss->loc.host);
 }
 
 /* Reach the server ourselves first: a clear "unreachable" or "timed out", and whether it can
@@ -1020,6 +1059,12 @@ static int check_folder(struct store *st, struct smb_store *ss, struct errbuf *e
     dir = smbc.getFunctionOpendir(ss->ctx)(ss->ctx, url);
     if (!dir) {
         e = errno;
+        /* Kerberos without a ticket the client can use (no credential cache, an empty or expired
+         * one, no ticket for cifs/HOST to be had): libsmbclient's SPNEGO has no mechanism left to
+         * offer and the session setup fails with NT_STATUS_INVALID_PARAMETER, EINVAL here. */
+        if (ss->kerberos && e == EINVAL)
+            return fail(st, NULL, SMB_FAIL_AUTH, e,
+                        "with Kerberos: no usable ticket in the credential cache, run kinit", err);
         if (e == ENOENT || e == ENODEV || e == ENXIO)
             return fail(st, NULL, SMB_FAIL_NO_SHARE, e, ss->loc.share, err);
         if (e == EACCES || e == EPERM) {
@@ -1029,9 +1074,10 @@ static int check_folder(struct store *st, struct smb_store *ss, struct errbuf *e
             dir = smbc.getFunctionOpendir(ss->ctx)(ss->ctx, url);
             if (!dir && (errno == EACCES || errno == EPERM))
                 return fail(st, NULL, SMB_FAIL_AUTH, e,
-                            ss->guest      ? "as guest"
-                            : ss->kerberos ? "with Kerberos"
-                                           : "with the credentials file",
+                            ss->guest ? "as guest"
+                            : ss->kerberos
+                                ? "with Kerberos: the ticket was refused or has expired, run kinit"
+                                : "with the credentials file",
                             err);
             if (dir)
                 smbc.getFunctionClosedir(ss->ctx)(ss->ctx, dir);
@@ -1073,7 +1119,8 @@ int store_smb_open(const char *location, const struct store_smb_options *opts, s
     ss->timeout_ms = opts->timeout_ms ? opts->timeout_ms : STORE_SMB_DEFAULT_TIMEOUT_MS;
     if (smb_location_parse(location, &ss->loc, err) < 0 ||
         smb_location_url(&ss->loc, NULL, ss->url, sizeof(ss->url)) < 0 ||
-        load_credentials(st, opts, ss, err) < 0 || probe_server(st, ss, err) < 0)
+        load_credentials(st, opts, ss, err) < 0 || check_kerberos_host(st, ss, err) < 0 ||
+        probe_server(st, ss, err) < 0)
         goto fail;
     lib_lock();
     ss->ctx = new_context(ss);
