@@ -77,9 +77,11 @@ static int poll_resource(struct acme_client *c, const char *kind, const char *ur
         int still_waiting = 0;
         long ra;
 
-        /* A stop is seen before every look, and during the wait between two (acme_wait_ms). */
-        /* KIND: "authorization", "order", "finalized-order" */
-        test_point("acme-poll:%s", kind);
+        /* A stop is seen before every look, and during the wait between two (acme_wait_ms).
+         * The test point (KIND: "authorization", "order", "finalized-order") comes after a first
+         * look at it, so that once stopped no other job's thread stops the process there again. */
+        if (!acme_stop_asked(c))
+            test_point("acme-poll:%s", kind);
         if (acme_stop_asked(c))
             return errbuf_set(err, "%s: abandoned: asked to stop", url);
         if (acme_post(c, url, NULL, 0, &resp, NULL, err) < 0)

@@ -33,6 +33,11 @@ hook = $ACME_HOOK
 type = deploy-ccs
 store = main
 
+[certificate "dns2"]
+domains = two.stop.dns.test
+challenge = dns-01
+hook = $ACME_HOOK
+
 [certificate "web"]
 domains = web.stop.test
 webroot = $T/webroot
@@ -177,6 +182,18 @@ expect_contains next3.out "where it stands (valid)" "after the finalize: the nex
 expect_eq "$(orders)" "$o" "after the finalize: no new order placed"
 expect_eq "$(pubkey_of "$T/state/certs/dns/live/cert.pem")" "$pending_pub" \
     "after the finalize: the certificate issued for the kept key is live"
+
+# ---- two jobs at once (--jobs 2): one stop ends both orders, and withdraws every record ---------------
+# The process stops when either job first polls; the other may be anywhere in its order then (its
+# hook's begin, its challenge, its own poll): wherever, it is abandoned and cleaned up too.
+all_txt() { for n in stop.dns.test api.stop.dns.test two.stop.dns.test; do challtest_txt "_acme-challenge.$n"; done; }
+scenario_check() { :; }
+stop_in_poll authorization TERM jobs.out renew dns dns2 --config "$T/ccs.conf" --force --jobs 2
+expect_eq "$rc" 3 "TERM with two jobs: exit 3"
+expect_contains jobs.out "0 renewed, 0 failed, 0 not due, 2 stopped" "TERM with two jobs: both orders stopped"
+expect_eq "$(all_txt | tr '\n' ' ')" "" "TERM with two jobs: no TXT record left in the DNS"
+run_ccs 0 jobs-next.out renew dns dns2 --config "$T/ccs.conf" --jobs 2
+expect_contains jobs-next.out "2 renewed, 0 failed" "after TERM with two jobs: the next run finishes both"
 
 # ---- a webroot: stopped while polling (SIGINT) -----------------------------------------------------------
 # No web server serves this webroot: only the stop and its clean-up matter here.
