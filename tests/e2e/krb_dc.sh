@@ -49,8 +49,6 @@ PORT_BASE=20000
 PORT_SPAN=40000
 PORT_TRIES=5
 START_TRIES=3
-# How long to wait for another winbindd to go (another run of this test takes ~30 s).
-WB_WAIT_SECONDS=120
 
 PATH=$PATH:/usr/sbin:/sbin
 export PATH
@@ -238,19 +236,16 @@ EOF
 # ---- ports and start ----------------------------------------------------------------------------
 # smbd reaches winbindd (which maps the domain user to its uid) through the socket directory built
 # into libwbclient, /run/samba/winbindd: smb.conf's "winbindd socket directory" moves winbindd's
-# end only, and then every session setup fails. So one DC (or system winbindd) at a time per
-# machine: wait a while for another one (another run of this test) to go.
-WB_PIPE=$(samba -b 2>/dev/null | sed -n 's/^ *WINBINDD_SOCKET_DIR: *//p')/pipe
-wb_busy() {
-    command -v ss >/dev/null 2>&1 && ss -Hxl 2>/dev/null | grep -qF " $WB_PIPE "
-}
-i=0
-while wb_busy; do
-    [ $i -lt $WB_WAIT_SECONDS ] ||
-        die "a winbindd already listens on $WB_PIPE (the system's, or another AD DC's) for more than $WB_WAIT_SECONDS s: this test's DC would share it"
-    sleep 1
-    i=$((i + 1))
-done
+# end only, and then every session setup fails. So samba runs in a mount namespace of its own with
+# an empty tmpfs on that directory's parent: a system winbindd (the winbind package that
+# samba-ad-dc pulls in starts one where systemd runs services) or another run of this test cannot
+# share or take its socket, and nothing of the DC's is left under /run.
+WB_DIR=$(samba -b 2>/dev/null | sed -n 's/^ *WINBINDD_SOCKET_DIR: *//p')
+[ -n "$WB_DIR" ] || die "samba -b does not say where winbindd's socket is (WINBINDD_SOCKET_DIR)"
+WB_PARENT=$(dirname "$WB_DIR")
+mkdir -p "$WB_PARENT"
+unshare --mount --propagation private true 2>/dev/null ||
+    die "cannot make a mount namespace (unshare --mount) for samba's private $WB_PARENT"
 
 # port_free PORT: nothing listens on it (TCP or UDP), as far as ss can tell
 port_free() {
@@ -295,7 +290,10 @@ while :; do
 EOF
     # setsid: samba signals its process group when it stops; in a session of its own that group
     # is samba and its children, never the test. -i: in the foreground, logging to stdout.
-    setsid samba -i -M single -s "$dir/etc/smb.conf" </dev/null >>"$dir/samba.out" 2>&1 &
+    # unshare execs sh, which execs setsid, which execs samba: $! is samba's pid.
+    unshare --mount --propagation private sh -c \
+        'mount -t tmpfs -o mode=0755 ccs-krb-dc "$1" && shift && exec setsid "$@"' \
+        sh "$WB_PARENT" samba -i -M single -s "$dir/etc/smb.conf" </dev/null >>"$dir/samba.out" 2>&1 &
     pid=$!
     echo "$pid" >"$dir/samba.pid.ours"
     i=0
