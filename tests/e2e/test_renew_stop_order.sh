@@ -253,4 +253,34 @@ expect_eq "$rc" 3 "TERM while the CA does not answer: exit 3"
 [ "$took_ms" -lt 5000 ] && ok "TERM while the CA does not answer: ended in ${took_ms} ms" ||
     fail "TERM while the CA does not answer: took ${took_ms} ms (the request's timeout is 30 s)"
 
+# ---- waiting as the CA asks (rateLimited, Retry-After: 50 s): a stop ends the wait -----------------------
+# The fake ARI proxy in front of Pebble (a fake, named as such: Pebble cannot be told to rate-limit
+# one request) answers the next newOrder 429 with Retry-After: 50, which ccs waits through (it is
+# under its 60 s maximum); SIGTERM during the wait ends the run at once.
+fake_ari_start
+fake_ari_control fault '{"status": 429, "match": "/order-plz", "count": 1, "retry_after": "50"}' >/dev/null
+mkdir -p "$T/state-rl"
+sed -e "s|^server = .*|server = $FAKE_ACME_URL|" -e "s|^state-dir = .*|state-dir = $T/state-rl|" \
+    ccs.conf >rl.conf
+"$CCS" renew dns --config "$T/rl.conf" >rl.out 2>&1 &
+pid=$!
+i=0
+until [ "$(fake_log_eval 'sum(x.get("kind") == "fault" for x in r)')" = 1 ] || [ $i -ge 600 ]; do
+    sleep 0.05
+    i=$((i + 1))
+done
+sleep 0.5
+start=$(date +%s%N)
+kill -TERM "$pid"
+set +e
+wait "$pid"
+rc=$?
+set -e
+took_ms=$((($(date +%s%N) - start) / 1000000))
+expect_contains rl.out "waiting 50 s as the CA asks" "Retry-After: ccs was waiting as the CA asked"
+expect_eq "$rc" 3 "TERM during a Retry-After wait: exit 3"
+expect_contains rl.out "abandoned: asked to stop" "TERM during a Retry-After wait: the wait is abandoned"
+[ "$took_ms" -lt 5000 ] && ok "TERM during a Retry-After wait: ended in ${took_ms} ms" ||
+    fail "TERM during a Retry-After wait: took ${took_ms} ms (the wait was 50 s)"
+
 finish
