@@ -38,10 +38,26 @@ domains = two.stop.dns.test
 challenge = dns-01
 hook = $ACME_HOOK
 
+[certificate "dns3"]
+domains = three.stop.dns.test
+challenge = dns-01
+hook = $T/slowhook.sh
+
 [certificate "web"]
 domains = web.stop.test
 webroot = $T/webroot
 CONF
+# slowhook.sh: the test's dns-01 hook, whose begin then hangs (a DNS API that does not answer) while
+# slowhook.block exists.
+cat >slowhook.sh <<SH
+#!/bin/sh
+"$ACME_HOOK" "\$@" || exit 1
+if [ "\$1" = begin ] && [ -e "$T/slowhook.block" ]; then
+    echo started >"$T/slowhook.started"
+    sleep 60
+fi
+SH
+chmod 0755 slowhook.sh
 write_config ccs.conf certs.conf
 run_ccs 0 check.out config check --config "$T/ccs.conf"
 
@@ -252,6 +268,31 @@ wait "$hang_pid" 2>/dev/null || true
 expect_eq "$rc" 3 "TERM while the CA does not answer: exit 3"
 [ "$took_ms" -lt 5000 ] && ok "TERM while the CA does not answer: ended in ${took_ms} ms" ||
     fail "TERM while the CA does not answer: took ${took_ms} ms (the request's timeout is 30 s)"
+
+# ---- a hook's begin stopped half-way: what it published is withdrawn too -----------------------------------
+: >slowhook.block
+: >"$HOOK_LOG"
+"$CCS" renew dns3 --config "$T/ccs.conf" >slow.out 2>&1 &
+pid=$!
+i=0
+while [ ! -s slowhook.started ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
+expect_eq "$(challtest_txt _acme-challenge.three.stop.dns.test | wc -l)" 1 \
+    "a hanging begin: its record is published when the stop comes"
+start=$(date +%s%N)
+kill -TERM "$pid"
+set +e
+wait "$pid"
+rc=$?
+set -e
+took_ms=$((($(date +%s%N) - start) / 1000000))
+rm -f slowhook.block
+expect_eq "$rc" 3 "TERM during a hook's begin: exit 3"
+[ "$took_ms" -lt 8000 ] && ok "TERM during a hook's begin: ended in ${took_ms} ms (the hook stopped)" ||
+    fail "TERM during a hook's begin: took ${took_ms} ms"
+expect_contains "$HOOK_LOG" "failed dns-01 three.stop.dns.test" \
+    "TERM during a hook's begin: the hook is called to withdraw (failed)"
+expect_eq "$(challtest_txt _acme-challenge.three.stop.dns.test | tr '\n' ' ')" "" \
+    "TERM during a hook's begin: no TXT record left"
 
 # ---- waiting as the CA asks (rateLimited, Retry-After: 50 s): a stop ends the wait -----------------------
 # The fake ARI proxy in front of Pebble (a fake, named as such: Pebble cannot be told to rate-limit
