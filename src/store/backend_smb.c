@@ -1026,10 +1026,14 @@ static int probe_server(struct store *st, struct smb_store *ss, struct errbuf *e
     struct smb_server_facts facts;
     enum smb_probe_failure why;
 
-    if (smb_probe(ss->loc.host, ss->loc.port, ss->timeout_ms, &facts, &why, err) < 0)
+    if (smb_probe(ss->loc.host, ss->loc.port, ss->timeout_ms, &facts, &why, err) < 0) {
+        /* a server that does not speak SMB2 is reachable, and asking again will not help */
+        if (why == SMB_PROBE_PROTOCOL)
+            return errbuf_prefix(err, "store %s", st->display);
         return errbuf_prefix(
             err, "store %s: %s", st->display,
             SMB_FAILURE_TEXT[why == SMB_PROBE_TIMEOUT ? SMB_FAIL_TIMEOUT : SMB_FAIL_UNREACHABLE]);
+    }
     if (ss->encrypt && !facts.can_encrypt)
         return errbuf_set(err,
                           "store %s: encryption required but "

@@ -291,12 +291,14 @@ int smb_probe(const char *host, unsigned port, unsigned timeout_ms, struct smb_s
         close(fd);
         /* The server took the connection and closed it on our SMB2 NEGOTIATE without a word:
          * what smbd with "server max protocol = NT1" does (it drops any SMB2 packet). */
-        if (e == ECONNRESET || e == EPIPE)
+        if (e == ECONNRESET || e == EPIPE) {
+            *why = SMB_PROBE_PROTOCOL;
             return errbuf_set(err,
                               "%s port %u: the server closed the connection when asked for "
                               "SMB2 or later (a server that speaks SMB1 only does that; ccs "
                               "requires SMB2 or later)",
                               host, port);
+        }
         return fail_errno(e, host, port, timeout_ms, why, err);
     }
     resp_len = ((size_t)head[1] << 16) | ((size_t)head[2] << 8) | head[3];
@@ -308,8 +310,10 @@ int smb_probe(const char *host, unsigned port, unsigned timeout_ms, struct smb_s
     if (io_all(fd, resp, resp_len, 0, deadline) < 0)
         goto io_fail;
     close(fd);
-    if (smb_probe_parse_response(resp, resp_len, out, err) < 0)
+    if (smb_probe_parse_response(resp, resp_len, out, err) < 0) {
+        *why = SMB_PROBE_PROTOCOL; /* it answered, in SMB1 or with no SMB2 we can use */
         return errbuf_prefix(err, "%s port %u", host, port);
+    }
     *why = SMB_PROBE_OK;
     return 0;
 io_fail:

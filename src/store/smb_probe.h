@@ -24,8 +24,10 @@
 
 enum smb_probe_failure {
     SMB_PROBE_OK,
-    SMB_PROBE_UNREACHABLE, /* no such name, refused, no route, reset, not an SMB2 server */
+    SMB_PROBE_UNREACHABLE, /* no such name, refused, no route, reset, not an SMB server */
     SMB_PROBE_TIMEOUT,     /* no answer within the timeout */
+    SMB_PROBE_PROTOCOL,    /* reached, but it does not speak SMB2 or later (SMB1 only): not a
+                              fault that passes, and not "unreachable" */
 };
 
 struct smb_server_facts {

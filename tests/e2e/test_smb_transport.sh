@@ -122,6 +122,8 @@ expect_smb1_refusal() {
     shift
     run_ccs 1 "$name.out" "$@"
     expect_contains "$name.out" "SMB2 or later" "$name: says ccs requires SMB2 or later"
+    # reachable, and not worth retrying: never "server unreachable" (what deploy-ccs retries)
+    expect_not_contains "$name.out" "server unreachable" "$name: not called unreachable"
     expect_contains "$name.out" "$STORE" "$name: names the store"
     expect_not_contains "$name.out" "$PASSWORD" "$name: the share password is not in the output"
 }
