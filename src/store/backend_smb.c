@@ -600,15 +600,48 @@ static int smb_remove(struct store *st, const char *name, struct errbuf *err)
  *     request — which fails, leaving FROM where it is, if someone else created TO in between.
  * FROM moves in one rename, so whatever FROM holds at that instant is what TO gets. For the lease
  * that matters: the lock file is moved aside whole, never copied. While TO is our empty
- * placeholder a reader of it sees an empty file, which lease.c treats as "being created". */
-static int smb_rename_noreplace(struct store *st, const char *from, const char *to, int *exists,
-                                int *missing, struct errbuf *err)
+ * placeholder a reader of it sees an empty file, which lease.c treats as "being created".
+ *
+ * Step 2 can also fail with "exists" when TO is still our placeholder: another client that had it
+ * open at that instant (a writer's stale-temp sweep describes every temporary file) leaves our
+ * unlink pending until it closes, and the rename then collides with the file being deleted. So an
+ * "exists" is believed only when TO is someone else's; while it is our placeholder, or gone, the
+ * rename is tried again (the placeholder made anew if gone), within the busy-rename budget. */
+#define PLACEHOLDER_TRIES 20
+
+/* Reserve TO (URL TO_URL) with an empty file: *EXISTS when someone else's file is there. LIB_MUTEX
+ * held. */
+static int reserve_name(struct store *st, const char *to, const char *to_url, struct stat *mine,
+                        int *exists, struct errbuf *err)
 {
     static const struct bytes empty = {NULL, 0};
     SMBCCTX *ctx = smb_of(st)->ctx;
+
+    if (create_and_write(st, to, to, &empty, exists, err) < 0 || *exists)
+        return *exists ? 0 : -1;
+    if (smbc.getFunctionStat(ctx)(ctx, to_url, mine) < 0)
+        return fail_errno(st, to, "cannot describe", err);
+    return 0;
+}
+
+/* What is at TO_URL now, after a rename onto it failed: 1 our placeholder MINE, 0 nothing, -1
+ * someone else's file (or it cannot be told). LIB_MUTEX held. */
+static int placeholder_state(SMBCCTX *ctx, const char *to_url, const struct stat *mine)
+{
+    struct stat s;
+
+    if (smbc.getFunctionStat(ctx)(ctx, to_url, &s) == 0)
+        return s.st_ino == mine->st_ino && s.st_size == 0 ? 1 : -1;
+    return errno == ENOENT ? 0 : -1;
+}
+
+static int smb_rename_noreplace(struct store *st, const char *from, const char *to, int *exists,
+                                int *missing, struct errbuf *err)
+{
+    SMBCCTX *ctx = smb_of(st)->ctx;
     char from_url[SMB_URL_MAX], to_url[SMB_URL_MAX];
     struct stat s, placeholder;
-    int rc = -1, e;
+    int rc = -1, e, at_to = 0;
 
     *exists = *missing = 0;
     if (url_of(st, from, from_url, err) < 0 || url_of(st, to, to_url, err) < 0)
@@ -623,22 +656,31 @@ static int smb_rename_noreplace(struct store *st, const char *from, const char *
         }
         goto out;
     }
-    if (create_and_write(st, to, to, &empty, exists, err) < 0 || *exists) {
+    if (reserve_name(st, to, to_url, &placeholder, exists, err) < 0 || *exists) {
         rc = *exists ? 0 : -1;
         goto out;
     }
-    if (smbc.getFunctionStat(ctx)(ctx, to_url, &placeholder) < 0) {
-        fail_errno(st, to, "cannot describe", err);
-        goto out;
+    for (int tries = 1;; tries++) {
+        if (rename_retrying(ctx, from_url, to_url, 0) == 0) {
+            rc = 0;
+            goto out;
+        }
+        e = errno;
+        at_to = placeholder_state(ctx, to_url, &placeholder);
+        if (e != EEXIST || at_to < 0 || tries >= PLACEHOLDER_TRIES)
+            break;
+        lib_unlock();
+        sleep_ms(RENAME_BUSY_MAX_MS);
+        lib_lock();
+        if (placeholder_state(ctx, to_url, &placeholder) == 0) {
+            if (reserve_name(st, to, to_url, &placeholder, exists, err) < 0 || *exists) {
+                rc = *exists ? 0 : -1;
+                goto out;
+            }
+        }
     }
-    if (rename_retrying(ctx, from_url, to_url, 0) == 0) {
-        rc = 0;
-        goto out;
-    }
-    e = errno;
     /* Our placeholder may still be there: remove it, and only it. */
-    if (smbc.getFunctionStat(ctx)(ctx, to_url, &s) == 0 && s.st_ino == placeholder.st_ino &&
-        s.st_size == 0)
+    if (at_to == 1)
         smbc.getFunctionUnlink(ctx)(ctx, to_url);
     if (e == EEXIST) {
         *exists = 1;

@@ -140,7 +140,7 @@ expect_eq "$dead_temps$(ls -A "$DIR" | grep -c '^\.ccs-tmp-' || true)" "${dead_t
 # loaded machine (a step of seconds on a busy CI runner) would correctly be broken by the other
 # and fail with "lease lost" — a scheduling accident, not what this part tests.
 export CCS_LEASE_SECONDS=60
-ROUNDS=3
+ROUNDS=${SMB_KILL_ROUNDS:-3}
 contended=0
 r=1
 while [ $r -le $ROUNDS ]; do
