@@ -49,6 +49,8 @@ PORT_BASE=20000
 PORT_SPAN=40000
 PORT_TRIES=5
 START_TRIES=3
+# Without a private /run/samba (below): how long to wait for another winbindd to go.
+WB_WAIT_SECONDS=120
 
 PATH=$PATH:/usr/sbin:/sbin
 export PATH
@@ -244,8 +246,20 @@ WB_DIR=$(samba -b 2>/dev/null | sed -n 's/^ *WINBINDD_SOCKET_DIR: *//p')
 [ -n "$WB_DIR" ] || die "samba -b does not say where winbindd's socket is (WINBINDD_SOCKET_DIR)"
 WB_PARENT=$(dirname "$WB_DIR")
 mkdir -p "$WB_PARENT"
-unshare --mount --propagation private true 2>/dev/null ||
-    die "cannot make a mount namespace (unshare --mount) for samba's private $WB_PARENT"
+# Where / is not a mount point (a chroot) unshare cannot make it private: then samba shares the
+# machine's $WB_DIR, as before, and waits for another winbindd there to go.
+PRIVATE_RUN=1
+if ! unshare --mount --propagation private true 2>/dev/null; then
+    PRIVATE_RUN=0
+    echo "krb_dc.sh: no private mount namespace here (unshare --mount --propagation private fails): samba shares $WB_DIR" >&2
+    i=0
+    while command -v ss >/dev/null 2>&1 && ss -Hxl 2>/dev/null | grep -qF " $WB_DIR/pipe "; do
+        [ $i -lt $WB_WAIT_SECONDS ] ||
+            die "a winbindd already listens on $WB_DIR/pipe (the system's, or another AD DC's) for more than $WB_WAIT_SECONDS s: this test's DC would share it"
+        sleep 1
+        i=$((i + 1))
+    done
+fi
 
 # port_free PORT: nothing listens on it (TCP or UDP), as far as ss can tell
 port_free() {
@@ -291,9 +305,13 @@ EOF
     # setsid: samba signals its process group when it stops; in a session of its own that group
     # is samba and its children, never the test. -i: in the foreground, logging to stdout.
     # unshare execs sh, which execs setsid, which execs samba: $! is samba's pid.
-    unshare --mount --propagation private sh -c \
-        'mount -t tmpfs -o mode=0755 ccs-krb-dc "$1" && shift && exec setsid "$@"' \
-        sh "$WB_PARENT" samba -i -M single -s "$dir/etc/smb.conf" </dev/null >>"$dir/samba.out" 2>&1 &
+    if [ $PRIVATE_RUN -eq 1 ]; then
+        unshare --mount --propagation private sh -c \
+            'mount -t tmpfs -o mode=0755 ccs-krb-dc "$1" && shift && exec setsid "$@"' \
+            sh "$WB_PARENT" samba -i -M single -s "$dir/etc/smb.conf" </dev/null >>"$dir/samba.out" 2>&1 &
+    else
+        setsid samba -i -M single -s "$dir/etc/smb.conf" </dev/null >>"$dir/samba.out" 2>&1 &
+    fi
     pid=$!
     echo "$pid" >"$dir/samba.pid.ours"
     i=0
