@@ -160,6 +160,18 @@ metric() {
     curl -s -m 5 "http://127.0.0.1:$ADMIN_PORT/metrics" | awk -v n="$1" '$1 == n { print $2 }'
 }
 
+# wait_metric NAME VALUE SECONDS — print NAME's value once it is VALUE, or its last value after
+# SECONDS: for what the server does after a client has gone (closing its side of a connection).
+wait_metric() {
+    wm_end=$(($(date +%s) + $3))
+    while :; do
+        wm_value=$(metric "$1")
+        [ "$wm_value" = "$2" ] || [ "$(date +%s)" -ge $wm_end ] && break
+        sleep 0.1
+    done
+    echo "$wm_value"
+}
+
 # now_ms — a monotonic-enough clock in milliseconds
 now_ms() {
     echo $(($(date +%s%N) / 1000000))
