@@ -511,26 +511,43 @@ static int temp_name(char *out, size_t size, struct errbuf *err)
  * EEXIST of its first attempt. REPLACING: the caller means to replace TO, so EEXIST is "busy" too
  * — never for rename_noreplace, where another writer's TO must not be unlinked by a retry.
  * LIB_MUTEX held; returns smbc_rename's result and errno. */
+/* The wait between tries at a busy file, from RENAME_BUSY_FIRST_MS doubling to RENAME_BUSY_MAX_MS,
+ * jittered so that the retries do not beat in step with a reader's loop; LIB_MUTEX is let go
+ * meanwhile, so other threads' calls get through. 0 once RENAME_BUSY_TOTAL_MS is spent. */
+struct busy_wait {
+    long wait_ms, waited_ms;
+};
+
+static int busy_wait_next(struct busy_wait *w)
+{
+    unsigned char jitter = 0;
+
+    if (w->wait_ms == 0)
+        w->wait_ms = RENAME_BUSY_FIRST_MS;
+    if (w->waited_ms >= RENAME_BUSY_TOTAL_MS)
+        return 0;
+    (void)RAND_bytes(&jitter, 1);
+    lib_unlock();
+    sleep_ms(w->wait_ms / 2 + (long)jitter * w->wait_ms / 255);
+    lib_lock();
+    w->waited_ms += w->wait_ms;
+    w->wait_ms = w->wait_ms * 2 > RENAME_BUSY_MAX_MS ? RENAME_BUSY_MAX_MS : w->wait_ms * 2;
+    return 1;
+}
+
 static int rename_retrying(SMBCCTX *ctx, const char *from, const char *to, int replacing)
 {
-    long wait_ms = RENAME_BUSY_FIRST_MS, waited_ms = 0;
+    struct busy_wait w = {0, 0};
 
     for (;;) {
         int rc = smbc.getFunctionRename(ctx)(ctx, from, ctx, to);
         int e = errno;
         int busy = e == EBUSY || e == ETXTBSY || e == EACCES || (replacing && e == EEXIST);
-        unsigned char jitter = 0;
 
-        if (rc == 0 || !busy || waited_ms >= RENAME_BUSY_TOTAL_MS)
+        if (rc == 0 || !busy || !busy_wait_next(&w)) {
+            errno = e;
             return rc;
-        (void)RAND_bytes(&jitter, 1);
-        /* Let other threads' calls through while waiting. */
-        lib_unlock();
-        sleep_ms(wait_ms / 2 + (long)jitter * wait_ms / 255);
-        lib_lock();
-        waited_ms += wait_ms;
-        wait_ms = wait_ms * 2 > RENAME_BUSY_MAX_MS ? RENAME_BUSY_MAX_MS : wait_ms * 2;
-        errno = e;
+        }
     }
 }
 
@@ -577,23 +594,19 @@ static int smb_create_exclusive(struct store *st, const char *name, const struct
 }
 
 /* Unlink URL, retrying while it is busy (another client has it open without delete sharing, as
- * libsmbclient's own opens are) within the busy-rename budget. LIB_MUTEX held. */
+ * libsmbclient's own opens are). LIB_MUTEX held. */
 static int unlink_retrying(SMBCCTX *ctx, const char *url)
 {
-    long wait_ms = RENAME_BUSY_FIRST_MS, waited_ms = 0;
+    struct busy_wait w = {0, 0};
 
     for (;;) {
         int rc = smbc.getFunctionUnlink(ctx)(ctx, url);
         int e = errno;
 
-        if (rc == 0 || e != EBUSY || waited_ms >= RENAME_BUSY_TOTAL_MS)
+        if (rc == 0 || e != EBUSY || !busy_wait_next(&w)) {
+            errno = e;
             return rc;
-        lib_unlock();
-        sleep_ms(wait_ms);
-        lib_lock();
-        waited_ms += wait_ms;
-        wait_ms = wait_ms * 2 > RENAME_BUSY_MAX_MS ? RENAME_BUSY_MAX_MS : wait_ms * 2;
-        errno = e;
+        }
     }
 }
 
