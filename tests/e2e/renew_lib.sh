@@ -79,3 +79,15 @@ key_matches() {
     [ "$(openssl x509 -in "$1" -noout -pubkey 2>/dev/null | openssl sha256)" = \
       "$(openssl pkey -in "$2" -pubout 2>/dev/null | openssl sha256)" ]
 }
+
+# stop_timed PID [SIGNAL]: send SIGNAL (TERM) to a running ccs and wait for it to end; sets rc to
+# its exit status and took_ms to the milliseconds from the signal to its end.
+stop_timed() {
+    st_start=$(date +%s%N)
+    kill -"${2:-TERM}" "$1"
+    set +e
+    wait "$1"
+    rc=$?
+    set -e
+    took_ms=$((($(date +%s%N) - st_start) / 1000000))
+}

@@ -256,13 +256,7 @@ sed -e "s|^server = .*|server = https://127.0.0.1:$(cat "$T/hang.port")/dir|" \
 "$CCS" renew dns --config "$T/hang.conf" >hang.out 2>&1 &
 pid=$!
 sleep 1
-start=$(date +%s%N)
-kill -TERM "$pid"
-set +e
-wait "$pid"
-rc=$?
-set -e
-took_ms=$((($(date +%s%N) - start) / 1000000))
+stop_timed "$pid"
 kill "$hang_pid" 2>/dev/null || true
 wait "$hang_pid" 2>/dev/null || true
 expect_eq "$rc" 3 "TERM while the CA does not answer: exit 3"
@@ -278,13 +272,7 @@ i=0
 while [ ! -s slowhook.started ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
 expect_eq "$(challtest_txt _acme-challenge.three.stop.dns.test | wc -l)" 1 \
     "a hanging begin: its record is published when the stop comes"
-start=$(date +%s%N)
-kill -TERM "$pid"
-set +e
-wait "$pid"
-rc=$?
-set -e
-took_ms=$((($(date +%s%N) - start) / 1000000))
+stop_timed "$pid"
 rm -f slowhook.block
 expect_eq "$rc" 3 "TERM during a hook's begin: exit 3"
 [ "$took_ms" -lt 8000 ] && ok "TERM during a hook's begin: ended in ${took_ms} ms (the hook stopped)" ||
@@ -311,13 +299,7 @@ until [ "$(fake_log_eval 'sum(x.get("kind") == "fault" for x in r)')" = 1 ] || [
     i=$((i + 1))
 done
 sleep 0.5
-start=$(date +%s%N)
-kill -TERM "$pid"
-set +e
-wait "$pid"
-rc=$?
-set -e
-took_ms=$((($(date +%s%N) - start) / 1000000))
+stop_timed "$pid"
 expect_contains rl.out "waiting 50 s as the CA asks" "Retry-After: ccs was waiting as the CA asked"
 expect_eq "$rc" 3 "TERM during a Retry-After wait: exit 3"
 expect_contains rl.out "abandoned: asked to stop" "TERM during a Retry-After wait: the wait is abandoned"
