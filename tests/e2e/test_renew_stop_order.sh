@@ -16,8 +16,10 @@ E2E=$(cd "$(dirname "$0")" && pwd)
 . "$E2E/renew_lib.sh"
 
 challtestsrv_start
-# No authorization reused from an earlier order: every order of the test has authorizations to
-# poll (Pebble reuses half of the valid ones by default, at random).
+# Authorizations are not reused from an earlier order, so every order of the test has some to poll
+# (Pebble reuses half of the valid ones by default, at random). Even at 0 Pebble 2.4 reuses one in a
+# hundred (wfe.go: "rand.Intn(100) > authzReusePercent"), so the checks count the challenges the
+# hook was asked to publish (begun) rather than assume both names of "dns" have one.
 PEBBLE_AUTHZREUSE=0 pebble_start
 renew_setup
 
@@ -114,9 +116,12 @@ stop_in_poll() {
 # ---- dns-01: stopped while polling the authorizations ---------------------------------------------------
 live_before=$(thumbprint "$T/state/certs/dns/live/cert.pem")
 : >"$HOOK_LOG"
+begun() { grep -c '^begin dns-01 ' "$HOOK_LOG" || true; }
 scenario_check() {
-    # The test proves something only if the hook had published both records when the stop came.
-    expect_eq "$(txt_records | wc -l)" 2 "TERM: both TXT records published when the stop comes"
+    # The test proves something only if the hook had published records when the stop came.
+    [ "$(begun)" -ge 1 ] && ok "TERM: the hook was asked to publish ($(begun) of 2 names)" ||
+        fail "TERM: no challenge begun when the stop comes (both authorizations reused?)"
+    expect_eq "$(txt_records | wc -l)" "$(begun)" "TERM: every TXT record begun is published when the stop comes"
 }
 stop_in_poll authorization TERM term.out renew dns --config "$T/ccs.conf" --force
 expect_eq "$rc" 3 "TERM during the poll: exit 3"
@@ -126,8 +131,8 @@ expect_contains term.out "abandoned: asked to stop" "... at the poll"
 [ "$took_ms" -lt 10000 ] && ok "TERM during the poll: ended in ${took_ms} ms" ||
     fail "TERM during the poll: took ${took_ms} ms"
 expect_eq "$(txt_records | tr '\n' ' ')" "" "TERM during the poll: no TXT record is left in the DNS"
-expect_eq "$(grep -c '^failed dns-01 ' "$HOOK_LOG")" 2 \
-    "TERM during the poll: the hook withdrew both records (failed, although ccs was stopping)"
+expect_eq "$(grep -c '^failed dns-01 ' "$HOOK_LOG")" "$(begun)" \
+    "TERM during the poll: the hook withdrew every record (failed, although ccs was stopping)"
 expect_eq "$(thumbprint "$T/state/certs/dns/live/cert.pem")" "$live_before" \
     "TERM during the poll: no new certificate (the order was not carried on)"
 pending=$T/state/certs/dns/pending/privkey.pem
@@ -160,7 +165,9 @@ expect_eq "$(txt_records | tr '\n' ' ')" "" "the next run: no TXT record left"
 live_before=$(thumbprint "$T/state/certs/dns/live/cert.pem")
 : >"$HOOK_LOG"
 scenario_check() {
-    expect_eq "$(grep -c '^done dns-01 ' "$HOOK_LOG")" 2 \
+    [ "$(begun)" -ge 1 ] && ok "TERM at the order: the hook was asked to publish ($(begun) of 2 names)" ||
+        fail "TERM at the order: no challenge begun (both authorizations reused?)"
+    expect_eq "$(grep -c '^done dns-01 ' "$HOOK_LOG")" "$(begun)" \
         "TERM at the order: the authorizations were done (their records withdrawn) when the stop comes"
 }
 stop_in_poll order TERM order.out renew dns --config "$T/ccs.conf" --force
