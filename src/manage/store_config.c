@@ -1,5 +1,8 @@
 #include "manage/store_config.h"
 
+#include <stdlib.h>
+#include <string.h>
+
 struct store_open_options config_store_open_options(const struct config_store *store)
 {
     struct store_open_options o = {.lock = STORE_LOCK_DEFAULT};
@@ -15,4 +18,47 @@ int config_store_open(const struct config_store *store, struct store **out, stru
 {
     struct store_open_options o = config_store_open_options(store);
     return store_open(store->location, &o, out, err);
+}
+
+static int copy_text(char **to, const char *from)
+{
+    *to = from ? strdup(from) : NULL;
+    return from && !*to ? -1 : 0;
+}
+
+int config_store_copy(const struct config_store *src, struct config_store *dst, struct errbuf *err)
+{
+    *dst = *src;
+    dst->where = (struct config_where){0};
+    dst->name = dst->location = dst->password_file = dst->group = dst->credentials_file = NULL;
+    if (copy_text(&dst->name, src->name) < 0 || copy_text(&dst->location, src->location) < 0 ||
+        copy_text(&dst->password_file, src->password_file) < 0 ||
+        copy_text(&dst->group, src->group) < 0 ||
+        copy_text(&dst->credentials_file, src->credentials_file) < 0) {
+        config_store_clear(dst);
+        return errbuf_set(err, "[store \"%s\"]: out of memory", src->name);
+    }
+    return 0;
+}
+
+void config_store_clear(struct config_store *s)
+{
+    free(s->name);
+    free(s->location);
+    free(s->password_file);
+    free(s->group);
+    free(s->credentials_file);
+    *s = (struct config_store){0};
+}
+
+static int same_text(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+int config_store_same_opening(const struct config_store *a, const struct config_store *b)
+{
+    return same_text(a->location, b->location) && same_text(a->password_file, b->password_file) &&
+           same_text(a->credentials_file, b->credentials_file) && a->kerberos == b->kerberos &&
+           a->encrypt == b->encrypt && a->guest == b->guest;
 }

@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "manage/store_config.h"
 #include "serve/admin.h"
 #include "serve/changes.h"
 #include "serve/conn.h"
@@ -140,9 +141,10 @@ static void warn_restart_only(const struct serve_settings *old, const struct ser
         log_warning("[serve] user changed: %s", restart);
     if (old->has_admin != s->has_admin || strcmp(old->admin.text, s->admin.text) != 0)
         log_warning("[serve] admin changed: %s", restart);
-    if (!same_text(old->store_location, s->store_location) ||
-        !same_text(old->password_file, s->password_file))
-        log_warning("[serve] store (its location or password file) changed: %s", restart);
+    if (!config_store_same_opening(&old->store, &s->store))
+        log_warning("[serve] store (its location, password file or connection options) "
+                    "changed: %s",
+                    restart);
 }
 
 static void reload(struct server *srv)
@@ -224,12 +226,6 @@ int serve_store_password(const char *store_name, const char *password_file, stru
 static int open_store(struct server *srv, const struct serve_settings *s)
 {
     struct store_cache_options opts = {.report = on_load_failure};
-    struct store_open_options store_opts = {
-        .lock = STORE_LOCK_DEFAULT,
-        .smb = {.credentials_file = s->store_credentials_file,
-                .kerberos = s->store_kerberos,
-                .encrypt = s->store_encrypt,
-                .guest = s->store_guest}};
     const char *delay = getenv(SERVE_TEST_LOAD_DELAY_ENV);
     struct secret password = {0};
     struct errbuf err;
@@ -245,11 +241,11 @@ static int open_store(struct server *srv, const struct serve_settings *s)
                     srv->load_delay_match ? " of files matching " : "",
                     srv->load_delay_match ? srv->load_delay_match : "");
     }
-    if (store_open(s->store_location, &store_opts, &srv->ctx.store, &err) < 0) {
-        log_error("[store \"%s\"]: %s", s->store_name, err.msg);
+    if (config_store_open(&s->store, &srv->ctx.store, &err) < 0) {
+        log_error("[store \"%s\"]: %s", s->store.name, err.msg);
         return -1;
     }
-    if (serve_store_password(s->store_name, s->password_file, &password, &err) < 0) {
+    if (serve_store_password(s->store.name, s->store.password_file, &password, &err) < 0) {
         log_error("%s", err.msg);
         return -1;
     }

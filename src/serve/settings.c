@@ -10,6 +10,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "manage/store_config.h"
 #include "store/resolve.h"
 
 /* Room for the host part of "HOST:PORT": a DNS name (253) or an IPv6 literal. */
@@ -93,15 +94,9 @@ static int build_process(const struct config *cfg, struct serve_settings *s, str
     }
     if (!store)
         return errbuf_set(err, "store \"%s\": no such [store]", sv->store);
-    if (dup_into(&s->user, sv->user, err) < 0 || dup_into(&s->store_name, store->name, err) < 0 ||
-        dup_into(&s->store_location, store->location, err) < 0 ||
-        dup_into(&s->password_file, store->password_file, err) < 0 ||
-        dup_into(&s->store_credentials_file, store->credentials_file, err) < 0)
+    if (dup_into(&s->user, sv->user, err) < 0)
         return -1;
-    s->store_kerberos = store->kerberos;
-    s->store_encrypt = store->encrypt;
-    s->store_guest = store->guest;
-    return 0;
+    return config_store_copy(store, &s->store, err);
 }
 
 static int build_backends(const struct config *cfg, struct serve_settings *s, struct errbuf *err)
@@ -195,10 +190,7 @@ void serve_settings_unref(struct serve_settings *s)
     SSL_CTX_free(s->ssl_ctx);
     free(s->listen);
     free(s->user);
-    free(s->store_name);
-    free(s->store_location);
-    free(s->password_file);
-    free(s->store_credentials_file);
+    config_store_clear(&s->store);
     free(s->backends);
     route_free(&s->routes);
     free(s->alpn.wire);

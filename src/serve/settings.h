@@ -51,10 +51,7 @@ struct serve_settings {
     char *user;
     struct serve_addr admin;
     int has_admin;
-    char *store_name, *store_location, *password_file;
-    /* the [store]'s connection options (a share's credentials file, Kerberos, encryption, guest) */
-    char *store_credentials_file;
-    int store_kerberos, store_encrypt, store_guest;
+    struct config_store store; /* a copy of the [store] served (config_store_copy) */
     /* a SIGHUP changes these, for new connections */
     SSL_CTX *ssl_ctx;
     struct serve_backend *backends; /* [0]: [serve]'s; then one per [site], in file order */

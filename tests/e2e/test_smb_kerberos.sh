@@ -9,13 +9,16 @@
 #     cifs/HOST is in the cache afterwards (Kerberos was used, not anything else);
 #   - the deployed file read back with `smbclient --use-kerberos=required` (an independent client)
 #     and opened with OpenSSL;
-#   - `kerberos = yes` in a [store] section: `ccs serve --check` reads the share with it;
+#   - `kerberos = yes` in a [store] section: `ccs serve --check` reads the share with it, and a
+#     running `ccs serve` serves from it, a redeploy reaching new handshakes with no restart;
 #   - without a usable ticket (none, an empty or missing cache, an expired one) and with the server
 #     named by address: "authentication failed" naming the store, exit 1, the share unchanged;
 #   - the user's password in no output.
 # Root only: the DC's file server serves the user's files as the user's uid. As another user the
 # test says so and exits 77 (CTest: skipped); as root it never skips.
 HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck disable=SC2034 # serve_lib.sh finds tests/e2e/serve through E2E
+E2E=$HERE
 . "$HERE/lib.sh"
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -26,9 +29,11 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 started=$(date +%s)
 
+. "$HERE/acme_lib.sh" # its port reservation and process tracking, for ccs serve (no CA starts)
+. "$HERE/serve_lib.sh"
 DC=$(mktemp -d /tmp/ccs-krbdc.XXXXXX)
 # shellcheck disable=SC2154 # rc is set in the trap itself
-trap 'rc=$?; sh "$HERE/krb_dc.sh" stop "$DC"; rm -rf "$DC"; exit $rc' EXIT
+trap 'rc=$?; sh "$HERE/krb_dc.sh" stop "$DC"; rm -rf "$DC"; acme_cleanup $rc; exit $rc' EXIT
 # if this shell is killed before its trap can run, the watcher stops the DC
 setsid sh "$HERE/krb_dc.sh" watch "$DC" $$ </dev/null >/dev/null 2>&1 &
 if ! sh "$HERE/krb_dc.sh" start "$DC" >dc.env 2>dc.err; then
@@ -117,8 +122,8 @@ write_conf() {
     {
         printf '[store "share"]\nlocation = %s\npassword-file = %s/pw\n' "$STORE" "$T"
         for l in "$@"; do printf '%s\n' "$l"; done
-        printf '\n[serve]\nlisten = 127.0.0.1:9\nstore = share\nbackend = 127.0.0.1:9\n'
-        printf 'admin = 127.0.0.1:9\nworkers = 1\nhosts = www.example.com, example.com\n'
+        printf '\n[serve]\nlisten = 127.0.0.1:%s\nstore = share\nbackend = 127.0.0.1:9\n' "${SERVE_PORT:-9}"
+        printf 'admin = 127.0.0.1:%s\nworkers = 1\nhosts = www.example.com, example.com\n' "${ADMIN_PORT:-9}"
     } >"$f"
 }
 write_conf kerberos.conf "kerberos = yes"
@@ -129,6 +134,25 @@ write_conf nokerberos.conf
 run_ccs 1 conf-nokerberos.out serve --check --config nokerberos.conf
 expect_contains conf-nokerberos.out "no credentials for the share" \
     "[store] without kerberos = yes (and no credentials file): refused, saying so"
+
+# A running ccs serve on the share with kerberos = yes (the ticket in KRB5CCNAME): it serves the
+# file, and a redeploy by another process (another Kerberos session) is served with no restart
+# (the change feed on the share); then the first certificate goes back for what follows.
+acme__reserve_port SERVE_PORT
+acme__reserve_port ADMIN_PORT
+serve__write_conf() { write_conf "$T/ccs.conf" "kerberos = yes"; }
+serve__write_conf
+serve_start
+expect_eq "$(served www.example.com)" "$tp" "ccs serve with kerberos = yes serves www.example.com from the share"
+for cert in other leaf; do
+    run_ccs 0 "serve-redeploy-$cert.out" deploy --store "$STORE" --kerberos --cert "$cert.pem" \
+        --key "$cert.key" --chain ca.pem --password-file pw --force
+    ms=$(wait_served www.example.com "$(thumbprint "$cert.pem")" 10000)
+    [ "$ms" != never ] && ok "ccs serve (Kerberos): the redeploy of $cert is served after $ms ms, no restart" ||
+        fail "ccs serve (Kerberos): the redeploy of $cert was not served within 10 s"
+done
+expect_not_contains "$SERVE_LOG" "$PASSWORD" "ccs serve (Kerberos): the user's password is not in its log"
+serve_stop
 
 # ---- without a usable ticket --------------------------------------------------------------------
 snapshot "$SHARE_DIR" >good.snap
@@ -194,4 +218,4 @@ leaked=$(grep -lF -- "$PASSWORD" ./*.out ./*.json 2>/dev/null || true)
 expect_eq "$leaked" "" "the domain user's password is in no output"
 
 echo "test_smb_kerberos.sh: $(($(date +%s) - started)) s in all"
-finish
+serve_finish

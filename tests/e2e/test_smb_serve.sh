@@ -5,7 +5,8 @@
 # CHANGE_NOTIFY) with no restart, a removal stops the name being served; neither the password nor
 # the user name appears in the server's log, its /metrics or serve --check's output; a [store]
 # whose credentials file others may read is refused, saying why (issue 10: locations everywhere a
-# store is named, credentials never in logs). A real smbd (tests/e2e/smb_server.sh).
+# store is named, credentials never in logs); a reload that changes the [store]'s connection options
+# says they wait for a restart. A real smbd (tests/e2e/smb_server.sh).
 E2E=$(cd "$(dirname "$0")" && pwd)
 # shellcheck disable=SC2034 # smb_lib.sh finds smb_server.sh through HERE
 HERE=$E2E
@@ -100,5 +101,19 @@ if grep -qw -- "$SMB_USER" "$SERVE_LOG" metrics.txt; then
 else
     ok "the share's user name appears in neither the server's log nor /metrics"
 fi
+
+# A reload that changes how the store is opened (here its credentials file: another file, the same
+# account) cannot reopen the store under the running server: the log says the change waits for a
+# restart, and the server goes on serving from the share it has open.
+cp "$SMB_CREDS" other.creds
+chmod 600 other.creds
+serve__write_conf() { write_conf "$T/ccs.conf" "$T/other.creds"; }
+serve__write_conf
+kill -HUP "$SERVE_PID"
+i=0
+until grep -q 'reloaded' "$SERVE_LOG" || [ $i -ge 100 ]; do sleep 0.1; i=$((i + 1)); done
+expect_contains "$SERVE_LOG" "store (its location, password file or connection options) changed: takes effect at the next restart" \
+    "SIGHUP with another credentials-file: the log says it takes effect at the next restart"
+expect_eq "$(served s.example.com)" "$tp_v2" "after that reload: still served from the share"
 
 serve_finish
