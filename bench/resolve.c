@@ -428,8 +428,13 @@ static int run_lookups(const struct config *cfg, const struct population *p,
                percentile(by_class[c], n_class[c], 0.999),
                n_class[c] ? by_class[c][n_class[c] - 1] : 0);
     }
-    hit_ok = percentile(by_class[CLASS_EXACT], n_class[CLASS_EXACT], 0.99) <= TARGET_HIT_P99_NS;
-    printf("target: cached hit p99 <= %.0f ns: %s\n", TARGET_HIT_P99_NS, hit_ok ? "PASS" : "MISS");
+    /* Both kinds of cached hit count: a wildcard hit is one too (its exact file is a cached
+     * absence, then the wildcard file is a cached entry). */
+    hit_ok = percentile(by_class[CLASS_EXACT], n_class[CLASS_EXACT], 0.99) <= TARGET_HIT_P99_NS &&
+             percentile(by_class[CLASS_WILDCARD], n_class[CLASS_WILDCARD], 0.99) <=
+                 TARGET_HIT_P99_NS;
+    printf("target: cached hit (exact and wildcard) p99 <= %.0f ns: %s\n", TARGET_HIT_P99_NS,
+           hit_ok ? "PASS" : "MISS");
     if (wrong)
         printf("ERROR: %ld answers were not what the host's class expects\n", wrong);
     for (int c = 0; c < CLASS_COUNT; c++)

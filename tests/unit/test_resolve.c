@@ -321,7 +321,11 @@ static int compare_paths(const char *host, size_t len)
     store_name_escape(host, len, shown, sizeof(shown));
     if (rc < 0)
         fail_msg("fast path took \"%s\", store_lookup_plan refuses it: %s", shown, err.msg);
-    if (memcmp(&fast, &slow, sizeof(fast)) != 0)
+    if (fast.host.wildcard != slow.host.wildcard ||
+        strcmp(fast.host.unicode, slow.host.unicode) != 0 ||
+        strcmp(fast.host.ace, slow.host.ace) != 0 || strcmp(fast.host.file, slow.host.file) != 0 ||
+        strcmp(fast.exact_file, slow.exact_file) != 0 ||
+        strcmp(fast.wildcard_file, slow.wildcard_file) != 0)
         fail_msg("\"%s\": fast plan %s/%s/%s, slow plan %s/%s/%s", shown, fast.host.unicode,
                  fast.exact_file, fast.wildcard_file, slow.host.unicode, slow.exact_file,
                  slow.wildcard_file);
