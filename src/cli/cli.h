@@ -122,5 +122,10 @@ int cli_stdout_is_tty(void);
 void cli_escape(const char *s, char *out, size_t out_size);
 /* Print S escaped, left-aligned in WIDTH columns, then one space. */
 void cli_print_column(const char *s, int width);
+/* The same two for text the store library has already escaped for printing (a rejected name and
+ * the message quoting it: store_name_escape writes \xNN itself): a backslash is kept as it is, so
+ * an escape is not shown twice; controls and bidirectional overrides are still escaped. */
+void cli_escape_escaped(const char *s, char *out, size_t out_size);
+void cli_print_column_escaped(const char *s, int width);
 
 #endif

@@ -124,8 +124,9 @@ static int code_point_width(long cp)
 }
 
 /* Escape one character at S (N octets left) into OUT: returns the octets consumed, sets *OUT_LEN
- * and *WIDTH (display columns). */
-static size_t escape_one(const char *s, size_t n, char out[16], size_t *out_len, int *width)
+ * and *WIDTH (display columns). KEEP_BACKSLASH: S was escaped already (a backslash starts one). */
+static size_t escape_one(const char *s, size_t n, int keep_backslash, char out[16], size_t *out_len,
+                         int *width)
 {
     size_t len;
     long cp = utf8_next((const unsigned char *)s, n, &len);
@@ -133,7 +134,7 @@ static size_t escape_one(const char *s, size_t n, char out[16], size_t *out_len,
                 ? code_point_width(cp)
                 : -1;
 
-    if (cp == '\\') {
+    if (cp == '\\' && !keep_backslash) {
         *out_len = (size_t)snprintf(out, 16, "\\\\");
         *width = 2;
     } else if (cp < 0 || cp < 0x80) {
@@ -156,7 +157,7 @@ static size_t escape_one(const char *s, size_t n, char out[16], size_t *out_len,
     return len;
 }
 
-void cli_escape(const char *s, char *out, size_t out_size)
+static void escape_into(const char *s, int keep_backslash, char *out, size_t out_size)
 {
     size_t o = 0, n = strlen(s);
 
@@ -166,7 +167,7 @@ void cli_escape(const char *s, char *out, size_t out_size)
         char piece[16];
         size_t piece_len;
         int w;
-        i += escape_one(s + i, n - i, piece, &piece_len, &w);
+        i += escape_one(s + i, n - i, keep_backslash, piece, &piece_len, &w);
         if (o + piece_len >= out_size)
             break;
         memcpy(out + o, piece, piece_len);
@@ -175,7 +176,7 @@ void cli_escape(const char *s, char *out, size_t out_size)
     out[o] = '\0';
 }
 
-void cli_print_column(const char *s, int width)
+static void print_column(const char *s, int keep_backslash, int width)
 {
     size_t n = strlen(s);
     int shown = 0;
@@ -184,13 +185,33 @@ void cli_print_column(const char *s, int width)
         char piece[16];
         size_t piece_len;
         int w;
-        i += escape_one(s + i, n - i, piece, &piece_len, &w);
+        i += escape_one(s + i, n - i, keep_backslash, piece, &piece_len, &w);
         fwrite(piece, 1, piece_len, stdout);
         shown += w;
     }
     for (; shown < width; shown++)
         fputc(' ', stdout);
     fputc(' ', stdout);
+}
+
+void cli_escape(const char *s, char *out, size_t out_size)
+{
+    escape_into(s, 0, out, out_size);
+}
+
+void cli_escape_escaped(const char *s, char *out, size_t out_size)
+{
+    escape_into(s, 1, out, out_size);
+}
+
+void cli_print_column(const char *s, int width)
+{
+    print_column(s, 0, width);
+}
+
+void cli_print_column_escaped(const char *s, int width)
+{
+    print_column(s, 1, width);
 }
 
 /* ---- options ---------------------------------------------------------------------------------- */

@@ -200,7 +200,8 @@ static json_t *report_json(const struct deploy_report *r)
     return j;
 }
 
-/* Text output escapes what came from the certificate and the store (cli.h). */
+/* Text output escapes what came from the certificate and the store (cli.h); names and messages
+ * the library escaped already are not escaped twice. */
 static void report_text(const struct deploy_report *r)
 {
     size_t counts[DEPLOY_FAILED + 1] = {0};
@@ -218,12 +219,15 @@ static void report_text(const struct deploy_report *r)
         counts[e->action]++;
         printf("  ");
         cli_print_column(deploy_action_name(e->action), 9);
-        cli_print_column(e->file[0] ? e->file : e->name, 40);
-        cli_escape(e->detail, detail, sizeof(detail));
+        if (e->file[0])
+            cli_print_column(e->file, 40);
+        else /* a rejected name: escaped by the library (certinfo.c) */
+            cli_print_column_escaped(e->name, 40);
+        cli_escape_escaped(e->detail, detail, sizeof(detail));
         printf("%s\n", detail);
     }
     for (size_t i = 0; i < r->warning_count; i++) {
-        cli_escape(r->warnings[i].text, detail, sizeof(detail));
+        cli_escape_escaped(r->warnings[i].text, detail, sizeof(detail));
         printf("  warning   %s\n", detail);
     }
     printf("%s%zu written, %zu unchanged, %zu skipped, %zu removed, %zu kept, %zu rejected, "
@@ -243,8 +247,11 @@ static void warn_about(const struct deploy_report *r)
         if (e->action != DEPLOY_SKIPPED && e->action != DEPLOY_REJECTED &&
             e->action != DEPLOY_KEPT && e->action != DEPLOY_FAILED)
             continue;
-        cli_escape(e->file[0] ? e->file : e->name, file, sizeof(file));
-        cli_escape(e->detail, detail, sizeof(detail));
+        if (e->file[0])
+            cli_escape(e->file, file, sizeof(file));
+        else
+            cli_escape_escaped(e->name, file, sizeof(file));
+        cli_escape_escaped(e->detail, detail, sizeof(detail));
         if (e->action == DEPLOY_FAILED)
             log_error("%s: %s", file, detail);
         else
@@ -252,7 +259,7 @@ static void warn_about(const struct deploy_report *r)
                         e->action == DEPLOY_SKIPPED ? "; --force replaces it" : "");
     }
     for (size_t i = 0; i < r->warning_count; i++) {
-        cli_escape(r->warnings[i].text, detail, sizeof(detail));
+        cli_escape_escaped(r->warnings[i].text, detail, sizeof(detail));
         log_warning("%s", detail);
     }
     if (!r->chain_complete)

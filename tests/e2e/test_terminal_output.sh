@@ -77,6 +77,20 @@ for out in fd fl fk; do
     expect_contains "$out.out" 'O=Evil\\1B[2J\u{202E}gro' "certificate fields ($out.out): shown escaped"
 done
 
+# A SAN holding an escape sequence is rejected; the library escapes it for the message it quotes it
+# in, and the report and the warning show that escape once (\x1b), not escaped again (\\x1b).
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout esan.key -out esan.pem \
+    -subj "/CN=esan.example" -addext "subjectAltName=DNS:esan.example,DNS:a${ESC}[2Jb.example" \
+    -days 30 2>/dev/null
+mkdir e
+run_ccs_split 0 ed.out ed.err deploy --store e --cert esan.pem --key esan.key --password-file pw
+for out in ed.out ed.err; do
+    no_raw_controls "$out" "a rejected SAN ($out)"
+    expect_contains "$out" 'name "a\x1b[2Jb.example": contains a control character' \
+        "a rejected SAN ($out): its escape is shown once"
+done
+expect_contains ed.out '  rejected  a\x1b[2Jb.example ' "a rejected SAN: the report's name column shows the escape once"
+
 # ---- columns by display width -------------------------------------------------------------------
 # col FILE PREFIX MARKER — the display column (wcwidth: East Asian wide = 2, combining = 0) at
 # which MARKER starts on the line of FILE that starts with PREFIX.
