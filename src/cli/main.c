@@ -2,11 +2,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "util/log.h"
 #include "util/suggest.h"
 
 #ifndef CCS_VERSION
@@ -133,7 +135,12 @@ static int help(int argc, char **argv)
 int main(int argc, char **argv)
 {
     const struct cli_verb *verb;
+    /* CCS_DEBUG=1: debug lines too (ACME retries, the http-01 responder's tokens, libsmbclient's
+     * own log). No option: every verb would need one, and this is for a bug report. */
+    const char *debug = getenv("CCS_DEBUG");
 
+    if (debug && strcmp(debug, "1") == 0)
+        log_set_verbosity(LOG_LEVEL_DEBUG);
     if (argc < 2) {
         usage(stderr);
         return EXIT_FAILED;

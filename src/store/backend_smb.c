@@ -54,6 +54,7 @@
 #include "store/smb_location.h"
 #include "store/smb_probe.h"
 #include "util/credfile.h"
+#include "util/log.h"
 
 /* The systemd credential holding a Samba credentials file (LoadCredential=ccs-smb-credentials:...).
  */
@@ -237,6 +238,21 @@ static void auth_callback(SMBCCTX *ctx, const char *server, const char *share, c
     snprintf(password, (size_t)password_len, "%s", ss->creds.password);
 }
 
+/* libsmbclient's own log (its DEBUG() lines at level 0: "Bad SMB2 signature" with hex dumps when
+ * a server offers a guest session in place of the account, GSSAPI errors for an expired ticket)
+ * goes to ccs's debug log (-v): ccs says what failed in its own words, naming the store, and
+ * these lines on stderr looked like part of it. No secret is in them. */
+static void smb_log_line(void *unused, int level, const char *msg)
+{
+    size_t len = strlen(msg);
+
+    (void)unused;
+    while (len > 0 && (msg[len - 1] == '\n' || msg[len - 1] == '\r'))
+        len--;
+    if (len > 0)
+        log_debug("libsmbclient (level %d): %.*s", level, (int)len, msg);
+}
+
 /* A context for SS. Called with LIB_MUTEX held (or in the notification helper, alone). */
 static SMBCCTX *new_context(struct smb_store *ss)
 {
@@ -248,6 +264,7 @@ static SMBCCTX *new_context(struct smb_store *ss)
     smbc.setFunctionAuthDataWithContext(ctx, auth_callback);
     smbc.setOptionDebugToStderr(ctx, 1);
     smbc.setDebug(ctx, 0);
+    smbc.setLogCallback(ctx, NULL, smb_log_line); /* global in Samba: the same for every context */
     smbc.setOptionNoAutoAnonymousLogin(ctx, !ss->guest);
     smbc.setOptionUseKerberos(ctx, ss->kerberos);
     smbc.setOptionFallbackAfterKerberos(ctx, 0);

@@ -27,6 +27,7 @@
     X(setFunctionAuthDataWithContext)                                                              \
     X(setOptionDebugToStderr)                                                                      \
     X(setDebug)                                                                                    \
+    X(setLogCallback)                                                                              \
     X(setOptionNoAutoAnonymousLogin)                                                               \
     X(setOptionUseKerberos)                                                                        \
     X(setOptionFallbackAfterKerberos)                                                              \

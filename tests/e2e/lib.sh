@@ -67,6 +67,15 @@ expect_not_contains() {
     else ok "$3"; fi
 }
 
+# expect_only_ccs_lines FILE WHAT — every line of FILE is one of ccs's own messages ("ccs: ..."):
+# nothing a library printed by itself (libsmbclient's log) is mixed into them.
+expect_only_ccs_lines() {
+    if grep -qv '^ccs: ' "$1"; then
+        fail "$2: lines that are not ccs's in $1:"
+        grep -v '^ccs: ' "$1" | head -5 | sed 's/^/    /' >&2
+    else ok "$2"; fi
+}
+
 # run_ccs EXPECTED_EXIT OUTFILE ARGS... — runs ccs, stdout+stderr to OUTFILE, checks the exit code.
 run_ccs() {
     want=$1 out=$2

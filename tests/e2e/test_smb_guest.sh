@@ -65,6 +65,7 @@ expect_refusal() {
     expect_contains "$name.out" "$SMB_URL/" "$name: names the store"
     expect_not_contains "$name.out" "$PASSWORD" "$name: the share password is not in the output"
     expect_not_contains "$name.out" "wrong-password-4711" "$name: the wrong password is not in the output"
+    expect_only_ccs_lines "$name.out" "$name: only ccs's own messages (libsmbclient's log is not printed)"
     snapshot "$GDIR" >"$name.snap"
     if cmp -s good.snap "$name.snap"; then ok "$name: the share is unchanged"; else
         fail "$name: the share changed:"
@@ -92,6 +93,19 @@ else
     fail "smbclient without signing was not let in as guest: the scenario did not happen:"
     sed 's/^/    /' smbclient-guest.out >&2
 fi
+# libsmbclient's own log of that refusal (its signature check failing) is not printed, but
+# CCS_DEBUG=1 shows it, as ccs's debug lines, for a bug report.
+set +e
+# shellcheck disable=SC2086
+CCS_DEBUG=1 "$CCS" deploy --store "$GSTORE" --credentials-file unknown.creds $DEPLOY_OTHER \
+    >bad-user-debug.out 2>&1
+got=$?
+set -e
+expect_eq "$got" 1 "CCS_DEBUG=1: the same refusal (exit 1)"
+expect_contains bad-user-debug.out "ccs: debug: libsmbclient (level 0): Bad SMB2" \
+    "CCS_DEBUG=1: libsmbclient's log is shown as ccs's debug lines"
+expect_only_ccs_lines bad-user-debug.out "CCS_DEBUG=1: every line is ccs's"
+expect_not_contains bad-user-debug.out "wrong-password-4711" "CCS_DEBUG=1: the password is not in the debug lines"
 
 # Guest with anything that it would silently drop.
 # shellcheck disable=SC2086

@@ -164,6 +164,7 @@ expect_auth_refused() {
     run_ccs 1 "$name.out" "$@"
     expect_contains "$name.out" "authentication failed" "$what: says \"authentication failed\""
     expect_contains "$name.out" "store $STORE" "$what: names the store"
+    expect_only_ccs_lines "$name.out" "$what: only ccs's own messages (libsmbclient's log is not printed)"
     expect_snapshot_unchanged good.snap "$SHARE_DIR" "$what: the share is unchanged"
 }
 STORE_BY_ADDRESS=smb://127.0.0.1:$KRB_SMB_PORT/certs/certs
