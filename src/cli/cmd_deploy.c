@@ -200,8 +200,23 @@ static json_t *report_json(const struct deploy_report *r)
     return j;
 }
 
-/* Text output escapes what came from the certificate and the store (cli.h); names and messages
- * the library escaped already are not escaped twice. */
+/* A rejected name, and the detail quoting it, come escaped from the library (certinfo.c: the raw
+ * SAN may hold anything, NULs included): shown as they are, controls still escaped, so the escape
+ * is not shown twice. Everything else is escaped here. */
+static int came_escaped(const struct deploy_entry *e)
+{
+    return e->action == DEPLOY_REJECTED;
+}
+
+static void escape_detail(const struct deploy_entry *e, char *out, size_t size)
+{
+    if (came_escaped(e))
+        cli_escape_escaped(e->detail, out, size);
+    else
+        cli_escape(e->detail, out, size);
+}
+
+/* Text output escapes what came from the certificate and the store (cli.h). */
 static void report_text(const struct deploy_report *r)
 {
     size_t counts[DEPLOY_FAILED + 1] = {0};
@@ -221,13 +236,15 @@ static void report_text(const struct deploy_report *r)
         cli_print_column(deploy_action_name(e->action), 9);
         if (e->file[0])
             cli_print_column(e->file, 40);
-        else /* a rejected name: escaped by the library (certinfo.c) */
+        else if (came_escaped(e))
             cli_print_column_escaped(e->name, 40);
-        cli_escape_escaped(e->detail, detail, sizeof(detail));
+        else
+            cli_print_column(e->name, 40);
+        escape_detail(e, detail, sizeof(detail));
         printf("%s\n", detail);
     }
     for (size_t i = 0; i < r->warning_count; i++) {
-        cli_escape_escaped(r->warnings[i].text, detail, sizeof(detail));
+        cli_escape(r->warnings[i].text, detail, sizeof(detail));
         printf("  warning   %s\n", detail);
     }
     printf("%s%zu written, %zu unchanged, %zu skipped, %zu removed, %zu kept, %zu rejected, "
@@ -249,9 +266,11 @@ static void warn_about(const struct deploy_report *r)
             continue;
         if (e->file[0])
             cli_escape(e->file, file, sizeof(file));
-        else
+        else if (came_escaped(e))
             cli_escape_escaped(e->name, file, sizeof(file));
-        cli_escape_escaped(e->detail, detail, sizeof(detail));
+        else
+            cli_escape(e->name, file, sizeof(file));
+        escape_detail(e, detail, sizeof(detail));
         if (e->action == DEPLOY_FAILED)
             log_error("%s: %s", file, detail);
         else
@@ -259,7 +278,7 @@ static void warn_about(const struct deploy_report *r)
                         e->action == DEPLOY_SKIPPED ? "; --force replaces it" : "");
     }
     for (size_t i = 0; i < r->warning_count; i++) {
-        cli_escape_escaped(r->warnings[i].text, detail, sizeof(detail));
+        cli_escape(r->warnings[i].text, detail, sizeof(detail));
         log_warning("%s", detail);
     }
     if (!r->chain_complete)

@@ -1,7 +1,7 @@
-/* store_config.h — open a store the way its [store] section says. One function, used by every
- * part that opens a configured store (the renewer's deploy-ccs task, ccs serve and its --check), so
- * a share's connection options (credentials, Kerberos, encryption, guest) are never dropped by one
- * of them. */
+/* store_config.h — open a store the way its [store] section says. One way to open it, used by
+ * every part that opens a configured store (the renewer's deploy-ccs task, ccs serve and its
+ * --check), so a share's connection options (credentials, Kerberos, encryption, guest) are never
+ * dropped by one of them; and a copy of a [store] for a part that keeps it across reloads. */
 #ifndef CCS_MANAGE_STORE_CONFIG_H
 #define CCS_MANAGE_STORE_CONFIG_H
 

@@ -50,6 +50,7 @@
 
 #include <openssl/rand.h>
 
+#include "store/names.h"
 #include "store/smb_lib.h"
 #include "store/smb_location.h"
 #include "store/smb_probe.h"
@@ -240,17 +241,21 @@ static void auth_callback(SMBCCTX *ctx, const char *server, const char *share, c
 
 /* libsmbclient's own log (its DEBUG() lines at level 0: "Bad SMB2 signature" with hex dumps when
  * a server offers a guest session in place of the account, GSSAPI errors for an expired ticket)
- * goes to ccs's debug log (-v): ccs says what failed in its own words, naming the store, and
- * these lines on stderr looked like part of it. No secret is in them. */
+ * goes to ccs's debug log, printed only with CCS_DEBUG=1: ccs says what failed in its own words,
+ * naming the store, and these lines on stderr looked like part of it. They may quote what the
+ * server sent: escaped like a name, so no control character reaches the terminal. */
 static void smb_log_line(void *unused, int level, const char *msg)
 {
     size_t len = strlen(msg);
+    char shown[1024];
 
     (void)unused;
     while (len > 0 && (msg[len - 1] == '\n' || msg[len - 1] == '\r'))
         len--;
-    if (len > 0)
-        log_debug("libsmbclient (level %d): %.*s", level, (int)len, msg);
+    if (len == 0)
+        return;
+    store_name_escape(msg, len, shown, sizeof(shown));
+    log_debug("libsmbclient (level %d): %s", level, shown);
 }
 
 /* A context for SS. Called with LIB_MUTEX held (or in the notification helper, alone). */

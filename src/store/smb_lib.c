@@ -12,8 +12,9 @@
  * settings say: against a server that cannot encrypt, every connection made with an encryption
  * level of "request" prints "Encryption required and server doesn't support SMB3 encryption -
  * failing connect" (source3/libsmb/clidfs.c, cli_cm_force_encryption_creds) and carries on. On
- * ccs's stdout that line corrupts `--json` output. smbc_setOptionDebugToStderr() moves only the
- * DEBUG() log; this moves d_printf() too, for the whole process, which is what we want: ccs
+ * ccs's stdout that line corrupts `--json` output. The DEBUG() log goes to ccs's debug log (the
+ * log callback, backend_smb.c) and smbc_setOptionDebugToStderr() keeps what comes before it off
+ * stdout; this moves d_printf() too, for the whole process, which is what we want: ccs
  * itself never calls d_printf. Optional: a libsmbclient without it loads, with that line on
  * stdout as before. */
 #define SAMBA_DISPLAY_TO_STDERR "display_set_stderr"

@@ -70,7 +70,9 @@ expect_not_contains() {
 # expect_only_ccs_lines FILE WHAT — every line of FILE is one of ccs's own messages ("ccs: ..."):
 # nothing a library printed by itself (libsmbclient's log) is mixed into them.
 expect_only_ccs_lines() {
-    if grep -qv '^ccs: ' "$1"; then
+    if [ ! -r "$1" ]; then
+        fail "$2: no file $1"
+    elif grep -qv '^ccs: ' "$1"; then
         fail "$2: lines that are not ccs's in $1:"
         grep -v '^ccs: ' "$1" | head -5 | sed 's/^/    /' >&2
     else ok "$2"; fi

@@ -111,7 +111,7 @@ serve__write_conf() { write_conf "$T/ccs.conf" "$T/other.creds"; }
 serve__write_conf
 kill -HUP "$SERVE_PID"
 i=0
-until grep -q 'reloaded' "$SERVE_LOG" || [ $i -ge 100 ]; do sleep 0.1; i=$((i + 1)); done
+until grep -q 'ccs.conf reloaded' "$SERVE_LOG" || [ $i -ge 100 ]; do sleep 0.1; i=$((i + 1)); done
 expect_contains "$SERVE_LOG" "store (its location, password file or connection options) changed: takes effect at the next restart" \
     "SIGHUP with another credentials-file: the log says it takes effect at the next restart"
 expect_eq "$(served s.example.com)" "$tp_v2" "after that reload: still served from the share"

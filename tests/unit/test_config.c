@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "manage/config.h"
+#include "manage/store_config.h"
 #include "testcert.h"
 
 static char *dir;
@@ -589,6 +590,67 @@ static void test_crlf_and_paths_not_urls(void **state)
     expect(&e, 7, "mode applies to a local directory only");
     expect(&e, 11, "kerberos applies to an SMB share only");
     config_errors_free(&e);
+}
+
+/* A copy of a [store] outlives its configuration (ccs serve keeps one across reloads), and two
+ * stores open the same way only when every key that opens it is the same. */
+static void test_store_copy_and_same_opening(void **state)
+{
+    struct config cfg;
+    struct config_store copy = {0}, other = {0};
+    struct errbuf err;
+    char *keep;
+    (void)state;
+
+    stub("secrets/store.pw");
+    stub("secrets/smb.creds");
+    load_ok("[store \"share\"]\n"
+            "location = //fs.example/certs/ccs\n"
+            "password-file = secrets/store.pw\n"
+            "credentials-file = secrets/smb.creds\n"
+            "encrypt = yes\n",
+            &cfg);
+    assert_int_equal(config_store_copy(&cfg.stores[0], &copy, &err), 0);
+    assert_ptr_not_equal(copy.location, cfg.stores[0].location);
+    assert_int_equal(config_store_copy(&copy, &other, &err), 0);
+    config_free(&cfg); /* the copies are their own */
+    assert_string_equal(copy.name, "share");
+    assert_string_equal(copy.location, "//fs.example/certs/ccs");
+    assert_non_null(strstr(copy.password_file, "secrets/store.pw"));
+    assert_non_null(strstr(copy.credentials_file, "secrets/smb.creds"));
+    assert_int_equal(copy.encrypt, 1);
+    assert_null(copy.where.file);
+    assert_true(config_store_same_opening(&copy, &other));
+
+    /* each key that opens the store, changed alone */
+    keep = other.credentials_file;
+    other.credentials_file = NULL;
+    assert_false(config_store_same_opening(&copy, &other));
+    other.credentials_file = keep;
+    other.kerberos = 1;
+    assert_false(config_store_same_opening(&copy, &other));
+    other.kerberos = 0;
+    other.encrypt = 0;
+    assert_false(config_store_same_opening(&copy, &other));
+    other.encrypt = 1;
+    other.guest = 1;
+    assert_false(config_store_same_opening(&copy, &other));
+    other.guest = 0;
+    keep = other.location;
+    other.location = "//fs.example/certs/other";
+    assert_false(config_store_same_opening(&copy, &other));
+    other.location = keep;
+    keep = other.password_file;
+    other.password_file = "/elsewhere/pw";
+    assert_false(config_store_same_opening(&copy, &other));
+    other.password_file = keep;
+    other.mode = 0600; /* not how it is opened: the same */
+    assert_true(config_store_same_opening(&copy, &other));
+
+    config_store_clear(&copy);
+    config_store_clear(&other);
+    assert_null(copy.name);
+    assert_null(other.location);
 }
 
 /* A store's mode that check calls an error is refused (issue 12, item 7). */
@@ -1660,6 +1722,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_empty_file_is_valid, setup, teardown),
         cmocka_unit_test_setup_teardown(test_full_config, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_copy_and_same_opening, setup, teardown),
         cmocka_unit_test_setup_teardown(test_defaults_and_inheritance, setup, teardown),
         cmocka_unit_test_setup_teardown(test_booleans, setup, teardown),
         cmocka_unit_test_setup_teardown(test_relative_paths_resolved, setup, teardown),
