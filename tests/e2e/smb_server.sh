@@ -39,6 +39,17 @@ die() {
     exit 1
 }
 
+# The pids of samba-dcerpcd and its rpcd_* workers started for this smbd: Samba 4.17 starts them on
+# demand for smbd's RPC pipes, in a session of their own, so smbd's process group does not hold
+# them and they outlived every test (found 39 minutes later). They carry our smb.conf's path.
+rpc_helpers() {
+    for p in /proc/[0-9]*; do
+        if tr '\0' '\n' <"$p/cmdline" 2>/dev/null | grep -qxF -- "--configfile=$dir/smb.conf"; then
+            echo "${p#/proc/}"
+        fi
+    done
+}
+
 stop() {
     [ -f "$dir/smbd.pid.ours" ] || return 0
     pid=$(cat "$dir/smbd.pid.ours")
@@ -50,6 +61,18 @@ stop() {
         i=$((i + 1))
     done
     kill -KILL "-$pid" 2>/dev/null || kill -9 "$pid" 2>/dev/null || true
+    helpers=$(rpc_helpers)
+    if [ -n "$helpers" ]; then
+        # shellcheck disable=SC2086 # one pid a word
+        kill -TERM $helpers 2>/dev/null || true
+        i=0
+        while [ -n "$(rpc_helpers)" ] && [ $i -lt 20 ]; do
+            sleep 0.1
+            i=$((i + 1))
+        done
+        # shellcheck disable=SC2046
+        kill -KILL $(rpc_helpers) 2>/dev/null || true
+    fi
     rm -f "$dir/smbd.pid.ours"
 }
 
