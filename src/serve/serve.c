@@ -52,6 +52,9 @@ struct server {
     int admin_fd;
     unsigned load_delay_ms;
     const char *load_delay_match;
+    /* What the server started with (serve_run's reference): the restart-only settings stay these
+     * through every reload, so a reload is compared with them, not with the last reload's. */
+    const struct serve_settings *started;
 };
 
 /* ---- context --------------------------------------------------------------------------------- */
@@ -128,20 +131,21 @@ static int same_text(const char *a, const char *b)
     return (!a && !b) || (a && b && strcmp(a, b) == 0);
 }
 
-/* What a reload cannot change: say so, and keep running with the old. */
-static void warn_restart_only(const struct serve_settings *old, const struct serve_settings *s)
+/* What a reload cannot change: say so when the new configuration differs from what runs. */
+static void warn_restart_only(const struct serve_settings *running,
+                              const struct serve_settings *s)
 {
     static const char restart[] = "takes effect at the next restart of ccs serve";
 
-    if (!same_addrs(old, s))
+    if (!same_addrs(running, s))
         log_warning("[serve] listen changed: %s", restart);
-    if (old->workers != s->workers)
+    if (running->workers != s->workers)
         log_warning("[serve] workers changed: %s", restart);
-    if (!same_text(old->user, s->user))
+    if (!same_text(running->user, s->user))
         log_warning("[serve] user changed: %s", restart);
-    if (old->has_admin != s->has_admin || strcmp(old->admin.text, s->admin.text) != 0)
+    if (running->has_admin != s->has_admin || strcmp(running->admin.text, s->admin.text) != 0)
         log_warning("[serve] admin changed: %s", restart);
-    if (!config_store_same_opening(&old->store, &s->store))
+    if (!config_store_same_opening(&running->store, &s->store))
         log_warning("[serve] store (its location, password file or connection options) "
                     "changed: %s",
                     restart);
@@ -149,16 +153,14 @@ static void warn_restart_only(const struct serve_settings *old, const struct ser
 
 static void reload(struct server *srv)
 {
-    struct serve_settings *s, *old;
+    struct serve_settings *s;
 
     log_info("SIGHUP: re-reading %s", srv->config_path);
     if (build_settings(srv, &s) < 0) {
         log_error("%s has errors: the running configuration stays", srv->config_path);
         return;
     }
-    old = serve_ctx_settings(&srv->ctx);
-    warn_restart_only(old, s);
-    serve_settings_unref(old);
+    warn_restart_only(srv->started, s);
     serve_ctx_set_settings(&srv->ctx, s);
     log_info("%s reloaded: new connections use it, open ones keep theirs", srv->config_path);
 }
@@ -473,6 +475,7 @@ int serve_run(const char *config_path)
     if (!srv.ctx.served || build_settings(&srv, &s) < 0)
         goto out;
     serve_ctx_set_settings(&srv.ctx, serve_settings_ref(s));
+    srv.started = s;
     raise_fd_limit(s->max_connections);
     if (open_store(&srv, s) < 0 || bind_all(&srv, s) < 0 ||
         (s->user && drop_privileges(s->user) < 0) || start_threads(&srv, s) < 0)

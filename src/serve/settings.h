@@ -5,7 +5,8 @@
  * Two kinds of settings: those a running server can take on at a SIGHUP (backends, sites,
  * default certificate, TLS parameters, ALPN, PROXY protocol, timeouts, the connection limit), and
  * those only a restart changes (listen addresses, workers, user, admin address, the store):
- * serve.c keeps the first build's for those, and says so when a reload changes them. */
+ * serve.c keeps the first build's for those (struct server's started), and says so whenever a
+ * reload's differ from them. */
 #ifndef CCS_SERVE_SETTINGS_H
 #define CCS_SERVE_SETTINGS_H
 

@@ -115,5 +115,22 @@ until grep -q 'ccs.conf reloaded' "$SERVE_LOG" || [ $i -ge 100 ]; do sleep 0.1; 
 expect_contains "$SERVE_LOG" "store (its location, password file or connection options) changed: takes effect at the next restart" \
     "SIGHUP with another credentials-file: the log says it takes effect at the next restart"
 expect_eq "$(served s.example.com)" "$tp_v2" "after that reload: still served from the share"
+# reloads compare with what runs, not with the last reload: the same file again still waits for a
+# restart; going back to the file the server started with does not
+reload_count() { grep -c 'ccs.conf reloaded' "$SERVE_LOG" || true; }
+restart_warnings() { grep -c 'connection options) changed: takes effect at the next restart' "$SERVE_LOG" || true; }
+# sighup_and_wait N: send SIGHUP, wait until the log says reloaded N times
+sighup_and_wait() {
+    kill -HUP "$SERVE_PID"
+    i=0
+    until [ "$(reload_count)" -ge "$1" ] || [ $i -ge 100 ]; do sleep 0.1; i=$((i + 1)); done
+}
+sighup_and_wait 2
+expect_eq "$(restart_warnings)" 2 "SIGHUP with the same other credentials-file again: still says it waits for a restart"
+serve__write_conf() { write_conf "$T/ccs.conf" "$SMB_CREDS"; }
+serve__write_conf
+sighup_and_wait 3
+expect_eq "$(reload_count)" 3 "SIGHUP back to the credentials file it started with: reloaded"
+expect_eq "$(restart_warnings)" 2 "... and no restart warning (the configuration is what runs)"
 
 serve_finish
