@@ -1,7 +1,8 @@
 #include "manage/store_config.h"
 
 #include <stdlib.h>
-#include <string.h>
+
+#include "util/text.h"
 
 struct store_open_options config_store_open_options(const struct config_store *store)
 {
@@ -20,21 +21,15 @@ int config_store_open(const struct config_store *store, struct store **out, stru
     return store_open(store->location, &o, out, err);
 }
 
-static int copy_text(char **to, const char *from)
-{
-    *to = from ? strdup(from) : NULL;
-    return from && !*to ? -1 : 0;
-}
-
 int config_store_copy(const struct config_store *src, struct config_store *dst, struct errbuf *err)
 {
     *dst = *src;
     dst->where = (struct config_where){0};
     dst->name = dst->location = dst->password_file = dst->group = dst->credentials_file = NULL;
-    if (copy_text(&dst->name, src->name) < 0 || copy_text(&dst->location, src->location) < 0 ||
-        copy_text(&dst->password_file, src->password_file) < 0 ||
-        copy_text(&dst->group, src->group) < 0 ||
-        copy_text(&dst->credentials_file, src->credentials_file) < 0) {
+    if (text_dup(&dst->name, src->name) < 0 || text_dup(&dst->location, src->location) < 0 ||
+        text_dup(&dst->password_file, src->password_file) < 0 ||
+        text_dup(&dst->group, src->group) < 0 ||
+        text_dup(&dst->credentials_file, src->credentials_file) < 0) {
         config_store_clear(dst);
         return errbuf_set(err, "[store \"%s\"]: out of memory", src->name);
     }
@@ -51,14 +46,9 @@ void config_store_clear(struct config_store *s)
     *s = (struct config_store){0};
 }
 
-static int same_text(const char *a, const char *b)
-{
-    return a == b || (a && b && strcmp(a, b) == 0);
-}
-
 int config_store_same_opening(const struct config_store *a, const struct config_store *b)
 {
-    return same_text(a->location, b->location) && same_text(a->password_file, b->password_file) &&
-           same_text(a->credentials_file, b->credentials_file) && a->kerberos == b->kerberos &&
+    return text_same(a->location, b->location) && text_same(a->password_file, b->password_file) &&
+           text_same(a->credentials_file, b->credentials_file) && a->kerberos == b->kerberos &&
            a->encrypt == b->encrypt && a->guest == b->guest;
 }

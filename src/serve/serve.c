@@ -33,6 +33,7 @@
 #include "store/pfx.h"
 #include "util/log.h"
 #include "util/secret.h"
+#include "util/text.h"
 
 /* How often the main thread wakes without a signal: to rotate ticket keys on time; and, while
  * the workers drain, to notice promptly that they are done. */
@@ -126,11 +127,6 @@ static int same_addrs(const struct serve_settings *a, const struct serve_setting
     return 1;
 }
 
-static int same_text(const char *a, const char *b)
-{
-    return (!a && !b) || (a && b && strcmp(a, b) == 0);
-}
-
 /* What a reload cannot change: say so when the new configuration differs from what runs. */
 static void warn_restart_only(const struct serve_settings *running,
                               const struct serve_settings *s)
@@ -141,7 +137,7 @@ static void warn_restart_only(const struct serve_settings *running,
         log_warning("[serve] listen changed: %s", restart);
     if (running->workers != s->workers)
         log_warning("[serve] workers changed: %s", restart);
-    if (!same_text(running->user, s->user))
+    if (!text_same(running->user, s->user))
         log_warning("[serve] user changed: %s", restart);
     if (running->has_admin != s->has_admin || strcmp(running->admin.text, s->admin.text) != 0)
         log_warning("[serve] admin changed: %s", restart);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "manage/store_config.h"
+#include "util/text.h"
 #include "store/resolve.h"
 
 /* Room for the host part of "HOST:PORT": a DNS name (253) or an IPv6 literal. */
@@ -67,10 +68,7 @@ unsigned serve_cpu_count(void)
 
 static int dup_into(char **field, const char *value, struct errbuf *err)
 {
-    if (!value)
-        return 0;
-    *field = strdup(value);
-    return *field ? 0 : errbuf_set(err, "settings: out of memory");
+    return text_dup(field, value) < 0 ? errbuf_set(err, "settings: out of memory") : 0;
 }
 
 /* The restart-only part: listen, workers, user, admin, store. */

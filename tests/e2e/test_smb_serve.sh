@@ -107,16 +107,7 @@ fi
 # restart, and the server goes on serving from the share it has open.
 cp "$SMB_CREDS" other.creds
 chmod 600 other.creds
-serve__write_conf() { write_conf "$T/ccs.conf" "$T/other.creds"; }
-serve__write_conf
-kill -HUP "$SERVE_PID"
-i=0
-until grep -q 'ccs.conf reloaded' "$SERVE_LOG" || [ $i -ge 100 ]; do sleep 0.1; i=$((i + 1)); done
-expect_contains "$SERVE_LOG" "store (its location, password file or connection options) changed: takes effect at the next restart" \
-    "SIGHUP with another credentials-file: the log says it takes effect at the next restart"
-expect_eq "$(served s.example.com)" "$tp_v2" "after that reload: still served from the share"
-# reloads compare with what runs, not with the last reload: the same file again still waits for a
-# restart; going back to the file the server started with does not
+# reload_count, restart_warnings: lines of the log saying so
 reload_count() { grep -c 'ccs.conf reloaded' "$SERVE_LOG" || true; }
 restart_warnings() { grep -c 'connection options) changed: takes effect at the next restart' "$SERVE_LOG" || true; }
 # sighup_and_wait N: send SIGHUP, wait until the log says reloaded N times
@@ -125,6 +116,14 @@ sighup_and_wait() {
     i=0
     until [ "$(reload_count)" -ge "$1" ] || [ $i -ge 100 ]; do sleep 0.1; i=$((i + 1)); done
 }
+serve__write_conf() { write_conf "$T/ccs.conf" "$T/other.creds"; }
+serve__write_conf
+sighup_and_wait 1
+expect_contains "$SERVE_LOG" "store (its location, password file or connection options) changed: takes effect at the next restart" \
+    "SIGHUP with another credentials-file: the log says it takes effect at the next restart"
+expect_eq "$(served s.example.com)" "$tp_v2" "after that reload: still served from the share"
+# reloads compare with what runs, not with the last reload: the same file again still waits for a
+# restart; going back to the file the server started with does not
 sighup_and_wait 2
 expect_eq "$(restart_warnings)" 2 "SIGHUP with the same other credentials-file again: still says it waits for a restart"
 serve__write_conf() { write_conf "$T/ccs.conf" "$SMB_CREDS"; }
