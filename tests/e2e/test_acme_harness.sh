@@ -105,6 +105,25 @@ run_cmd 1 hook8.out env CHALLTEST_URL=http://127.0.0.1:1 "$ACME_HOOK" begin dns-
 expect_contains hook8.out "failed" "hook: an unreachable challtestsrv is an error"
 expect_contains "$HOOK_LOG" "begin http-01 two.example" "hook: HOOK_LOG records refused calls too"
 expect_contains "$HOOK_LOG" "begin dns-01 two.example" "hook: HOOK_LOG records METHOD TYPE IDENT"
+# A hook killed while it holds its per-name lock (ccs kills a hook's process group at a stop or a
+# timeout, SIGKILL after the grace) leaves the lock free for the next call: a lock the dead hook
+# kept made every later call for the name fail ("could not take ... lock") and left its TXT record
+# in the DNS. The hook is caught in its POST (a curl on PATH that says so and sleeps), then killed.
+mkdir -p "$T/slowcurl"
+printf '#!/bin/sh\n: >"%s/slowcurl.started"\nexec sleep 30\n' "$T" >"$T/slowcurl/curl"
+chmod 0755 "$T/slowcurl/curl"
+PATH=$T/slowcurl:$PATH setsid "$ACME_HOOK" begin dns-01 held.example tok VAL_held >held.out 2>&1 &
+held_pid=$!
+i=0
+while [ ! -e "$T/slowcurl.started" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+[ -e "$T/slowcurl.started" ] && ok "hook: caught in its POST, holding the lock" ||
+    fail "hook: never reached its POST: $(cat held.out)"
+kill -KILL "-$held_pid" || fail "hook: could not kill its process group"
+wait "$held_pid" 2>/dev/null || true
+run_cmd 0 held2.out "$ACME_HOOK" begin dns-01 held.example tok VAL_next
+expect_eq "$(challtest_txt _acme-challenge.held.example)" VAL_next \
+    "hook: a hook killed while it held the lock leaves it free for the next call"
+run_cmd 0 held3.out "$ACME_HOOK" failed dns-01 held.example tok VAL_next
 run_cmd 1 failing.out "$ACME_FAILING_HOOK" begin dns-01 x.example tok VAL
 expect_contains failing.out "always fails" "failing-hook exits 1 with a message"
 : >"$HOOK_LOG"
