@@ -234,6 +234,18 @@ expect_json() {
     fi
 }
 
+# wait_for_file -e|-s FILE SECONDS — wait until FILE exists (-e) or is not empty (-s), looking every
+# 50 ms for at most SECONDS: how a test waits for what a helper it started in the background
+# writes when it is ready (a port, "started"). Returns 1 if the file never came.
+wait_for_file() {
+    _wait_tries=0
+    while ! test "$1" "$2"; do
+        [ "$_wait_tries" -lt $(($3 * 20)) ] || return 1
+        sleep 0.05
+        _wait_tries=$((_wait_tries + 1))
+    done
+}
+
 # expect_same_file A B WHAT — byte-identical.
 expect_same_file() {
     if cmp -s "$1" "$2"; then ok "$3"; else fail "$3: $1 and $2 differ"; fi

@@ -114,9 +114,7 @@ printf '#!/bin/sh\n: >"%s/slowcurl.started"\nexec sleep 30\n' "$T" >"$T/slowcurl
 chmod 0755 "$T/slowcurl/curl"
 PATH=$T/slowcurl:$PATH setsid "$ACME_HOOK" begin dns-01 held.example tok VAL_held >held.out 2>&1 &
 held_pid=$!
-i=0
-while [ ! -e "$T/slowcurl.started" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
-[ -e "$T/slowcurl.started" ] && ok "hook: caught in its POST, holding the lock" ||
+wait_for_file -e "$T/slowcurl.started" 10 && ok "hook: caught in its POST, holding the lock" ||
     fail "hook: never reached its POST: $(cat held.out)"
 kill -KILL "-$held_pid" || fail "hook: could not kill its process group"
 wait "$held_pid" 2>/dev/null || true
@@ -304,8 +302,7 @@ u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("127.0.0.1", int(s
 open(sys.argv[3], "w").close()
 time.sleep(600)' "$BUSY_TCP" "$BUSY_UDP" "$T/busy.ready" </dev/null >busy.log 2>&1 &
 busy=$!
-i=0
-while [ ! -e busy.ready ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+wait_for_file -e busy.ready 10 || :
 cat >collide.sh <<'EOF'
 ACME_LIB_DIR=$1
 . "$ACME_LIB_DIR/acme_lib.sh"
@@ -364,8 +361,7 @@ done
 
 CCS_TEST_TMP=$T/nested2 sh nested.sh "$E2E" nested2.pids run >nested2.out 2>&1 &
 nested=$!
-i=0
-while [ ! -s nested2.pids ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+wait_for_file -s nested2.pids 30 || :
 read -r p1 p2 port1 port2 <nested2.pids
 kill -KILL "$nested"
 wait "$nested" 2>/dev/null || true

@@ -195,9 +195,7 @@ expect_contains sweep.out "the last run (pid 999999, ccs renew, started 2026-01-
 rm -f slow.started slow.child
 "$CCS" renew slow --config "$T/ccs.conf" --force >slow.out 2>&1 &
 pid=$!
-i=0
-while [ ! -s slow.started ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
-[ -s slow.started ] && ok "the slow script is running" || fail "the slow script never started"
+wait_for_file -s slow.started 30 && ok "the slow script is running" || fail "the slow script never started"
 stop_timed "$pid"
 expect_eq "$rc" 3 "SIGTERM during a script: exit 3"
 [ "$took_ms" -lt 8000 ] && ok "SIGTERM during a script: stopped in ${took_ms} ms (not at the script's 300 s timeout)" ||

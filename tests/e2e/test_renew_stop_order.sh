@@ -255,8 +255,7 @@ except OSError:
     pass
 PY
 hang_pid=$!
-i=0
-while [ ! -s "$T/hang.port" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+wait_for_file -s "$T/hang.port" 5 || :
 mkdir -p "$T/state-hang"
 sed -e "s|^server = .*|server = https://127.0.0.1:$(cat "$T/hang.port")/dir|" \
     -e "s|^state-dir = .*|state-dir = $T/state-hang|" ccs.conf >hang.conf
@@ -275,8 +274,7 @@ expect_eq "$rc" 3 "TERM while the CA does not answer: exit 3"
 : >"$HOOK_LOG"
 "$CCS" renew dns3 --config "$T/ccs.conf" >slow.out 2>&1 &
 pid=$!
-i=0
-while [ ! -s slowhook.started ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
+wait_for_file -s slowhook.started 30 || :
 expect_eq "$(challtest_txt _acme-challenge.three.stop.dns.test | wc -l)" 1 \
     "a hanging begin: its record is published when the stop comes"
 stop_timed "$pid"

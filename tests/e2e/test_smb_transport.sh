@@ -50,12 +50,7 @@ relay() {
     python3 "$HERE/smb_strip_signatures.py" "$SMB_PORT" "relay-$2.port" "relay-$2.count" "$1" \
         2>"relay-$2.err" &
     RELAY_PIDS="$RELAY_PIDS $!"
-    i=0
-    while [ ! -s "relay-$2.port" ] && [ $i -lt 100 ]; do
-        sleep 0.05
-        i=$((i + 1))
-    done
-    [ -s "relay-$2.port" ] || fail "the $2 relay did not start: $(cat "relay-$2.err")"
+    wait_for_file -s "relay-$2.port" 5 || fail "the $2 relay did not start: $(cat "relay-$2.err")"
     RELAY_PORT=$(cat "relay-$2.port")
     RELAY_COUNT=relay-$2.count
 }
